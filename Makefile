@@ -1,0 +1,51 @@
+# One gate, the same locally and in CI: `make test` = lint + types + tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: all test check lint types unit demo bench bench-quick sim clean
+
+all: test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint types unit
+
+check: test
+
+# The simulator with generated traffic, and a log of what the engine sees.
+demo: $(STAMP)
+	$(BIN)/python -m acd.demo
+
+sim: $(STAMP)
+	$(BIN)/python -m freeswitch.sim
+
+bench: $(STAMP)
+	$(BIN)/python bench/esl_parse.py
+	$(BIN)/python bench/routing.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/esl_parse.py --quick
+	$(BIN)/python bench/routing.py --quick
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .hypothesis

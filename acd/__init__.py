@@ -1,0 +1,1 @@
+"""Contact-centre ACD engine for FreeSWITCH."""

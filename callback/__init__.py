@@ -1,0 +1,1 @@
+"""Call-backs: offer, number capture, scheduling, retries, API."""

@@ -1,0 +1,1 @@
+"""Everything that speaks FreeSWITCH's Event Socket: parser, client, commands, simulator."""

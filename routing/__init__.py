@@ -1,0 +1,1 @@
+"""Routing decisions: skills, longest idle, priorities, escalation, positions, expected wait."""

@@ -1,0 +1,34 @@
+"""Shared fixtures: a private Redis server for the whole session, a clean keyspace per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from acd.redis_server import RedisServer
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    """A client on the private server, emptied before each test for isolation."""
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A tenant name unique to this test, so keys never collide across tests."""
+    return f"t{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,1 @@
+"""Metrics, wallboard page, dashboards and alert rules."""
