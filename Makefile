@@ -41,10 +41,12 @@ sim: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/esl_parse.py
+	$(BIN)/python bench/esl_client.py
 	$(BIN)/python bench/routing.py
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/esl_parse.py --quick
+	$(BIN)/python bench/esl_client.py --quick
 	$(BIN)/python bench/routing.py --quick
 
 clean:

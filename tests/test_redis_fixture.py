@@ -7,7 +7,9 @@ import redis
 from acd.redis_server import RedisServer
 
 
-def test_private_server_answers_over_tcp(redis_server: RedisServer, redis_client: redis.Redis) -> None:
+def test_private_server_answers_over_tcp(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
     assert redis_server.port > 0
     redis_client.set("probe", b"\x81\xa1a\x01")
     assert redis_client.get("probe") == b"\x81\xa1a\x01"

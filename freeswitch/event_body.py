@@ -1,0 +1,224 @@
+"""Decoding of one event's body (``text/event-plain`` and ``text/event-json``) into headers.
+
+FreeSWITCH's rules, from ``switch_event.c`` / ``switch_utils.c`` and the recordings:
+
+* plain: each header is ``Name: urlencode(value)\\n``; names are never encoded. The lines are
+  split FIRST and only then is each value URL-decoded, so an encoded ``%0A`` inside a value
+  stays inside that value and can never forge a header (greenswitch decodes the whole block
+  first and is forgeable). A line is split at its first ``": "``; a line without one is a
+  :class:`ProtocolError`.
+* URL-decoding mirrors ``switch_url_decode``: ``%XX`` with two hex digits, upper or lower
+  case, becomes that byte; anything else (``%`` not followed by two hex digits) is kept as
+  is; ``+`` is NOT a space (FreeSWITCH encodes a space as ``%20`` and ``+`` as ``%2B``).
+  Multi-byte UTF-8 is encoded byte by byte, so the decoded bytes are then checked as UTF-8:
+  bytes that are not UTF-8 raise :class:`ProtocolError`.
+* Repeated header names: FreeSWITCH keeps every copy and its own lookups
+  (``switch_event_get_header``, libesl's ``esl_event_get_header``) return the FIRST. Real
+  events repeat names (``Hangup-Cause`` in CHANNEL_HANGUP_COMPLETE, the codec headers of
+  CODEC, and a COMMAND event that carries ``Event-Name: COMMAND`` and later
+  ``Event-Name: PRIVATE_COMMAND``), so the first one wins here too, in both formats.
+* An array header is serialised in plain as one line ``ARRAY::a|:b`` (its ``value``); in JSON
+  as a list of strings. A JSON list is turned into the same ``ARRAY::a|:b`` text (a one-item
+  list into that item, as FreeSWITCH stores it) so both formats give equal headers.
+* ``_undef_`` (what the plain serialiser writes for an empty value) is kept verbatim.
+* A body (BACKGROUND_JOB's result) is written after the headers as ``Content-Length: M``, a
+  blank line and M bytes; in JSON as ``"_body"`` (plus a ``"Content-Length"`` key). The
+  ``Content-Length`` header stays among the headers in both formats, as FreeSWITCH has it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from itertools import repeat
+from typing import Any
+
+from freeswitch.errors import ProtocolError
+
+_HEX_DIGITS = "0123456789abcdefABCDEF"
+# Two-character escape -> byte, for every upper/lower-case mix, built once.
+_HEX_BYTE: dict[bytes, bytes] = {
+    (a + b).encode(): bytes([int(a + b, 16)]) for a in _HEX_DIGITS for b in _HEX_DIGITS
+}
+
+_INNER_LENGTH = b"\nContent-Length: "
+
+
+def percent_decode(value: bytes) -> bytes:
+    """Undo switch_url_encode on one value: ``%XX`` -> byte, anything else kept literally."""
+    if b"%" not in value:
+        return value
+    pieces = value.split(b"%")
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        byte = _HEX_BYTE.get(piece[:2])
+        if byte is None:
+            out.append(b"%")
+            out.append(piece)
+        else:
+            out.append(byte)
+            out.append(piece[2:])
+    return b"".join(out)
+
+
+def decode_value(raw: bytes, offset: int, name: str = "") -> str:
+    """One URL-encoded value -> text; ``offset`` is where it starts in the stream (for errors)."""
+    data = percent_decode(raw) if b"%" in raw else raw
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        what = f"header {name!r}" if name else "a header value"
+        raise ProtocolError(
+            f"value of {what} is not UTF-8 after URL-decoding"
+            f" (byte {data[exc.start]:#04x}) near byte {offset}",
+            offset,
+        ) from None
+
+
+def split_plain_body(raw: bytes, base: int) -> tuple[int, int]:
+    """Find where the header block of a plain event ends and its inner body starts.
+
+    Returns ``(header_end, body_start)``: the header block is ``raw[:header_end]`` and the
+    inner body ``raw[body_start:]`` (empty when the event has none). ``base`` is the stream
+    offset of ``raw[0]``, used in error messages.
+    """
+    # The header block ends with the first blank line. An event with a body says so with an
+    # inner "Content-Length: M" line right before that blank line; look for that line (a long
+    # needle, fast) rather than for "\n\n" (slow to search and also common inside bodies).
+    start = 0 if raw.startswith(_INNER_LENGTH[1:]) else raw.find(_INNER_LENGTH)
+    while start >= 0:
+        line_end = raw.find(b"\n", start + 1)
+        if line_end < 0:
+            break
+        if raw[line_end + 1 : line_end + 2] == b"\n":
+            digits = raw[raw.index(b": ", start) + 2 : line_end]
+            body_start = line_end + 2
+            if not digits.isdigit() or int(digits) != len(raw) - body_start:
+                raise ProtocolError(
+                    f"event body: inner Content-Length {digits.decode(errors='replace')!r}"
+                    f" but {len(raw) - body_start} bytes follow the headers"
+                    f" at byte {base + start}",
+                    base + start,
+                )
+            return line_end, body_start
+        start = raw.find(_INNER_LENGTH, line_end)
+    if raw.endswith(b"\n\n"):
+        return len(raw) - 2, len(raw)
+    blank = raw.find(b"\n\n")
+    if blank >= 0:
+        raise ProtocolError(
+            "event body: bytes after the header block without an inner Content-Length"
+            f" at byte {base + blank + 2}",
+            base + blank + 2,
+        )
+    raise ProtocolError(
+        f"event body: header block has no terminating blank line (event at byte {base})",
+        base,
+    )
+
+
+def decode_plain_headers_slow(block: bytes, base: int) -> dict[str, str]:
+    """Reference decoder for a plain header block: line by line, exact error positions."""
+    headers: dict[str, str] = {}
+    pos = 0
+    for line in block.split(b"\n"):
+        name, sep, value = line.partition(b": ")
+        where = base + pos
+        if not sep:
+            shown = line[:60].decode("utf-8", errors="replace")
+            reason = "an empty line" if not line else f"a header line without ': ' ({shown!r})"
+            raise ProtocolError(f"event body: {reason} at byte {where}", where)
+        try:
+            key = name.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError(
+                f"event body: header name is not UTF-8 at byte {where}", where
+            ) from None
+        text = decode_value(value, where + len(name) + 2, key)
+        if key not in headers:
+            headers[key] = text
+        pos += len(line) + 1
+    return headers
+
+
+def decode_plain_headers(block: bytes, base: int) -> dict[str, str]:
+    """Decode a plain header block (``raw[:header_end]``) into a first-wins dict.
+
+    Same result as :func:`decode_plain_headers_slow`, but in a handful of C-level passes over
+    the whole block instead of Python work per line; anything unusual (a line without
+    ``": "``, an escape that is not two hex digits, an encoded newline, bytes that are not
+    UTF-8) is handed to the slow decoder, which decides and reports.
+    """
+    try:
+        text = block.decode("utf-8")
+        names, seps, values = zip(*map(str.partition, text.split("\n"), repeat(": ")), strict=True)
+    except UnicodeDecodeError:
+        return decode_plain_headers_slow(block, base)
+    if "" in seps:
+        return decode_plain_headers_slow(block, base)
+    if "%" in text:
+        # All values URL-decoded in one C pass: escape_decode turns "\xXX" into a byte, so
+        # protect real backslashes and turn each "%" into "\x". An escape that is not two hex
+        # digits makes it fail; an encoded newline shows as an extra line. Both -> slow path.
+        escaped = "\n".join(values).encode("utf-8").replace(b"\\", b"\\\\").replace(b"%", b"\\x")
+        try:
+            decoded = codecs.escape_decode(escaped)[0].decode("utf-8").split("\n")
+        except ValueError:  # also UnicodeDecodeError
+            return decode_plain_headers_slow(block, base)
+        if len(decoded) != len(values):
+            return decode_plain_headers_slow(block, base)
+        values = tuple(decoded)
+    headers = dict(zip(names, values, strict=True))
+    if len(headers) != len(names):
+        headers = {}
+        for name, value in zip(names, values, strict=True):
+            if name not in headers:
+                headers[name] = value
+    return headers
+
+
+def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        obj = {}
+        for key, value in pairs:
+            if key not in obj:
+                obj[key] = value
+    return obj
+
+
+def _array_text(items: list[str]) -> str:
+    """A JSON array header as FreeSWITCH stores it in ``header->value`` (and writes in plain)."""
+    if len(items) > 1:
+        return "ARRAY::" + "|:".join(items)
+    return items[0] if items else ""
+
+
+def decode_json_event(raw: bytes, base: int) -> tuple[dict[str, str], str]:
+    """Decode a ``text/event-json`` body into ``(headers, body)``."""
+    try:
+        obj = json.loads(raw.decode("utf-8"), object_pairs_hook=_first_wins)
+    except UnicodeDecodeError as exc:
+        where = base + exc.start
+        raise ProtocolError(f"event-json body is not UTF-8 at byte {where}", where) from None
+    except json.JSONDecodeError as exc:
+        where = base + exc.pos
+        raise ProtocolError(
+            f"event-json body is not JSON ({exc.msg}) at byte {where}", where
+        ) from None
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"event-json body is not a JSON object (event at byte {base})", base)
+    body = obj.pop("_body", "")
+    if not isinstance(body, str):
+        raise ProtocolError(f"event-json '_body' is not a string (event at byte {base})", base)
+    if set(map(type, obj.values())) - {str}:
+        for key, value in obj.items():
+            if isinstance(value, list) and all(isinstance(item, str) for item in value):
+                obj[key] = _array_text(value)
+            elif not isinstance(value, str):
+                raise ProtocolError(
+                    f"event-json header {key!r} is {type(value).__name__}, not a string"
+                    f" (event at byte {base})",
+                    base,
+                )
+    return obj, body

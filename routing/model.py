@@ -1,0 +1,563 @@
+"""ReferenceRouter: the routing rules once, in pure Python, no I/O.
+
+This is the specification the Redis scripts are tested against (tests/test_routing_*).
+Each public method validates everything first, raises before changing anything, and
+then runs the cascade described in docs/ROUTING.md; the order of every step matters
+because both routers must make the same decisions in the same order.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+
+from acd.errors import ValidationError
+from routing.api import (
+    NO_ANSWER_REASON,
+    AgentProfile,
+    Contact,
+    LogEntry,
+    NoAnswerState,
+    PositionInfo,
+    QueueConfig,
+    Reservation,
+    RouterState,
+)
+from routing.errors import (
+    DuplicateContactError,
+    InvalidTransitionError,
+    ReservationExpiredError,
+    UnknownAgentError,
+    UnknownContactError,
+    UnknownQueueError,
+    UnknownReservationError,
+)
+from routing.model_position import position_info
+from routing.model_state import (
+    AgentRec,
+    ContactRec,
+    apply_steps,
+    avail,
+    available,
+    contact_score,
+    match_general,
+    over_threshold,
+)
+from routing.validation import (
+    MAX_PRIORITY,
+    check_int,
+    check_name,
+    check_number,
+    check_queue_list,
+    check_time,
+    parse_reservation_id,
+)
+
+
+class ReferenceRouter:
+    """The pure-Python router. Not thread-safe; one instance is one tenant's state."""
+
+    def __init__(self, log_size: int = 10_000) -> None:
+        self.queues: dict[str, QueueConfig] = {}
+        self.agents: dict[str, AgentRec] = {}
+        self.contacts: dict[str, ContactRec] = {}
+        self.timers: dict[str, float] = {}
+        self.stats: dict[str, tuple[int, float, float]] = {}
+        self.log: deque[LogEntry] = deque(maxlen=log_size)
+        self._now = 0.0
+        self._made: list[Reservation] = []
+
+    # ----------------------------------------------------------------- public API
+
+    def put_queue(self, cfg: QueueConfig, now: float) -> list[Reservation]:
+        if not isinstance(cfg, QueueConfig):
+            raise ValidationError(f"expected a QueueConfig: {cfg!r}")
+        self._begin(now)
+        self.queues[cfg.name] = cfg
+        self._log("queue", queue=cfg.name)
+        self._sync_passive_timer(cfg.name)
+        self._activate(cfg.name)
+        return self._made
+
+    def put_agent(self, profile: AgentProfile, now: float) -> list[Reservation]:
+        if not isinstance(profile, AgentProfile):
+            raise ValidationError(f"expected an AgentProfile: {profile!r}")
+        self._begin(now)
+        agent = self.agents.get(profile.id)
+        if agent is None:
+            agent = AgentRec(profile.id, {}, (), False, 1, 1)
+            self.agents[profile.id] = agent
+        agent.set_profile(profile)
+        self._log("agent", agent=agent.id)
+        self._route_agent(agent)
+        return self._made
+
+    def login(self, agent_id: str, queues: Sequence[str], now: float) -> list[Reservation]:
+        check_name(agent_id, "agent id")
+        names = check_queue_list(queues, "queues")
+        self._begin(now)
+        agent = self._agent(agent_id)
+        for name in names:
+            if name not in self.queues:
+                raise UnknownQueueError(name)
+        agent.queues = sorted(set(agent.queues) | set(names))
+        if agent.presence == "logged_out":
+            agent.presence = "ready"
+            agent.idle_since = self._now
+        self._log("login", agent=agent.id, queue=",".join(names))
+        self._route_agent(agent)
+        return self._made
+
+    def logout(self, agent_id: str, queues: Sequence[str] | None, now: float) -> list[Reservation]:
+        check_name(agent_id, "agent id")
+        names = None if queues is None else check_queue_list(queues, "queues")
+        self._begin(now)
+        agent = self._agent(agent_id)
+        removed = [q for q in agent.queues if names is None or q in names]
+        agent.queues = [q for q in agent.queues if q not in removed]
+        self._log("logout", agent=agent.id, queue=",".join(removed))
+        if not agent.queues and agent.presence != "logged_out":
+            agent.presence = "logged_out"
+            agent.pause_reason = None
+            agent.wrap_until = None
+            self.timers.pop(f"w|{agent.id}", None)
+            for cid in agent.pending():
+                contact = self.contacts[cid]
+                self._detach(contact)
+                self._place(contact)
+        for contact in self._targeted(agent.id):
+            if contact.restriction == "sticky" and not self._sticky_holds(contact):
+                self._untarget(contact)
+                contact.state = "placing"
+                self._place(contact)
+        return self._made
+
+    def pause(self, agent_id: str, reason: str, now: float) -> list[Reservation]:
+        check_name(agent_id, "agent id")
+        check_name(reason, "pause reason")
+        self._begin(now)
+        agent = self._agent(agent_id)
+        if agent.presence == "logged_out":
+            raise InvalidTransitionError(f"agent {agent_id} is logged out")
+        self._pause_agent(agent, reason, None)
+        return self._made
+
+    def unpause(self, agent_id: str, now: float) -> list[Reservation]:
+        check_name(agent_id, "agent id")
+        self._begin(now)
+        agent = self._agent(agent_id)
+        if agent.presence != "paused":
+            raise InvalidTransitionError(f"agent {agent_id} is not paused ({agent.presence})")
+        agent.presence = "ready"
+        agent.pause_reason = None
+        agent.idle_since = self._now
+        self._log("unpause", agent=agent.id)
+        self._route_agent(agent)
+        return self._made
+
+    def arrive(self, contact: Contact, now: float) -> list[Reservation]:
+        if not isinstance(contact, Contact):
+            raise ValidationError(f"expected a Contact: {contact!r}")
+        self._begin(now)
+        cfg = self.queues.get(contact.queue)
+        if cfg is None:
+            raise UnknownQueueError(contact.queue)
+        if contact.id in self.contacts:
+            raise DuplicateContactError(contact.id)
+        if contact.target is not None and contact.target.agent_id not in self.agents:
+            raise UnknownAgentError(contact.target.agent_id)
+        priority = min(
+            MAX_PRIORITY, contact.priority + cfg.channel_priority.get(contact.channel, 0)
+        )
+        req = dict(cfg.skills)
+        for skill, level in contact.skills.items():
+            req[skill] = max(req.get(skill, 0), level)
+        rec = ContactRec(
+            id=contact.id,
+            channel=contact.channel,
+            queue=cfg.name,
+            queues=[cfg.name],
+            req=req,
+            language=contact.language,
+            priority=priority,
+            arrival=contact.arrival,
+            score=contact_score(priority, contact.arrival),
+            steps=cfg.escalation,
+        )
+        self.contacts[rec.id] = rec
+        self._log("arrive", contact=rec.id, queue=cfg.name)
+        self._escalate_due(rec)
+        target = contact.target
+        if target is not None:
+            rec.target = target.agent_id
+            until = contact.arrival + target.seconds
+            if until > self._now and (target.kind == "private" or self._sticky_holds(rec)):
+                rec.restriction = target.kind
+                rec.until = until
+                self.timers[f"x|{rec.id}"] = until
+        self._place(rec)
+        return self._made
+
+    def abandon(self, contact_id: str, now: float) -> list[Reservation]:
+        check_name(contact_id, "contact id")
+        self._begin(now)
+        contact = self._contact(contact_id)
+        if contact.state == "busy":
+            raise InvalidTransitionError(f"contact {contact_id} is in progress; complete it")
+        self._log("abandon", agent=contact.agent or "", contact=contact.id)
+        self._forget(contact)
+        if contact.state == "waiting" and contact.restriction is None:
+            for queue in contact.queues:
+                self._sync_passive_timer(queue)
+        elif contact.state == "reserved" and contact.agent is not None:
+            agent = self.agents[contact.agent]
+            agent.load[contact.cls] -= 1
+            del agent.assigned[contact.id]
+            self._route_agent(agent)
+        return self._made
+
+    def confirm(self, reservation_id: str, now: float) -> None:
+        contact_id, _attempt = parse_reservation_id(reservation_id)
+        self._begin(now)
+        contact = self._pending(contact_id, reservation_id)
+        assert contact.expires_at is not None and contact.agent is not None
+        if contact.expires_at <= self._now:
+            raise ReservationExpiredError(reservation_id)
+        contact.state = "busy"
+        self.agents[contact.agent].assigned[contact.id] = "busy"
+        for kind in "erx":
+            self.timers.pop(f"{kind}|{contact.id}", None)
+        self._log("confirm", agent=contact.agent, contact=contact.id)
+
+    def release(
+        self, reservation_id: str, now: float, agent_state: NoAnswerState | None = None
+    ) -> list[Reservation]:
+        contact_id, _attempt = parse_reservation_id(reservation_id)
+        if agent_state not in (None, "available", "paused"):
+            raise ValidationError(f"agent_state must be available|paused|None: {agent_state!r}")
+        self._begin(now)
+        contact = self._pending(contact_id, reservation_id)
+        self._release(contact, agent_state or self.queues[contact.queue].no_answer_state)
+        return self._made
+
+    def complete(self, contact_id: str, now: float, handle_seconds: float) -> list[Reservation]:
+        check_name(contact_id, "contact id")
+        handle = check_number(handle_seconds, "handle_seconds", 0.0)
+        self._begin(now)
+        contact = self._contact(contact_id)
+        if contact.state != "busy" or contact.agent is None:
+            raise InvalidTransitionError(f"contact {contact_id} is {contact.state}, not busy")
+        count, mean, m2 = self.stats.get(contact.queue, (0, 0.0, 0.0))
+        count += 1
+        delta = handle - mean
+        mean = mean + delta / count
+        m2 = m2 + delta * (handle - mean)
+        self.stats[contact.queue] = (count, mean, m2)
+        agent = self.agents[contact.agent]
+        agent.load[contact.cls] -= 1
+        del agent.assigned[contact.id]
+        del self.contacts[contact.id]
+        self._log("complete", agent=agent.id, contact=contact.id)
+        if agent.presence == "ready":
+            wrap = self.queues[contact.queue].wrap_up_seconds
+            if contact.cls == "voice" and wrap > 0.0:
+                agent.presence = "wrap_up"
+                agent.wrap_until = self._now + wrap
+                self.timers[f"w|{agent.id}"] = agent.wrap_until
+            else:
+                agent.idle_since = self._now
+                self._route_agent(agent)
+        return self._made
+
+    def tick(self, now: float, limit: int = 1000) -> list[Reservation]:
+        check_int(limit, "limit", 1, 1_000_000)
+        self._begin(now)
+        for _ in range(limit):
+            due = [(at, member) for member, at in self.timers.items() if at <= self._now]
+            if not due:
+                break
+            _at, member = min(due)
+            del self.timers[member]
+            self._fire(member)
+        return self._made
+
+    def position(self, contact_id: str, now: float) -> PositionInfo:
+        check_name(contact_id, "contact id")
+        self._begin(now)
+        contact = self._contact(contact_id)
+        if contact.state != "waiting":
+            raise InvalidTransitionError(f"contact {contact_id} is {contact.state}, not waiting")
+        return position_info(self, contact)
+
+    def snapshot(self) -> RouterState:
+        waiting: dict[str, list[ContactRec]] = {}
+        targeted: dict[str, list[ContactRec]] = {}
+        for contact in self.contacts.values():
+            if contact.general_waiting():
+                for queue in contact.queues:
+                    waiting.setdefault(queue, []).append(contact)
+            elif contact.state == "waiting" and contact.target is not None:
+                targeted.setdefault(contact.target, []).append(contact)
+        return RouterState(
+            agents={aid: agent.view() for aid, agent in sorted(self.agents.items())},
+            contacts={cid: c.view() for cid, c in sorted(self.contacts.items())},
+            waiting={q: _ordered(cs) for q, cs in sorted(waiting.items())},
+            targeted={a: _ordered(cs) for a, cs in sorted(targeted.items())},
+            reservations={
+                c.reservation: Reservation(c.reservation, c.agent, c.id, c.expires_at)
+                for c in sorted(self.contacts.values(), key=lambda c: c.id)
+                if c.state == "reserved"
+                and c.reservation is not None
+                and c.agent is not None
+                and c.expires_at is not None
+            },
+            timers=tuple(sorted((at, member) for member, at in self.timers.items())),
+            stats=dict(sorted(self.stats.items())),
+        )
+
+    def log_tail(self, count: int) -> list[LogEntry]:
+        check_int(count, "count", 1, 1_000_000)
+        return list(self.log)[-count:]
+
+    # ------------------------------------------------------------ lookups, checks
+
+    def _begin(self, now: float) -> None:
+        self._now = check_time(now)
+        self._made = []
+
+    def _agent(self, agent_id: str) -> AgentRec:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            raise UnknownAgentError(agent_id)
+        return agent
+
+    def _contact(self, contact_id: str) -> ContactRec:
+        contact = self.contacts.get(contact_id)
+        if contact is None:
+            raise UnknownContactError(contact_id)
+        return contact
+
+    def _pending(self, contact_id: str, reservation_id: str) -> ContactRec:
+        contact = self.contacts.get(contact_id)
+        if contact is None or contact.state != "reserved" or contact.reservation != reservation_id:
+            raise UnknownReservationError(reservation_id)
+        return contact
+
+    def _log(self, kind: str, agent: str = "", contact: str = "", queue: str = "") -> None:
+        self.log.append(LogEntry(kind, agent, contact, queue, self._now))
+
+    def _targeted(self, agent_id: str) -> list[ContactRec]:
+        found = [
+            c
+            for c in self.contacts.values()
+            if c.state == "waiting" and c.restriction is not None and c.target == agent_id
+        ]
+        return sorted(found, key=lambda c: c.key)
+
+    def _queue_waiting(self, queue: str) -> list[ContactRec]:
+        return [c for c in self.contacts.values() if c.general_waiting() and queue in c.queues]
+
+    def over(self, queue: str) -> bool:
+        return over_threshold(self.queues.get(queue), self._queue_waiting(queue), self._now)
+
+    def _sticky_holds(self, contact: ContactRec) -> bool:
+        agent = self.agents.get(contact.target or "")
+        return agent is not None and any(q in contact.queues for q in agent.queues)
+
+    def eligible(self, agent: AgentRec, contact: ContactRec) -> bool:
+        """May ``agent`` be offered ``contact`` now (docs/ROUTING.md, Eligibility)."""
+        if not avail(agent, contact.cls):
+            return False
+        if contact.restriction == "private":
+            return agent.id == contact.target
+        if contact.restriction == "sticky" and agent.id != contact.target:
+            return False
+        if not match_general(agent, contact):
+            return False
+        return not agent.passive or any(self.over(q) for q in contact.queues if q in agent.queues)
+
+    # ------------------------------------------------------------------- cascades
+
+    def _reserve(self, agent: AgentRec, contact: ContactRec) -> None:
+        was_general = contact.general_waiting()
+        contact.attempt += 1
+        contact.state = "reserved"
+        contact.agent = agent.id
+        contact.reservation = f"{contact.id}#{contact.attempt}"
+        contact.expires_at = self._now + self.queues[contact.queue].reservation_timeout
+        if was_general:
+            for queue in contact.queues:
+                self._sync_passive_timer(queue)
+        agent.load[contact.cls] += 1
+        agent.assigned[contact.id] = "reserved"
+        self.timers[f"r|{contact.id}"] = contact.expires_at
+        self._log("reserve", agent=agent.id, contact=contact.id)
+        self._made.append(
+            Reservation(contact.reservation, agent.id, contact.id, contact.expires_at)
+        )
+
+    def _route_contact(self, contact: ContactRec, skip: str | None = None) -> bool:
+        """(a) Offer the contact to the eligible agent idle the longest (never ``skip``)."""
+        if contact.restriction is not None:
+            candidates = [self.agents[contact.target]] if contact.target else []
+        else:
+            candidates = list(self.agents.values())
+        eligible = [a for a in candidates if a.id != skip and self.eligible(a, contact)]
+        if not eligible:
+            return False
+        self._reserve(min(eligible, key=lambda a: (a.idle_since, a.id)), contact)
+        return True
+
+    def _route_agent(self, agent: AgentRec) -> None:
+        """(b) While the agent has room, give it the best contact it may take."""
+        while available(agent):
+            eligible = [
+                c
+                for c in self.contacts.values()
+                if c.state == "waiting"
+                and (c.restriction is None or c.target == agent.id)
+                and self.eligible(agent, c)
+            ]
+            if not eligible:
+                return
+            self._reserve(agent, min(eligible, key=lambda c: c.key))
+
+    def _place(self, contact: ContactRec, skip: str | None = None) -> None:
+        """A contact that is in no set: offer it, else queue it (and wake passive agents)."""
+        if contact.restriction == "sticky" and not self._sticky_holds(contact):
+            self._untarget(contact)
+        if self._route_contact(contact, skip):
+            return
+        contact.state = "waiting"
+        target = (contact.target or "") if contact.restriction else ""
+        self._log("wait", agent=target, contact=contact.id)
+        if contact.restriction is None:
+            for queue in contact.queues:
+                self._sync_passive_timer(queue)
+            for queue in contact.queues:
+                self._activate(queue)
+
+    def _activate(self, queue: str) -> None:
+        """R-PASSIVE: over threshold, available passive agents help, longest idle first."""
+        if not self.over(queue):
+            return
+        passive = sorted(
+            (a.idle_since, a.id) for a in self.agents.values() if a.passive and queue in a.queues
+        )
+        for _idle, agent_id in passive:
+            agent = self.agents[agent_id]
+            if available(agent):
+                self._route_agent(agent)
+
+    def _detach(self, contact: ContactRec) -> AgentRec:
+        """Undo a pending reservation; the contact is left in no set ("placing")."""
+        assert contact.agent is not None
+        agent = self.agents[contact.agent]
+        agent.load[contact.cls] -= 1
+        del agent.assigned[contact.id]
+        self.timers.pop(f"r|{contact.id}", None)
+        contact.state = "placing"
+        contact.agent = None
+        contact.reservation = None
+        contact.expires_at = None
+        self._log("release", agent=agent.id, contact=contact.id)
+        return agent
+
+    def _release(self, contact: ContactRec, agent_state: NoAnswerState) -> None:
+        agent = self._detach(contact)
+        if agent_state == "paused":
+            self._pause_agent(agent, NO_ANSWER_REASON, contact)
+            return
+        agent.idle_since = self._now
+        # The contact goes to the next agent at once (R-NOANSWER); the agent that did not
+        # answer then takes the best contact it may, which keeps FIFO for older contacts.
+        self._place(contact, skip=agent.id)
+        self._route_agent(agent)
+
+    def _pause_agent(self, agent: AgentRec, reason: str, first: ContactRec | None) -> None:
+        agent.presence = "paused"
+        agent.pause_reason = reason
+        agent.wrap_until = None
+        self.timers.pop(f"w|{agent.id}", None)
+        self._log("pause", agent=agent.id)
+        if first is not None:
+            self._place(first)
+        for cid in agent.pending():
+            contact = self.contacts[cid]
+            self._detach(contact)
+            self._place(contact)
+
+    def _untarget(self, contact: ContactRec) -> None:
+        contact.restriction = None
+        contact.until = None
+        self.timers.pop(f"x|{contact.id}", None)
+        self._log("untarget", contact=contact.id)
+
+    def _forget(self, contact: ContactRec) -> None:
+        del self.contacts[contact.id]
+        for kind in "erx":
+            self.timers.pop(f"{kind}|{contact.id}", None)
+
+    def _escalate_due(self, contact: ContactRec) -> list[str]:
+        applied, added = apply_steps(contact, self._now, set(self.queues))
+        if contact.applied < len(contact.steps):
+            due = contact.arrival + contact.steps[contact.applied].after
+            self.timers[f"e|{contact.id}"] = due
+        else:
+            self.timers.pop(f"e|{contact.id}", None)
+        if applied:
+            self._log("escalate", contact=contact.id, queue=",".join(added))
+        return added
+
+    def _sync_passive_timer(self, queue: str) -> None:
+        """Keep one timer per queue at oldest arrival + T, for R-PASSIVE by waiting time."""
+        cfg = self.queues.get(queue)
+        waiting = self._queue_waiting(queue)
+        member = f"p|{queue}"
+        if cfg is None or cfg.passive_wait_seconds is None or not waiting:
+            self.timers.pop(member, None)
+            return
+        due = min(c.arrival for c in waiting) + cfg.passive_wait_seconds
+        if due > self._now:
+            self.timers[member] = due
+
+    def _fire(self, member: str) -> None:
+        kind, name = member.split("|", 1)
+        if kind == "r":
+            contact = self.contacts[name]
+            self._release(contact, self.queues[contact.queue].no_answer_state)
+        elif kind == "w":
+            agent = self.agents[name]
+            agent.presence = "ready"
+            agent.wrap_until = None
+            agent.idle_since = self._now
+            self._log("ready", agent=agent.id)
+            self._route_agent(agent)
+        elif kind == "e":
+            contact = self.contacts[name]
+            added = self._escalate_due(contact)
+            if contact.state != "waiting":
+                return
+            if contact.restriction is not None:
+                self._route_contact(contact)
+                return
+            for queue in added:
+                self._sync_passive_timer(queue)
+            if not self._route_contact(contact):
+                for queue in added:
+                    self._activate(queue)
+        elif kind == "x":
+            contact = self.contacts[name]
+            was_waiting = contact.state == "waiting"
+            self._untarget(contact)
+            if was_waiting:
+                contact.state = "placing"
+                self._place(contact)
+        elif kind == "p":
+            self._activate(name)
+        else:
+            raise AssertionError(f"unknown timer {member}")
+
+
+def _ordered(contacts: list[ContactRec]) -> tuple[str, ...]:
+    return tuple(c.id for c in sorted(contacts, key=lambda c: c.key))

@@ -1,0 +1,283 @@
+-- lib_flow.lua: the decisions and their cascades (docs/ROUTING.md, "Decisions"). The order
+-- of every step mirrors routing/model.py, which is the specification.
+
+local F = {}
+
+-- (a) The eligible available agent idle the longest: scan each queue's available agents
+-- from the head in batches and stop at the first eligible one (or at one that cannot beat
+-- the best found so far). Passive agents only in queues over threshold.
+function F.best_agent(contact, skip)
+  local cls = CLASS[contact.ch]
+  local best, best_idle = nil, nil
+  local function beats(id, idle)
+    return best == nil or idle < best_idle or (idle == best_idle and str_lt(id, best))
+  end
+  for _, queue in ipairs(contact.qs) do
+    local key = K.avail(queue, cls)
+    local start, stop = 0, false
+    repeat
+      local rows = redis.call('ZRANGE', key, start, start + BATCH - 1, 'WITHSCORES')
+      for i = 1, #rows, 2 do
+        local id, idle = rows[i], tonumber(rows[i + 1])
+        if not beats(id, idle) then stop = true break end
+        local agent = get_agent(id)
+        if id ~= skip and skills_ok(agent, contact) and lang_ok(agent, contact) then
+          best, best_idle, stop = id, idle, true
+          break
+        end
+      end
+      start = start + BATCH
+    until stop or #rows < 2 * BATCH
+    if over(queue) then
+      local rows = redis.call('ZRANGE', K.passive(queue), 0, -1, 'WITHSCORES')
+      for i = 1, #rows, 2 do
+        local id, idle = rows[i], tonumber(rows[i + 1])
+        if not beats(id, idle) then break end
+        local agent = get_agent(id)
+        if id ~= skip and avail(agent, cls) and skills_ok(agent, contact)
+            and lang_ok(agent, contact) then
+          best, best_idle = id, idle
+          break
+        end
+      end
+    end
+  end
+  return best
+end
+
+-- (b) The best contact the agent may take: highest priority, then earliest arrival, then
+-- id, across the head of each of its queues' waiting sets and its own targeted set.
+function F.best_contact(agent)
+  local best, best_score = nil, nil
+  local function beats(id, score)
+    return best == nil or score < best_score or (score == best_score and str_lt(id, best))
+  end
+  local function scan(key, check)
+    local start, stop = 0, false
+    repeat
+      local rows = redis.call('ZRANGE', key, start, start + BATCH - 1, 'WITHSCORES')
+      for i = 1, #rows, 2 do
+        local id, score = rows[i], tonumber(rows[i + 1])
+        if not beats(id, score) then stop = true break end
+        local contact = get_contact(id)
+        if check(contact) then
+          best, best_score, stop = id, score, true
+          break
+        end
+      end
+      start = start + BATCH
+    until stop or #rows < 2 * BATCH
+  end
+  local function general(contact)
+    return skills_ok(agent, contact) and lang_ok(agent, contact)
+  end
+  local function targeted(contact)
+    return eligible(agent, contact)
+  end
+  for _, queue in ipairs(agent.qs) do
+    if (not agent.pv) or over(queue) then
+      for _, cls in ipairs(CLASSES) do
+        if avail(agent, cls) then scan(K.waiting(queue, cls), general) end
+      end
+    end
+  end
+  scan(K.targeted(agent.id), targeted)
+  return best
+end
+
+function F.reserve(agent, contact)
+  local before = agent_index(agent)
+  local cls = CLASS[contact.ch]
+  local was_waiting = contact.st == 'waiting'
+  contact.at = contact.at + 1
+  contact.st = 'reserved'
+  contact.ag = agent.id
+  contact.rid = contact.id .. '#' .. contact.at
+  contact.ex = NOW + get_queue(contact.q).rto
+  if was_waiting and contact.rk == nil then
+    leave_waiting(contact)
+  elseif was_waiting then
+    redis.call('ZREM', K.targeted(contact.tg), contact.id)
+  end
+  save_contact(contact)
+  agent.ld[cls] = agent.ld[cls] + 1
+  agent.as[contact.id] = 'reserved'
+  commit_agent(agent, before)
+  set_timer('r|' .. contact.id, contact.ex)
+  log('reserve', agent.id, contact.id, '')
+  OUT[#OUT + 1] = {contact.rid, agent.id, contact.id, contact.ex}
+end
+
+function F.route_contact(contact, skip)
+  local id
+  if contact.rk ~= nil then
+    local agent = get_agent(contact.tg)
+    if contact.tg ~= skip and agent ~= nil and eligible(agent, contact) then id = contact.tg end
+  else
+    id = F.best_agent(contact, skip)
+  end
+  if id == nil then return false end
+  F.reserve(get_agent(id), contact)
+  return true
+end
+
+function F.route_agent(agent)
+  while available(agent) do
+    local id = F.best_contact(agent)
+    if id == nil then return end
+    F.reserve(agent, get_contact(id))
+  end
+end
+
+function F.untarget(contact)
+  contact.rk = nil
+  contact.un = nil
+  del_timer('x|' .. contact.id)
+  save_contact(contact)
+  log('untarget', '', contact.id, '')
+end
+
+-- R-PASSIVE: over threshold, available passive agents help, longest idle first.
+function F.activate(queue)
+  if not over(queue) then return end
+  local ids = redis.call('ZRANGE', K.passive(queue), 0, -1)
+  for _, id in ipairs(ids) do
+    local agent = get_agent(id)
+    if available(agent) then F.route_agent(agent) end
+  end
+end
+
+-- A contact that is in no set: offer it, else queue it and wake passive agents.
+function F.place(contact, skip)
+  if contact.rk == 'sticky' and not sticky_holds(contact) then F.untarget(contact) end
+  if F.route_contact(contact, skip) then return end
+  contact.st = 'waiting'
+  save_contact(contact)
+  if contact.rk ~= nil then
+    log('wait', contact.tg, contact.id, '')
+    redis.call('ZADD', K.targeted(contact.tg), contact.sc, contact.id)
+    return
+  end
+  log('wait', '', contact.id, '')
+  join_waiting(contact)
+  for _, queue in ipairs(contact.qs) do F.activate(queue) end
+end
+
+-- Undo a pending reservation; the contact is left in no set ('placing').
+function F.detach(contact)
+  local agent = get_agent(contact.ag)
+  local before = agent_index(agent)
+  local cls = CLASS[contact.ch]
+  agent.ld[cls] = agent.ld[cls] - 1
+  agent.as[contact.id] = nil
+  commit_agent(agent, before)
+  del_timer('r|' .. contact.id)
+  contact.st = 'placing'
+  contact.ag = nil
+  contact.rid = nil
+  contact.ex = nil
+  save_contact(contact)
+  log('release', agent.id, contact.id, '')
+  return agent
+end
+
+function F.pause_agent(agent, reason, first)
+  local before = agent_index(agent)
+  agent.st = 'paused'
+  agent.rs = reason
+  agent.wu = nil
+  commit_agent(agent, before)
+  del_timer('w|' .. agent.id)
+  log('pause', agent.id, '', '')
+  if first ~= nil then F.place(first) end
+  for _, cid in ipairs(pending_of(agent)) do
+    local contact = get_contact(cid)
+    F.detach(contact)
+    F.place(contact)
+  end
+end
+
+-- R-NOANSWER: back to the original place; the agent pauses or goes to the back of the line.
+function F.release(contact, state)
+  local agent = F.detach(contact)
+  if state == 'paused' then
+    F.pause_agent(agent, NO_ANSWER, contact)
+    return
+  end
+  local before = agent_index(agent)
+  agent.idle = NOW
+  commit_agent(agent, before)
+  F.place(contact)
+  F.route_agent(agent)
+end
+
+-- Apply every escalation step due now; return the queues added.
+function F.escalate_due(contact)
+  local added, applied = {}, false
+  while contact.ap < #contact.steps do
+    local step = contact.steps[contact.ap + 1]
+    if contact.arr + step.after > NOW then break end
+    for skill, level in pairs(step.lv) do
+      if level == 0 then contact.rq[skill] = nil else contact.rq[skill] = level end
+    end
+    if step.dl then contact.lang = nil end
+    for _, queue in ipairs(step.aq) do
+      if get_queue(queue) ~= nil and not in_list(contact.qs, queue) then
+        contact.qs[#contact.qs + 1] = queue
+        added[#added + 1] = queue
+      end
+    end
+    contact.ap = contact.ap + 1
+    applied = true
+  end
+  if contact.ap < #contact.steps then
+    set_timer('e|' .. contact.id, contact.arr + contact.steps[contact.ap + 1].after)
+  else
+    del_timer('e|' .. contact.id)
+  end
+  save_contact(contact)
+  if applied then log('escalate', '', contact.id, table.concat(added, ',')) end
+  return added
+end
+
+function F.fire(member)
+  local kind, name = string.sub(member, 1, 1), string.sub(member, 3)
+  if kind == 'r' then
+    local contact = get_contact(name)
+    F.release(contact, get_queue(contact.q).nas)
+  elseif kind == 'w' then
+    local agent = get_agent(name)
+    local before = agent_index(agent)
+    agent.st = 'ready'
+    agent.wu = nil
+    agent.idle = NOW
+    commit_agent(agent, before)
+    log('ready', agent.id, '', '')
+    F.route_agent(agent)
+  elseif kind == 'e' then
+    local contact = get_contact(name)
+    local added = F.escalate_due(contact)
+    if contact.st ~= 'waiting' then return end
+    if contact.rk ~= nil then
+      F.route_contact(contact)
+      return
+    end
+    for _, queue in ipairs(added) do join_queue(contact, queue) end
+    for _, queue in ipairs(added) do sync_passive_timer(queue) end
+    if not F.route_contact(contact) then
+      for _, queue in ipairs(added) do F.activate(queue) end
+    end
+  elseif kind == 'x' then
+    local contact = get_contact(name)
+    local was_waiting = contact.st == 'waiting'
+    if was_waiting then redis.call('ZREM', K.targeted(contact.tg), contact.id) end
+    F.untarget(contact)
+    if was_waiting then
+      contact.st = 'placing'
+      save_contact(contact)
+      F.place(contact)
+    end
+  elseif kind == 'p' then
+    F.activate(name)
+  end
+end

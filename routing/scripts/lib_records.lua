@@ -1,0 +1,125 @@
+-- lib_records.lua: shared by every routing script, concatenated after the generated key
+-- prelude (routing/keys.py) and before lib_rules.lua, lib_flow.lua and the script itself.
+--
+-- Every script gets the same anchor slots:
+--   KEYS[1]  timers zset of the tenant (K.timers())
+--   KEYS[2]  log stream of the tenant  (K.log())
+--   ARGV[1]  key prefix "acd:{<tenant>}:" (used by the K.* builders)
+--   ARGV[2]  now, epoch seconds as a decimal string (never read from the server clock)
+--   ARGV[3]  approximate maximum length of the log stream
+-- Numbers go to Redis as Lua numbers (Redis formats them with %.17g, exact); strings are
+-- never compared with '<' because Lua follows the server's locale there (see str_lt).
+
+local NOW = tonumber(ARGV[2])
+local NOW_TEXT = ARGV[2]
+local LOG_MAXLEN = tonumber(ARGV[3])
+local TIMERS = KEYS[1]
+local LOG = KEYS[2]
+local PRIORITY_UNIT = 8796093022208 -- 2^43: arrival in ms stays below it
+local MAX_PRIORITY = 1000
+local BATCH = 32
+local NO_ANSWER = 'no-answer'
+local CLASS = {voice = 'voice', callback = 'voice', chat = 'chat', email = 'email'}
+local CLASSES = {'voice', 'chat', 'email'}
+
+local OUT = {}        -- reservations made by this call, in order
+local AGENTS = {}     -- decoded records, shared by every function of this call
+local CONTACTS = {}
+local QUEUES = {}
+
+-- Byte order, as Redis sorts members and Python compares ids.
+local function str_lt(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+local function in_list(list, item)
+  for _, value in ipairs(list) do
+    if value == item then return true end
+  end
+  return false
+end
+
+local function score_of(priority, arrival)
+  return (MAX_PRIORITY - priority) * PRIORITY_UNIT + math.floor(arrival * 1000 + 0.5)
+end
+
+local function get_queue(name)
+  local cfg = QUEUES[name]
+  if cfg == nil then
+    local raw = redis.call('GET', K.queue(name))
+    if not raw then return nil end
+    cfg = cmsgpack.unpack(raw)
+    QUEUES[name] = cfg
+  end
+  return cfg
+end
+
+local function get_agent(id)
+  local agent = AGENTS[id]
+  if agent == nil then
+    local raw = redis.call('GET', K.agent(id))
+    if not raw then return nil end
+    agent = cmsgpack.unpack(raw)
+    AGENTS[id] = agent
+  end
+  return agent
+end
+
+local function save_agent(agent)
+  AGENTS[agent.id] = agent
+  redis.call('SET', K.agent(agent.id), cmsgpack.pack(agent))
+end
+
+local function get_contact(id)
+  local contact = CONTACTS[id]
+  if contact == nil then
+    local raw = redis.call('GET', K.contact(id))
+    if not raw then return nil end
+    contact = cmsgpack.unpack(raw)
+    CONTACTS[id] = contact
+  end
+  return contact
+end
+
+local function save_contact(contact)
+  CONTACTS[contact.id] = contact
+  redis.call('SET', K.contact(contact.id), cmsgpack.pack(contact))
+end
+
+local function set_timer(member, due)
+  redis.call('ZADD', TIMERS, due, member)
+end
+
+local function del_timer(member)
+  redis.call('ZREM', TIMERS, member)
+end
+
+local function forget_contact(contact)
+  redis.call('DEL', K.contact(contact.id))
+  redis.call('SREM', K.contacts(), contact.id)
+  redis.call('ZREM', TIMERS, 'e|' .. contact.id, 'r|' .. contact.id, 'x|' .. contact.id)
+  CONTACTS[contact.id] = nil
+end
+
+local function log(kind, agent, contact, queue)
+  redis.call('XADD', LOG, 'MAXLEN', '~', LOG_MAXLEN, '*',
+    'k', kind, 'a', agent or '', 'c', contact or '', 'q', queue or '', 't', NOW_TEXT)
+end
+
+local function pending_of(agent)
+  local ids = {}
+  for cid, state in pairs(agent.as) do
+    if state == 'reserved' then ids[#ids + 1] = cid end
+  end
+  table.sort(ids, str_lt)
+  return ids
+end
+
+local function done()
+  return cmsgpack.pack(OUT)
+end

@@ -1,0 +1,143 @@
+-- lib_rules.lua: eligibility and the sorted-set indexes (docs/ROUTING.md, "Eligibility"
+-- and "Data layout"). Pure reads except the index maintenance at the end.
+
+local function takes(agent, cls)
+  if cls == 'chat' then return agent.cc > 0 end
+  if cls == 'email' then return agent.ce > 0 end
+  return true
+end
+
+-- Ready and with room for one more contact of this class (R-CHANNELS).
+local function avail(agent, cls)
+  if agent.st ~= 'ready' then return false end
+  local load = agent.ld
+  if cls == 'voice' then return load.voice + load.chat + load.email == 0 end
+  local capacity = agent.ce
+  if cls == 'chat' then capacity = agent.cc end
+  return load.voice == 0 and load[cls] < capacity
+end
+
+local function available(agent)
+  return avail(agent, 'voice') or avail(agent, 'chat') or avail(agent, 'email')
+end
+
+local function skills_ok(agent, contact)
+  for skill, level in pairs(contact.rq) do
+    if (agent.sk[skill] or 0) < level then return false end
+  end
+  return true
+end
+
+local function lang_ok(agent, contact)
+  if contact.lang == nil then return true end
+  return in_list(agent.lg, contact.lang)
+end
+
+local function shares_queue(agent, contact)
+  for _, queue in ipairs(agent.qs) do
+    if in_list(contact.qs, queue) then return true end
+  end
+  return false
+end
+
+local function match_general(agent, contact)
+  return agent.st ~= 'logged_out' and shares_queue(agent, contact)
+    and skills_ok(agent, contact) and lang_ok(agent, contact)
+end
+
+-- R-PASSIVE: N contacts waiting, or the oldest has waited T seconds.
+local function over(queue)
+  local cfg = get_queue(queue)
+  if cfg == nil then return false end
+  local waiting = redis.call('ZCARD', K.arrivals(queue))
+  if waiting == 0 then return false end
+  if cfg.pw ~= nil and waiting >= cfg.pw then return true end
+  if cfg.pt ~= nil then
+    local head = redis.call('ZRANGE', K.arrivals(queue), 0, 0, 'WITHSCORES')
+    return NOW - tonumber(head[2]) >= cfg.pt
+  end
+  return false
+end
+
+local function sticky_holds(contact)
+  local agent = get_agent(contact.tg)
+  return agent ~= nil and shares_queue(agent, contact)
+end
+
+-- May the agent be offered the contact now?
+local function eligible(agent, contact)
+  if not avail(agent, CLASS[contact.ch]) then return false end
+  if contact.rk == 'private' then return agent.id == contact.tg end
+  if contact.rk == 'sticky' and agent.id ~= contact.tg then return false end
+  if not match_general(agent, contact) then return false end
+  if not agent.pv then return true end
+  for _, queue in ipairs(contact.qs) do
+    if in_list(agent.qs, queue) and over(queue) then return true end
+  end
+  return false
+end
+
+-- Every sorted set the agent belongs in, key -> score.
+local function agent_index(agent)
+  local index = {}
+  if agent.st == 'logged_out' then return index end
+  for _, queue in ipairs(agent.qs) do
+    index[K.members(queue)] = 0
+    if agent.pv then
+      index[K.passive(queue)] = agent.idle
+    else
+      for _, cls in ipairs(CLASSES) do
+        if avail(agent, cls) then index[K.avail(queue, cls)] = agent.idle end
+      end
+    end
+  end
+  return index
+end
+
+-- Save the agent and touch only the sets whose membership or score changed.
+local function commit_agent(agent, before)
+  save_agent(agent)
+  local after = agent_index(agent)
+  for key, _ in pairs(before) do
+    if after[key] == nil then redis.call('ZREM', key, agent.id) end
+  end
+  for key, score in pairs(after) do
+    if before[key] ~= score then redis.call('ZADD', key, score, agent.id) end
+  end
+end
+
+-- One timer per queue at oldest arrival + T (R-PASSIVE by waiting time). A due timer is
+-- left alone: it still has to fire.
+local function sync_passive_timer(queue)
+  local cfg = get_queue(queue)
+  local member = 'p|' .. queue
+  if cfg == nil or cfg.pt == nil then
+    del_timer(member)
+    return
+  end
+  local head = redis.call('ZRANGE', K.arrivals(queue), 0, 0, 'WITHSCORES')
+  if #head == 0 then
+    del_timer(member)
+    return
+  end
+  local due = tonumber(head[2]) + cfg.pt
+  if due > NOW then set_timer(member, due) end
+end
+
+local function join_queue(contact, queue)
+  redis.call('ZADD', K.waiting(queue, CLASS[contact.ch]), contact.sc, contact.id)
+  redis.call('ZADD', K.arrivals(queue), contact.arr, contact.id)
+end
+
+local function join_waiting(contact)
+  for _, queue in ipairs(contact.qs) do join_queue(contact, queue) end
+  for _, queue in ipairs(contact.qs) do sync_passive_timer(queue) end
+end
+
+local function leave_waiting(contact)
+  for _, queue in ipairs(contact.qs) do
+    redis.call('ZREM', K.waiting(queue, CLASS[contact.ch]), contact.id)
+    redis.call('ZREM', K.arrivals(queue), contact.id)
+  end
+  for _, queue in ipairs(contact.qs) do sync_passive_timer(queue) end
+end
