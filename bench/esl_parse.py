@@ -15,8 +15,10 @@ Each recording and the synthetic stream is parsed as its own connection (a new p
   Event headers are decoded lazily, so this path never decodes whole header blocks.
 * project, full decode: the same, plus every event's complete, URL-decoded header dict.
 
-Events per second are the median of N runs (default 5). RESULT's ``ratio`` is the dispatch
-path against greenswitch; ``full_decode_ratio`` the full-decode path against greenswitch.
+Events per second are per second of this process's CPU time (``time.process_time``: the
+machine is shared, and time spent running other processes must not count), the median of
+N runs (default 5); the three paths take turns within each run. RESULT's ``ratio`` is the
+dispatch path against greenswitch; ``full_decode_ratio`` the full-decode path against it.
 Run: ``python bench/esl_parse.py [--quick] [--runs N]``.
 """
 
@@ -156,9 +158,9 @@ def measure(
     for _ in range(runs):
         for label, run in paths.items():
             gc.collect()
-            started = time.perf_counter()
+            started = time.process_time()
             counted[label] = run(connections)
-            rates[label].append(counted[label] / (time.perf_counter() - started))
+            rates[label].append(counted[label] / (time.process_time() - started))
     return {label: (counted[label], statistics.median(rates[label])) for label in paths}
 
 

@@ -242,11 +242,13 @@ class Bench:
     def free_once(self) -> float:
         """Time one ``complete`` whose freed agent must take its best waiting contact."""
         busy = list(self.holding)
-        while True:
+        for _attempt in range(1000):
             agent = self.by_id[self.rng.choice(busy)]
             expected = self._best_for(agent)
             if expected is not None:
                 break
+        else:
+            raise AssertionError("no busy agent can take any waiting contact")
         current = self.holding[agent.id]
         now = self.clock.now()
         seconds, result = timed(lambda: self.router.complete(current, now, HANDLE_SECONDS))

@@ -93,7 +93,8 @@ def split_plain_body(raw: bytes, base: int) -> tuple[int, int]:
         if raw[line_end + 1 : line_end + 2] == b"\n":
             digits = raw[raw.index(b": ", start) + 2 : line_end]
             body_start = line_end + 2
-            if not digits.isdigit() or int(digits) != len(raw) - body_start:
+            # Bounded before int(): a huge digit string is wrong anyway, and slow to convert.
+            if not (digits.isdigit() and len(digits) < 16) or int(digits) != len(raw) - body_start:
                 raise ProtocolError(
                     f"event body: inner Content-Length {digits.decode(errors='replace')!r}"
                     f" but {len(raw) - body_start} bytes follow the headers"
@@ -202,9 +203,15 @@ def decode_json_event(raw: bytes, base: int) -> tuple[dict[str, str], str]:
         where = base + exc.start
         raise ProtocolError(f"event-json body is not UTF-8 at byte {where}", where) from None
     except json.JSONDecodeError as exc:
-        where = base + exc.pos
+        where = base + len(exc.doc[: exc.pos].encode("utf-8"))  # pos counts characters
         raise ProtocolError(
             f"event-json body is not JSON ({exc.msg}) at byte {where}", where
+        ) from None
+    except (ValueError, RecursionError) as exc:  # e.g. a 5,000-digit number, deep nesting
+        raise ProtocolError(
+            f"event-json body is not an event ({type(exc).__name__}: {str(exc)[:80]})"
+            f" (event at byte {base})",
+            base,
         ) from None
     if not isinstance(obj, dict):
         raise ProtocolError(f"event-json body is not a JSON object (event at byte {base})", base)

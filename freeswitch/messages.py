@@ -185,7 +185,7 @@ class LogData(_TextMessage):
     @property
     def level(self) -> int | None:
         level = self._frame.get("Log-Level", "")
-        return int(level) if level.isascii() and level.isdigit() else None
+        return int(level) if level.isascii() and level.isdigit() and len(level) < 4 else None
 
 
 class DisconnectNotice(_TextMessage):
@@ -303,16 +303,22 @@ class Event(Message):
         offset: int = 0,
     ) -> None:
         super().__init__(content_type, _EMPTY_FRAME, raw_body, offset)
-        self._frame = None if frame is None else _frozen(frame)  # type: ignore[assignment]
+        if frame is not None:
+            self._frame = _frozen(frame)
+        else:
+            del self._frame
         self._json = content_type == _JSON
         self._headers: dict[str, str] | None = None
-        self._body: str | None = None
+        self._body: str
         self._name: str | None = _NOT_YET
-        self._variables: Mapping[str, str] | None = None
+        self._variables: Mapping[str, str]
 
     @property
     def frame(self) -> Mapping[str, str]:
-        frame: Mapping[str, str] | None = self._frame
+        try:  # new_event leaves these slots unset: fewer stores per event on the hot path
+            frame: Mapping[str, str] | None = self._frame
+        except AttributeError:
+            frame = None
         if frame is None:
             frame = self._frame = MappingProxyType(
                 {"Content-Length": str(len(self._raw_body)), "Content-Type": self._content_type}
@@ -377,19 +383,19 @@ class Event(Message):
     @property
     def body(self) -> str:
         """The event's own body (BACKGROUND_JOB's result), "" if none."""
-        if self._body is None:
-            self._decode()
-        assert self._body is not None
+        self._decode()  # sets _body
         return self._body
 
     @property
     def variables(self) -> Mapping[str, str]:
         """All ``variable_*`` headers with the prefix stripped."""
-        if self._variables is None:
+        try:
+            return self._variables
+        except AttributeError:
             self._variables = MappingProxyType(
                 {k[9:]: v for k, v in self._decode().items() if k.startswith("variable_")}
             )
-        return self._variables
+            return self._variables
 
     # -- typed attributes -------------------------------------------------------------------
 
@@ -433,7 +439,7 @@ class Event(Message):
         value = self.get(header)
         if value is None:
             return None
-        if not (value.isascii() and value.isdigit()):
+        if not (value.isascii() and value.isdigit() and len(value) <= 20):  # 20: any uint64
             raise ProtocolError(
                 f"event header {header!r} is {value[:40]!r}, not a decimal number"
                 f" (event at byte {self._offset})",
@@ -473,15 +479,37 @@ _new = object.__new__
 
 
 def new_event(content_type: str, raw_body: bytes, offset: int) -> Event:
-    """The parser's fast constructor for an event whose frame holds only length and type."""
-    event: Event = _new(Event)
+    """The parser's fast constructor for an event whose frame holds only length and type.
+
+    FreeSWITCH writes Event-Name first (CUSTOM events: after Event-Subclass); when it is, the
+    name is read here, while the body is hot in the cache, rather than by a later lookup.
+    """
+    event: Event = _new(Event)  # _frame, _body, _variables stay unset until first needed
     event._content_type = content_type
-    event._frame = None  # type: ignore[assignment]
     event._raw_body = raw_body
     event._offset = offset
-    event._json = content_type == _JSON
     event._headers = None
-    event._body = None
-    event._name = _NOT_YET
-    event._variables = None
+    # Anything unusual (an escape, no line end, bad bytes) is left to the lazy lookup.
+    name = _NOT_YET
+    if content_type == _JSON:
+        event._json = True
+        if raw_body.startswith(b'{"Event-Name":"'):
+            end = raw_body.find(b'"', 15)
+            value = raw_body[15:end]
+            if end > 0 and 92 not in value:  # 92: a backslash escape
+                try:  # not contextlib.suppress: this runs for every event
+                    name = value.decode()
+                except UnicodeDecodeError:
+                    name = _NOT_YET
+    else:
+        event._json = False
+        if raw_body.startswith(b"Event-Name: "):
+            end = raw_body.find(b"\n", 12)
+            value = raw_body[12:end]
+            if end > 0 and 37 not in value:  # 37: a "%" escape
+                try:
+                    name = value.decode()
+                except UnicodeDecodeError:
+                    name = _NOT_YET
+    event._name = name
     return event

@@ -110,47 +110,61 @@ class Parser:
                 self._error.offset,
             )
         out: list[Message] = []
+        view = data if type(data) is bytes else bytes(data)
+        start = 0
         try:
             buf = self._buf
-            if buf:
-                buf += data
-                if len(buf) < self._need:
+            if buf and self._need:
+                # A body was incomplete: finish that one frame from the first bytes of
+                # `view`, then frame the rest of `view` in place instead of copying it.
+                missing = self._need - len(buf)
+                if len(view) < missing:
+                    buf += view
                     return out
-                if not self._need and buf.find(b"\n\n", self._scan) < 0:
-                    self._check_header_size(len(buf), 0)
+                buf += view[:missing]
+                completed = self._frames(bytes(buf), out)
+                assert completed == len(buf), "the pending frame ends where _need said"
+                self._consumed += completed
+                self._buf = bytearray()
+                start = missing
+            elif buf:
+                buf += view
+                if buf.find(b"\n\n", self._scan) < 0:
+                    self._check_header_size(len(buf), self._consumed)
                     self._scan = len(buf) - 1
                     return out
                 view = bytes(buf)
-            elif not data:
+            elif not view:
                 return out
-            else:
-                view = data if type(data) is bytes else bytes(data)
-            pos = self._frames(view, out)
+            pos = self._frames(view, out, start)
         except ProtocolError as exc:
             exc.parsed = tuple(out)
             self._error = exc
             self._buf = bytearray()
             raise
         self._buf = bytearray(view[pos:]) if pos < len(view) else bytearray()
-        self._consumed += pos
+        self._consumed += pos - start
         return out
 
-    def _check_header_size(self, size: int, pos: int) -> None:
+    @staticmethod
+    def _check_header_size(size: int, where: int) -> None:
         if size > MAX_HEADER_BYTES:
-            where = self._consumed + pos
             raise ProtocolError(
                 f"frame header at byte {where} has no terminating blank line within"
                 f" {MAX_HEADER_BYTES} bytes",
                 where,
             )
 
-    def _frames(self, buf: bytes, out: list[Message]) -> int:
-        """Append every complete frame in ``buf`` to ``out``; return the bytes consumed."""
+    def _frames(self, buf: bytes, out: list[Message], start: int = 0) -> int:
+        """Append every complete frame in ``buf[start:]`` to ``out``; return where they end.
+
+        ``buf[start]`` is stream byte ``self._consumed``.
+        """
         end = len(buf)
-        base = self._consumed
+        base = self._consumed - start
         max_frame = self._max_frame
         append = out.append
-        pos = 0
+        pos = start
         # One pass over the whole chunk spares a per-body check in the common all-ASCII case.
         ascii_only = buf.isascii()
         scan = self._scan
@@ -160,19 +174,21 @@ class Parser:
         find = buf.find
         plain_tail, json_tail = _PLAIN_TAIL, _JSON_TAIL
         plain_tail_len, json_tail_len = len(_PLAIN_TAIL), len(_JSON_TAIL)
+        window = 16 + _MAX_LENGTH_DIGITS + plain_tail_len
         while pos < end:
             # Hot path: an event frame exactly as mod_event_socket writes it.
-            if startswith(b"Content-Length: ", pos):
-                line_end = find(b"\n", pos + 16, pos + 17 + _MAX_LENGTH_DIGITS)
-                if startswith(plain_tail, line_end):
-                    kind = "text/event-plain"
-                    body_start = line_end + plain_tail_len
-                elif startswith(json_tail, line_end):
-                    kind = "text/event-json"
-                    body_start = line_end + json_tail_len
-                else:
-                    kind = ""
-                digits = buf[pos + 16 : line_end] if kind else b""
+            # Look for the exact tail right after at most _MAX_LENGTH_DIGITS digits: if the
+            # bytes in between are not all digits, the generic path below decides.
+            line_end = find(plain_tail, pos + 17, pos + window)
+            if line_end > 0:
+                kind = "text/event-plain"
+                body_start = line_end + plain_tail_len
+            else:
+                line_end = find(json_tail, pos + 17, pos + window - 1)
+                kind = "text/event-json"
+                body_start = line_end + json_tail_len
+            if line_end > 0 and startswith(b"Content-Length: ", pos):
+                digits = buf[pos + 16 : line_end]
                 if digits.isdigit():
                     length = int(digits)
                     if length > max_frame:
@@ -187,16 +203,16 @@ class Parser:
                     append(new_event(kind, body, base + body_start))
                     pos = body_end
                     continue
-            elif buf[pos] == 10:  # a blank line between frames
+            if buf[pos] == 10:  # a blank line between frames
                 pos += 1
                 continue
             head_end = buf.find(b"\n\n", scan if scan > pos else pos)
             scan = 0
             if head_end < 0:
-                self._check_header_size(end - pos, pos)
+                self._check_header_size(end - pos, base + pos)
                 self._scan = end - pos - 1
                 return pos
-            self._check_header_size(head_end - pos, pos)
+            self._check_header_size(head_end - pos, base + pos)
             frame = _frame_headers(buf[pos:head_end], base + pos)
             kind = frame.get("Content-Type", "")
             length_text = frame.get("Content-Length")

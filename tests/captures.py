@@ -6,7 +6,7 @@ write; ``"b64"`` instead of ``"data"`` for bytes that are not UTF-8). The large 
 stored gzipped (``NAME.in.gz`` / ``NAME.jsonl.gz``); both forms load the same way here.
 
 The folder is found through ``$ESL_CAPTURES_DIR``, else ``tests/esl-captures`` in the
-repository, else the shared reference folder.
+repository, else ``../shared/esl-captures`` beside the checkout.
 """
 
 from __future__ import annotations
@@ -33,9 +33,11 @@ RECORDINGS = (
     "s09b_after_restart",
 )
 
+# The repository is checked out with the project's shared reference folder beside it
+# (``../shared``), locally and in CI.
 _CANDIDATES = (
     Path(__file__).resolve().parent / "esl-captures",
-    Path("/work/shared/esl-captures"),
+    Path(__file__).resolve().parents[2] / "shared" / "esl-captures",
 )
 
 

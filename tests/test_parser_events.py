@@ -200,10 +200,17 @@ def test_typed_attributes_and_variables() -> None:
         event.headers["Unique-ID"] = "changed"  # type: ignore[index]
 
 
-def test_non_decimal_sequence_raises() -> None:
-    event = one_event(plain_event("Event-Name: X", "Event-Sequence: 12a"))
+@pytest.mark.parametrize("value", ["12a", "-1", "", "9" * 5000])
+def test_non_decimal_sequence_raises(value: str) -> None:
+    event = one_event(plain_event("Event-Name: X", f"Event-Sequence: {value}"))
     with pytest.raises(ProtocolError, match=r"Event-Sequence.*not a decimal"):
         _ = event.sequence
+
+
+def test_log_level_that_is_not_a_small_number_is_none() -> None:
+    for level in ("x", "9" * 5000):
+        log = one(frame(f"Content-Type: log/data\nLog-Level: {level}", b"l\n"))
+        assert isinstance(log, LogData) and log.level is None
 
 
 # -- text/event-json ----------------------------------------------------------------------
@@ -251,6 +258,11 @@ def test_spaced_json_from_another_producer_still_answers_lookups() -> None:
         (b'["Event-Name"]', "not a JSON object"),
         (b'{"Event-Name":"X","Event-Sequence":5}', "'Event-Sequence' is int"),
         (b'{"Event-Name":"X","_body":1}', "'_body' is not a string"),
+        (b'{"Event-Name":"X","Y":' + b"9" * 5000 + b"}", "ValueError"),
+        (b'{"Event-Name":"X","Y":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "RecursionError"),
+        (b'{"Event-Name":"X","Y":["a",1]}', "'Y' is list"),
+        (b'{"Event-Name":"X","Y":{"a":"b"}}', "'Y' is dict"),
+        (b'{"Event-Name":"X","Y":NaN}', "'Y' is float"),
     ],
 )
 def test_bad_json_event_raises_on_decode(raw: bytes, message: str) -> None:

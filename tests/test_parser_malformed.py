@@ -162,6 +162,7 @@ def test_parser_refuses_input_after_an_error_and_keeps_what_came_before() -> Non
         (b"Event-Name: X\n\n+OK\n", "after the header block without an inner Content-Length", 15),
         (b"Event-Name: X\nContent-Length: 9\n\n+OK\n", "inner Content-Length '9' but 4 bytes", 13),
         (b"Event-Name: X\nContent-Length: x\n\n+OK\n", "inner Content-Length 'x'", 13),
+        (b"Event-Name: X\nContent-Length: " + b"9" * 5000 + b"\n\n+OK\n", "inner Content", 13),
     ],
 )
 def test_malformed_event_body_raises_when_decoded(raw: bytes, message: str, where: int) -> None:
@@ -315,3 +316,29 @@ def test_overlong_header_fed_in_pieces_stops_the_parser_too() -> None:
     assert parser.buffered == 0
     with pytest.raises(ProtocolError, match="earlier protocol error"):
         parser.feed(AUTH)
+
+
+def _outcome(chunks: list[bytes]) -> tuple[list[Message], tuple[str, int] | None]:
+    parser = Parser(max_frame_bytes=_SMALL_FRAME * 4)
+    delivered: list[Message] = []
+    for chunk in chunks:
+        try:
+            delivered.extend(parser.feed(chunk))
+        except ProtocolError as exc:
+            delivered.extend(m for m in exc.parsed if isinstance(m, Message))
+            return delivered, (str(exc), exc.offset)
+    return delivered, None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    edits=st.lists(st.tuples(st.integers(0, 10**6), st.binary(min_size=1, max_size=4)), max_size=4),
+    cuts=st.lists(st.integers(0, 10**6), min_size=1, max_size=12),
+)
+def test_errors_do_not_depend_on_the_split(edits: list[tuple[int, bytes]], cuts: list[int]) -> None:
+    """Same messages, then the same error text and offset, however the bytes arrive."""
+    data = bytearray(load_in("s02_commands_and_errors") + load_in("s09_freeswitch_shutdown"))
+    for position, payload in edits:
+        at = position % len(data)
+        data[at : at + len(payload)] = payload
+    assert _outcome(_split(bytes(data), cuts)) == _outcome([bytes(data)])

@@ -71,7 +71,7 @@ def test_every_recording_is_listed() -> None:
 
 @ALL
 def test_recording_parses_and_matches_its_conversation(name: str) -> None:
-    """R-ESL: every byte of every recording frames, and each event decodes completely."""
+    """Every byte of every recording frames, and each event decodes completely."""
     messages = _parse(name)
     assert received_text(name).encode("utf-8") == load_in(name)
     assert isinstance(messages[0], AuthRequest)

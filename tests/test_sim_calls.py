@@ -13,7 +13,6 @@ import pytest
 
 from freeswitch.sim import AgentPhone, Simulator, SimulatorError
 from freeswitch.sim.probe import Frame, Probe
-from freeswitch.sim.sounds import SoundLibrary, number_files, say_files, separate_string
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -74,7 +73,9 @@ def test_caller_arrives_through_the_dialplan(sim: Simulator, probe: Probe) -> No
 
 
 def test_explicit_variables_and_unanswered_park(sim: Simulator, probe: Probe) -> None:
-    uuid = sim.place_call("0709999999", "1234", {"acd_queue": "vip", "acd_priority": "5"}, answered=False)
+    uuid = sim.place_call(
+        "0709999999", "1234", {"acd_queue": "vip", "acd_priority": "5"}, answered=False
+    )
     park = probe.wait_event("CHANNEL_PARK", Unique_ID=uuid)
     assert park.get("Answer-State") == "ringing"
     assert park.get("variable_acd_priority") == "5"
@@ -91,7 +92,9 @@ def test_explicit_variables_and_unanswered_park(sim: Simulator, probe: Probe) ->
         ({"uuid": "has space"}, "uuid"),
     ],
 )
-def test_bad_call_input_is_refused_and_changes_nothing(sim: Simulator, kwargs: dict[str, object], message: str) -> None:
+def test_bad_call_input_is_refused_and_changes_nothing(
+    sim: Simulator, kwargs: dict[str, object], message: str
+) -> None:
     with pytest.raises(SimulatorError, match=message):
         sim.place_call(**kwargs)  # type: ignore[arg-type]
     assert not sim.channels
@@ -108,82 +111,9 @@ def test_unknown_destination_hangs_up_no_route(sim: Simulator, probe: Probe) -> 
     probe.wait_event("CHANNEL_DESTROY", Unique_ID=uuid)
 
 
-def test_hold_music_until_uuid_break(sim: Simulator, probe: Probe) -> None:
-    """s03: EXECUTE playback, PLAYBACK_START, (break) PLAYBACK_STOP break, COMPLETE, PRIVATE_COMMAND."""
-    uuid = sim.place_call()
-    assert probe.command(f"api uuid_broadcast {uuid} local_stream://moh aleg").text == "+OK Message sent\n"
-    start = probe.wait_event("PLAYBACK_START", Unique_ID=uuid)
-    assert start.get("Playback-File-Path") == "local_stream://moh"
-    assert start.get("Playback-File-Type") == "local_stream"
-    assert probe.command(f"api uuid_break {uuid} all").text == "+OK\n"
-    stop = probe.wait_event("PLAYBACK_STOP", Unique_ID=uuid)
-    assert stop.get("Playback-Status") == "break"
-    probe.wait_event("PRIVATE_COMMAND", Unique_ID=uuid)
-    assert trail(probe.events(), uuid)[-5:] == [
-        "CHANNEL_EXECUTE(playback)", "PLAYBACK_START", "PLAYBACK_STOP",
-        "CHANNEL_EXECUTE_COMPLETE(playback)", "PRIVATE_COMMAND",
-    ]  # fmt: skip
-
-
-def test_broadcast_argument_forms_reach_say_as_recorded(sim: Simulator, probe: Probe) -> None:
-    """s03: say::sv\\sNUMBER... and 'say::sv NUMBER PRONOUNCED UTRUM 1' both reach `say`."""
-    uuid = sim.place_call()
-    probe.command(f"api uuid_broadcast {uuid} say::sv\\sNUMBER\\sPRONOUNCED\\s3 aleg")
-    probe.command(f"api uuid_broadcast {uuid} 'say::sv NUMBER PRONOUNCED UTRUM 1' aleg")
-    first = probe.wait_event("CHANNEL_EXECUTE_COMPLETE", Unique_ID=uuid, Application="say")
-    second = probe.wait_event("CHANNEL_EXECUTE_COMPLETE", Unique_ID=uuid, Application="say")
-    assert first.get("Application-Data") == "sv NUMBER PRONOUNCED 3"
-    assert second.get("Application-Data") == "sv NUMBER PRONOUNCED UTRUM 1"
-    paths = [f.get("Playback-File-Path") for f in probe.events() if f.name == "PLAYBACK_START"]
-    assert paths == ["file_string://digits/3.wav", "file_string://digits/u-1.wav"]
-    opened = [f.get("File") for f in probe.events() if f.get("Event-Subclass") == "filestring::open"]
-    assert opened == ["digits/3.wav", "digits/u-1.wav"]
-
-
-def test_phrase_macro_plays_its_files(sim: Simulator, probe: Probe) -> None:
-    """s03: phrase::acd_position,3 -> du-ar-nummer, digits/3, i-kon (sound_prefix applied)."""
-    uuid = sim.place_call()
-    probe.command(f"api uuid_broadcast {uuid} phrase::acd_position,3 aleg")
-    done = probe.wait_event("CHANNEL_EXECUTE_COMPLETE", Unique_ID=uuid, Application="phrase")
-    assert done.get("Application-Response") == "PHRASE PLAYED"
-    paths = [f.get("Playback-File-Path") for f in probe.events() if f.name == "PLAYBACK_STOP"]
-    prefix = "/srv/fsdemo/sounds/sv/se/jakob/acd"
-    assert paths == [f"{prefix}/du-ar-nummer.wav", "file_string://digits/3.wav", f"{prefix}/i-kon.wav"]
-
-
-def test_phrase_inside_file_string_plays_nothing(sim: Simulator, probe: Probe) -> None:
-    """FreeSWITCH cannot open phrase: inside file_string:// (Unknown file Format)."""
-    uuid = sim.place_call()
-    probe.command(f"api uuid_broadcast {uuid} file_string://phrase:acd_position:3!digits/1.wav aleg")
-    done = probe.wait_event("CHANNEL_EXECUTE_COMPLETE", Unique_ID=uuid, Application="playback")
-    assert done.get("Application-Response") == "FILE NOT FOUND"
-    assert not [f for f in probe.events() if f.name == "PLAYBACK_START"]
-
-
-def test_say_takes_longer_for_longer_numbers() -> None:
-    sounds = SoundLibrary()
-    durations = [sounds.say(number_files("sv", n, None)).duration for n in (3, 42, 365, 4711)]
-    assert durations == sorted(durations) and len(set(durations)) == 4
-    assert say_files("sv NUMBER PRONOUNCED UTRUM 1") == ["digits/u-1.wav"]
-    assert say_files("sv NUMBER PRONOUNCED NEUTER 1") == ["digits/n-1.wav"]
-    assert say_files("en NUMBER ITERATED 507") == ["digits/5.wav", "digits/0.wav", "digits/7.wav"]
-
-
-@pytest.mark.parametrize(
-    ("text", "parts"),
-    [
-        ("u say::sv\\sNUMBER\\sPRONOUNCED\\s3 aleg", ["u", "say::sv NUMBER PRONOUNCED 3", "aleg"]),
-        ("u 'say::sv NUMBER PRONOUNCED UTRUM 1' aleg", ["u", "say::sv NUMBER PRONOUNCED UTRUM 1", "aleg"]),
-        ("  a   b  ", ["a", "b"]),
-        ("1 2 3 4 5 6", ["1", "2", "3", "4 5 6"]),
-        ("x \\d+ y", ["x", "\\d+", "y"]),
-    ],
-)
-def test_separate_string_like_freeswitch(text: str, parts: list[str]) -> None:
-    assert separate_string(text, 4) == parts
-
-
-def test_agent_leg_answers_background_job_between_answer_and_park(sim: Simulator, probe: Probe) -> None:
+def test_agent_leg_answers_background_job_between_answer_and_park(
+    sim: Simulator, probe: Probe
+) -> None:
     """s03/s05: BACKGROUND_JOB +OK comes after the leg's CHANNEL_ANSWER, before its PARK."""
     sim.add_agent_phone(AgentPhone("sofia/internal/sip:agent1@127.0.0.1:5070", answer_after=1.5))
     leg = "fef5c6a8-de2a-4d47-bb52-d6c67a68997f"
@@ -193,7 +123,9 @@ def test_agent_leg_answers_background_job_between_answer_and_park(sim: Simulator
     )
     job = probe.command(command).headers["Job-UUID"]
     park = probe.wait_event("CHANNEL_PARK", Unique_ID=leg)
-    order = [f.name for f in probe.events() if f.get("Unique-ID") == leg or f.name == "BACKGROUND_JOB"]
+    order = [
+        f.name for f in probe.events() if f.get("Unique-ID") == leg or f.name == "BACKGROUND_JOB"
+    ]
     order = [n for n in order if n in ENGINE_EVENTS]
     assert order == [
         "CHANNEL_CREATE", "CHANNEL_ORIGINATE", "CHANNEL_PROGRESS", "CHANNEL_ANSWER",
@@ -222,23 +154,39 @@ def test_agent_leg_failures_as_recorded(
     """s05: HANGUP -> (HANGUP_COMPLETE) -> BACKGROUND_JOB -ERR <cause> -> DESTROY."""
     sim.add_agent_phone(phone)
     leg = f"leg-{cause.lower()}"
-    job = probe.command(f"bgapi originate {{origination_uuid={leg},originate_timeout={timeout}}}user/1002 &park()")
+    job = probe.command(
+        f"bgapi originate {{origination_uuid={leg},originate_timeout={timeout}}}user/1002 &park()"
+    )
     done = probe.wait_event("BACKGROUND_JOB", Job_UUID=job.headers["Job-UUID"])
     assert done.event_body == f"-ERR {cause}\n"
     probe.wait_event("CHANNEL_DESTROY", Unique_ID=leg)
-    order = [f.name for f in probe.events() if f.get("Unique-ID") == leg or f.name == "BACKGROUND_JOB"]
+    order = [
+        f.name for f in probe.events() if f.get("Unique-ID") == leg or f.name == "BACKGROUND_JOB"
+    ]
     tail = [n for n in order if n in ENGINE_EVENTS][-4:]
     if cause == "NO_ANSWER":
-        assert tail == ["CHANNEL_HANGUP", "BACKGROUND_JOB", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY"]
+        assert tail == [
+            "CHANNEL_HANGUP",
+            "BACKGROUND_JOB",
+            "CHANNEL_HANGUP_COMPLETE",
+            "CHANNEL_DESTROY",
+        ]
     else:
-        assert tail == ["CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "BACKGROUND_JOB", "CHANNEL_DESTROY"]
+        assert tail == [
+            "CHANNEL_HANGUP",
+            "CHANNEL_HANGUP_COMPLETE",
+            "BACKGROUND_JOB",
+            "CHANNEL_DESTROY",
+        ]
     assert leg not in sim.channels
 
 
 def test_killing_a_ringing_leg_reports_the_cause(sim: Simulator, probe: Probe) -> None:
     """s05: uuid_kill <leg> ORIGINATOR_CANCEL while it rings -> -ERR ORIGINATOR_CANCEL."""
     sim.add_agent_phone(AgentPhone("user/1003", behaviour="no_answer"))
-    job = probe.command("bgapi originate {origination_uuid=ring-1,originate_timeout=30}user/1003 &park()")
+    job = probe.command(
+        "bgapi originate {origination_uuid=ring-1,originate_timeout=30}user/1003 &park()"
+    )
     probe.wait_event("CHANNEL_PROGRESS", Unique_ID="ring-1")
     assert probe.command("api uuid_kill ring-1 ORIGINATOR_CANCEL").text == "+OK\n"
     done = probe.wait_event("BACKGROUND_JOB", Job_UUID=job.headers["Job-UUID"])
@@ -256,7 +204,7 @@ def test_api_originate_blocks_the_connection(sim: Simulator, probe: Probe) -> No
     assert probe.frames.index(reply) < first_event
 
 
-def _bridged_pair(sim: Simulator, probe: Probe) -> tuple[str, str]:
+def bridged_pair(sim: Simulator, probe: Probe) -> tuple[str, str]:
     sim.add_agent_phone(AgentPhone("user/1005", answer_after=0.5))
     caller = sim.place_call()
     probe.command(f"api uuid_broadcast {caller} local_stream://moh aleg")
@@ -273,10 +221,12 @@ def _bridged_pair(sim: Simulator, probe: Probe) -> tuple[str, str]:
 
 def test_uuid_bridge_stops_hold_music_and_unparks_both(sim: Simulator, probe: Probe) -> None:
     """s03: PLAYBACK_STOP, UNPARK + EXECUTE_COMPLETE(park) on both legs, one CHANNEL_BRIDGE."""
-    caller, agent = _bridged_pair(sim, probe)
+    caller, agent = bridged_pair(sim, probe)
     events = [f for f in probe.events() if f.get("Event-Sequence")]
     after = events[next(i for i, f in enumerate(events) if f.name == "PLAYBACK_STOP") :]
-    names = [(f.name, f.get("Unique-ID"), f.get("Application")) for f in after if f.name in ENGINE_EVENTS]
+    names = [
+        (f.name, f.get("Unique-ID"), f.get("Application")) for f in after if f.name in ENGINE_EVENTS
+    ]
     assert names == [
         ("PLAYBACK_STOP", caller, None),
         ("CHANNEL_EXECUTE_COMPLETE", caller, "playback"),
@@ -294,7 +244,7 @@ def test_uuid_bridge_stops_hold_music_and_unparks_both(sim: Simulator, probe: Pr
 
 def test_caller_hangs_up_a_bridged_call(sim: Simulator, probe: Probe) -> None:
     """s03: A HANGUP, B HANGUP, A UNBRIDGE, B COMPLETE+DESTROY, A COMPLETE+DESTROY."""
-    caller, agent = _bridged_pair(sim, probe)
+    caller, agent = bridged_pair(sim, probe)
     probe.frames.clear()
     sim.hangup(caller)
     probe.wait_event("CHANNEL_DESTROY", Unique_ID=caller)
@@ -309,7 +259,7 @@ def test_caller_hangs_up_a_bridged_call(sim: Simulator, probe: Probe) -> None:
 
 def test_agent_hangs_up_a_bridged_call(sim: Simulator, probe: Probe) -> None:
     """s08: B HANGUP, A UNBRIDGE, A HANGUP, A COMPLETE, B COMPLETE, B DESTROY, A DESTROY."""
-    caller, agent = _bridged_pair(sim, probe)
+    caller, agent = bridged_pair(sim, probe)
     probe.frames.clear()
     probe.command(f"api uuid_kill {agent}")
     probe.wait_event("CHANNEL_DESTROY", Unique_ID=caller)
@@ -326,40 +276,6 @@ def test_agent_phone_hangs_up_after_talking(sim: Simulator, probe: Probe) -> Non
     probe.command("bgapi originate {origination_uuid=talker}user/1006 &park()")
     hangup = probe.wait_event("CHANNEL_HANGUP", Unique_ID="talker")
     assert hangup.get("Hangup-Cause") == "NORMAL_CLEARING"
-
-
-def test_dtmf_and_play_and_get_digits(sim: Simulator, probe: Probe) -> None:
-    """s06: DTMF events; the pagd result variable is on CHANNEL_EXECUTE_COMPLETE."""
-    uuid = sim.place_call()
-    sim.press_dtmf(uuid, "1")
-    assert probe.wait_event("DTMF", Unique_ID=uuid).get("DTMF-Digit") == "1"
-    arg = "1 1 1 4000 # silence_stream://300 silence_stream://100 acd_choice [12] 2000"
-    reply = probe.command(
-        f"sendmsg {uuid}\ncall-command: execute\nexecute-app-name: play_and_get_digits\n"
-        f"execute-app-arg: {arg}\nevent-lock: true\nEvent-UUID: pagd-1"
-    )
-    assert reply.headers["Reply-Text"] == "+OK"
-    probe.wait_event("PLAYBACK_STOP", Unique_ID=uuid)
-    sim.press_dtmf(uuid, "2")
-    done = probe.wait_event("CHANNEL_EXECUTE_COMPLETE", Unique_ID=uuid, Application="play_and_get_digits")
-    assert done.get("Application-UUID") == "pagd-1"
-    assert done.get("variable_acd_choice") == "2"
-    assert done.get("variable_read_result") == "success"
-    private = probe.wait_event("PRIVATE_COMMAND", Unique_ID=uuid)
-    assert private.event[0] == ("Command", f"sendmsg {uuid}")
-
-
-def test_number_entry_without_terminator_ends_on_digit_timeout(sim: Simulator, probe: Probe) -> None:
-    """s06: 10 digits, no #: read_result timeout, the number is still stored."""
-    uuid = sim.place_call()
-    arg = "6 12 1 5000 # silence_stream://200 silence_stream://100 acd_cb_number \\d+ 1500"
-    probe.command(f"sendmsg {uuid}\ncall-command: execute\nexecute-app-name: play_and_get_digits\nexecute-app-arg: {arg}")
-    probe.wait_event("PLAYBACK_STOP", Unique_ID=uuid)
-    sim.press_dtmf(uuid, "0701234567")
-    done = probe.wait_event("CHANNEL_EXECUTE_COMPLETE", Unique_ID=uuid, Application="play_and_get_digits")
-    assert done.get("variable_acd_cb_number") == "0701234567"
-    assert done.get("variable_read_result") == "timeout"
-    assert probe.command(f"api uuid_getvar {uuid} acd_cb_number").text == "0701234567"
 
 
 def test_sendmsg_hangup_and_variables(sim: Simulator, probe: Probe) -> None:
@@ -385,7 +301,12 @@ def test_show_channels_and_uuid_dump(sim: Simulator, probe: Probe) -> None:
     rows = json.loads(probe.command("api show channels as json").text)
     assert rows["row_count"] == 1
     (row,) = rows["rows"]
-    assert (row["uuid"], row["dest"], row["application"], row["callstate"]) == (uuid, "7001", "park", "RINGING")
+    assert (row["uuid"], row["dest"], row["application"], row["callstate"]) == (
+        uuid,
+        "7001",
+        "park",
+        "RINGING",
+    )
     calls = json.loads(probe.command("api show calls as json").text)
     assert calls["rows"][0]["b_uuid"] == ""
     dump = json.loads(probe.command(f"api uuid_dump {uuid} json").text)
@@ -399,7 +320,9 @@ def test_shutdown_and_restart(sim: Simulator, probe: Probe) -> None:
     uuid = sim.place_call()
     sim.shutdown()
     probe.wait_event("SHUTDOWN")
-    assert probe.wait_event("CHANNEL_HANGUP", Unique_ID=uuid).get("Hangup-Cause") == "SYSTEM_SHUTDOWN"
+    assert (
+        probe.wait_event("CHANNEL_HANGUP", Unique_ID=uuid).get("Hangup-Cause") == "SYSTEM_SHUTDOWN"
+    )
     notice = probe.next_reply()
     assert notice.text == "The system is being shut down.\n"
     sim.restart()
@@ -410,3 +333,67 @@ def test_shutdown_and_restart(sim: Simulator, probe: Probe) -> None:
         sim.inject_event([("Event-Name", "CUSTOM")])
         sim.place_call()
         assert again.command("api show channels as json").text.startswith('{"row_count":1')
+
+
+def test_uuid_transfer_runs_the_dialplan_again(sim: Simulator, probe: Probe) -> None:
+    uuid = sim.place_call("0701234567", "7001")
+    probe.wait_event("CHANNEL_PARK", Unique_ID=uuid)
+    assert probe.command(f"api uuid_transfer {uuid} 7000 XML acd").text == "+OK\n"
+    park = probe.wait_event("CHANNEL_PARK", Unique_ID=uuid)
+    assert park.get("variable_acd_queue") == "support"
+    assert park.get("Caller-Destination-Number") == "7000"
+    assert park.get("Answer-State") == "answered"
+    names = trail(probe.events(), uuid)
+    first_park = names.index("CHANNEL_PARK")
+    assert names[first_park + 1 : first_park + 3] == [
+        "CHANNEL_UNPARK",
+        "CHANNEL_EXECUTE_COMPLETE(park)",
+    ]
+
+
+def test_uuid_park_takes_a_caller_back_from_a_bridge(sim: Simulator, probe: Probe) -> None:
+    caller, agent = bridged_pair(sim, probe)
+    assert probe.command(f"api uuid_park {caller}").text == "+OK\n"
+    probe.wait_event("CHANNEL_DESTROY", Unique_ID=agent)
+    park = probe.wait_event("CHANNEL_PARK", Unique_ID=caller)
+    assert park.get("Answer-State") == "answered"
+    assert sim.channels[caller].parked and not sim.channels[caller].bridged
+    assert probe.command("api hupall NORMAL_CLEARING").text == (
+        "+OK hangup all channels with cause NORMAL_CLEARING\n"
+    )
+    probe.wait_event("CHANNEL_DESTROY", Unique_ID=caller)
+
+
+def test_answer_a_ringing_caller_and_plain_show(sim: Simulator, probe: Probe) -> None:
+    uuid = sim.place_call("0701234567", "7001")
+    assert probe.command(f"api uuid_answer {uuid}").text == "+OK\n"
+    assert probe.wait_event("CHANNEL_ANSWER", Unique_ID=uuid).get("Answer-State") == "answered"
+    table = probe.command("api show channels").text
+    header, row = table.split("\n")[:2]
+    assert header.startswith("uuid,direction,created,")
+    assert row.startswith(f"{uuid},inbound,")
+    assert table.endswith("\n\n1 total.\n")
+    assert probe.command("api show channels count").text == "\n1 total.\n"
+
+
+def test_heartbeat_events_when_enabled() -> None:
+    sim = Simulator(time_scale=0.01, heartbeat_interval=0.05).start()
+    try:
+        with Probe("127.0.0.1", sim.port) as client:
+            client.login()
+            client.command("event plain HEARTBEAT")
+            beat = client.wait_event("HEARTBEAT", timeout=5)
+            assert beat.get("Event-Info") == "System Ready"
+            assert (beat.get("FreeSWITCH-Version") or "").startswith("1.10.12")
+    finally:
+        sim.stop()
+
+
+def test_originate_to_an_extension_runs_the_dialplan(sim: Simulator, probe: Probe) -> None:
+    sim.add_agent_phone(AgentPhone("user/1007", answer_after=0.1))
+    assert (
+        probe.command("api originate {origination_uuid=ext-1}user/1007 7000").text == "+OK ext-1\n"
+    )
+    park = probe.wait_event("CHANNEL_PARK", Unique_ID="ext-1")
+    assert park.get("variable_acd_queue") == "support"
+    assert park.get("Caller-Destination-Number") == "7000"

@@ -49,7 +49,9 @@ def test_preauth_commands_and_bad_password_as_recorded(sim: Simulator) -> None:
         assert client.command("auth wrong-password").headers["Reply-Text"] == "-ERR invalid"
         notice = client.read()
         assert notice.content_type == "text/disconnect-notice"
-        assert notice.text == "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
+        assert (
+            notice.text == "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
+        )
         with pytest.raises(ConnectionLost):
             client.read(timeout=2)
     assert sim.commands_received == ["event plain ALL", "api status", "auth ********"]
@@ -106,7 +108,10 @@ def test_originate_to_unregistered_user_creates_no_channel(sim: Simulator, probe
 def test_subscription_commands_answer_as_recorded(probe: Probe) -> None:
     """s02: event/nixevent/filter/filter delete/noevents/myevents replies."""
     expected = [
-        ("event plain CHANNEL_PARK DTMF CUSTOM callcenter::info", "+OK event listener enabled plain"),
+        (
+            "event plain CHANNEL_PARK DTMF CUSTOM callcenter::info",
+            "+OK event listener enabled plain",
+        ),
         ("event plain CUSTOM sofia::register", "+OK event listener enabled plain"),
         ("nixevent DTMF", "+OK events nixed"),
         ("filter Event-Name CHANNEL_PARK", "+OK filter added. [Event-Name]=[CHANNEL_PARK]"),

@@ -106,8 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             traffic.register_agents()
     stop = gevent.event.Event()
-    gevent.signal_handler(signal.SIGINT, stop.set)
-    gevent.signal_handler(signal.SIGTERM, stop.set)
+    handlers = [gevent.signal_handler(sig, stop.set) for sig in (signal.SIGINT, signal.SIGTERM)]
     started = time.monotonic()
     report = args.report if args.duration is None else min(args.report, args.duration)
     while not stop.wait(report):
@@ -121,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if control is not None:
         control.stop()
     sim.stop()
+    for handler in handlers:
+        handler.cancel()
     return 0
 
 

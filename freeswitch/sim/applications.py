@@ -26,7 +26,7 @@ import gevent
 import gevent.event
 
 from freeswitch.sim.channels import Channel
-from freeswitch.sim.sounds import PHRASE_GAP, Sound, phrase_steps, say_files, separate_string
+from freeswitch.sim.sounds import PHRASE_GAP, Sound, say_files, separate_string
 
 if TYPE_CHECKING:
     from freeswitch.sim.core import Core
@@ -129,7 +129,7 @@ def play_sound(
 
 def _play_steps(core: Core, ch: Channel, run: AppRun, macro: str, data: str) -> str | None:
     lang = ch.variables.get("default_language", "en")
-    steps = phrase_steps(lang, macro, data)
+    steps = core.sounds.phrase_steps(lang, macro, data)
     if steps is None:
         return None
     result = "done"

@@ -68,6 +68,7 @@ class Channel:
     transfer_us: int = 0
     other_leg: str | None = None
     other_type: str | None = None
+    partner: Channel | None = field(default=None, repr=False)
     bridge_a: str | None = None
     bridge_b: str | None = None
     parked: bool = False

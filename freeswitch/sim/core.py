@@ -55,6 +55,7 @@ class Core:
         self.sinks: list[EventSink] = []
         self.hooks: list[EventSink] = []
         self.sessions_since_start = 0
+        self.stopping = False
         self.greenlets: gevent.pool.Group = gevent.pool.Group()
 
     # -- plumbing -----------------------------------------------------------------
@@ -71,7 +72,8 @@ class Core:
         gevent.sleep(seconds * self.time_scale)
 
     def other(self, ch: Channel) -> Channel | None:
-        return self.channels.get(ch.other_leg) if ch.other_leg else None
+        # Kept after the other leg is destroyed: its Other-Leg-* still print (s03).
+        return ch.partner
 
     def find(self, uuid: str) -> Channel | None:
         channel = self.channels.get(uuid)
@@ -167,13 +169,17 @@ class Core:
     def _run_app(self, ch: Channel, run: AppRun) -> None:
         # A broadcast starts on the channel's next media frame (s03: ~0.1 s later); one
         # broken, transferred or hung up before that never starts.
-        if run.wait(FRAME) is None:
-            execute(self, ch, run)
-        ch.current_app = None
-        if not ch.is_up:
-            self.teardown(ch)
-        else:
-            self.start_next(ch)
+        try:
+            if run.wait(FRAME) is None:
+                execute(self, ch, run)
+        finally:
+            # Also after a failure inside the application: the channel must not stay busy.
+            ch.current_app = None
+            if not self.stopping:
+                if not ch.is_up:
+                    self.teardown(ch)
+                else:
+                    self.start_next(ch)
 
     def stop_app(self, ch: Channel, reason: str) -> None:
         """Interrupt the running application and wait until it has sent its events."""
@@ -206,8 +212,11 @@ class Core:
             old = self.other(leg)
             if leg.bridged and old is not None and old is not partner:
                 self.hangup(old, "NORMAL_CLEARING")
-        a.other_leg, a.other_type = b.uuid, "originatee"
-        b.other_leg, b.other_type = a.uuid, "originator"
+        a.other_leg, a.other_type, a.partner = b.uuid, "originatee", b
+        b.other_leg, b.other_type, b.partner = a.uuid, "originator", a
+        # s03/s07: from the bridge on, the B leg shows the caller's id.
+        b.profile.caller_id_name = a.profile.caller_id_name
+        b.profile.caller_id_number = a.profile.caller_id_number
         self.spawn(self._bridge, a, b)
 
     def _bridge(self, a: Channel, b: Channel) -> None:
@@ -366,6 +375,7 @@ class Core:
         return count
 
     def kill_greenlets(self) -> None:
+        self.stopping = True
         self.greenlets.kill(block=False)
 
 

@@ -34,7 +34,12 @@ from freeswitch.sim.channels import CallerProfile, Channel
 from freeswitch.sim.core import FRAME, Core
 from freeswitch.sim.errors import SimulatorError
 from freeswitch.sim.sounds import separate_string
-from freeswitch.sim.templates import next_session_id, outbound_answer_variables, outbound_variables
+from freeswitch.sim.templates import (
+    Q850,
+    next_session_id,
+    outbound_answer_variables,
+    outbound_variables,
+)
 
 Behaviour = Literal["answer", "no_answer", "busy", "reject", "fail"]
 BEHAVIOURS: tuple[str, ...] = get_args(Behaviour)
@@ -59,6 +64,11 @@ class AgentPhone:
     ``originate_timeout``), "busy" (486 → USER_BUSY), "reject" (CALL_REJECTED) or "fail"
     (NORMAL_TEMPORARY_FAILURE). ``hangup_after``: the agent hangs up that many seconds
     after answering (None: only when the engine or the caller ends the call).
+    ``answer_jitter`` adds a uniform 0..jitter seconds to each answer delay; ``mix`` draws
+    the behaviour per call from weights; ``cause`` replaces the hang-up cause of "busy",
+    "reject" and "fail" (s05: a loopback agent answering 486 reports NORMAL_CLEARING).
+    ``dial_string``: what the directory resolves a ``user/`` contact to (s05/s07: the
+    recording lab's ``user/1003`` is ``loopback/agent_ring/agents``); it names the leg.
     """
 
     contact: str
@@ -68,9 +78,15 @@ class AgentPhone:
     hangup_after: float | None = None
     answer_jitter: float = 0.0
     mix: Mapping[str, float] | None = None
+    cause: str | None = None
+    dial_string: str | None = None
     calls: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
+        if self.dial_string is not None and not _CONTACT.match(self.dial_string):
+            raise SimulatorError(f"dial string {self.dial_string!r} is not sofia/ or loopback/")
+        if self.cause is not None and self.cause not in Q850:
+            raise SimulatorError(f"hangup cause {self.cause!r} is not known")
         if self.mix is not None:
             if not self.mix or any(b not in BEHAVIOURS or w < 0 for b, w in self.mix.items()):
                 raise SimulatorError(f"behaviour mix {self.mix!r} is not valid")
@@ -150,7 +166,7 @@ def parse_originate(arg: str) -> OriginateRequest | None:
     return OriginateRequest(dial, variables, app, app_args, leg_uuid, timeout)
 
 
-def _leg_identity(dial: str, variables: dict[str, str]) -> tuple[str, str, str, str]:
+def _leg_identity(dial: str) -> tuple[str, str, str, str]:
     """Channel name, destination user, endpoint module and context of a dial string."""
     if dial.startswith("user/"):
         user = dial[5:].split("@", 1)[0]
@@ -172,6 +188,8 @@ class Originator:
         self.core = core
         self.phones = phones
         self.rng = random.Random(seed)
+        # Runs the dialplan for `originate <dial> <extension>` (set by the Simulator).
+        self.route: Callable[[Channel, str], None] | None = None
 
     def phone_for(self, dial: str) -> AgentPhone | None:
         key = dial.split("@", 1)[0] if dial.startswith("user/") else dial
@@ -198,7 +216,7 @@ class Originator:
             return "-ERR NORMAL_TEMPORARY_FAILURE\n", None
         if phone is not None:
             phone.calls += 1
-        ch = self._create_leg(request)
+        ch = self._create_leg(request, phone)
         run = AppRun(AppRequest("originate"), self.core.time_scale)
         run.owns_teardown = True
         run.greenlet = None
@@ -210,9 +228,10 @@ class Originator:
         self._answered(ch, phone)
         return f"+OK {ch.uuid}\n", lambda: self._after_answer(ch, request, phone)
 
-    def _create_leg(self, request: OriginateRequest) -> Channel:
+    def _create_leg(self, request: OriginateRequest, phone: AgentPhone | None) -> Channel:
         core = self.core
-        name, user, endpoint, context = _leg_identity(request.dial, request.variables)
+        target = phone.dial_string if phone is not None and phone.dial_string else request.dial
+        name, user, endpoint, context = _leg_identity(target)
         number = request.variables.get("origination_caller_id_number", "0000000000")
         now = core.factory.now_us()
         profile = CallerProfile(
@@ -220,7 +239,8 @@ class Originator:
             caller_id_number=number,
             orig_caller_id_number=number,
             callee_id_name="Outbound Call",
-            callee_id_number=user,
+            # A loopback leg names its context as the callee (s07: callee_num "agents").
+            callee_id_number=context if endpoint == "loopback" else user,
             ani=number,
             destination_number=user,
             source="src/switch_ivr_originate.c",
@@ -239,7 +259,7 @@ class Originator:
             caller_kind=endpoint,
         )
         if request.dial.startswith("user/"):
-            ch.presence_id = f"{user}@127.0.0.1"
+            ch.presence_id = f"{request.dial[5:].split('@', 1)[0]}@127.0.0.1"
         ch.variables.update(outbound_variables(ch.uuid, name, endpoint, next_session_id()))
         if endpoint == "sofia":
             ch.variables["sip_destination_url"] = f"sip:{name.split('/', 2)[2]}"
@@ -267,7 +287,7 @@ class Originator:
         if behaviour in _CAUSE_ON_FAILURE:
             if run.wait(FRAME) is not None:
                 return ch.hangup_cause or "NORMAL_CLEARING"
-            return _CAUSE_ON_FAILURE[behaviour]
+            return phone.cause or _CAUSE_ON_FAILURE[behaviour]
         if run.wait(FRAME) is not None:
             return ch.hangup_cause or "NORMAL_CLEARING"
         self.core.progress(ch)
@@ -293,13 +313,14 @@ class Originator:
         port = 5070
         ch.has_codec = True
         ch.variables.update(outbound_answer_variables(ch.profile.destination_number, port))
+        core.answer(ch)
         p = ch.profile
         ch.set_variable("pre_transfer_caller_id_number", p.caller_id_number)
         ch.set_variable("channel_cid_flipped", "yes")
-        # switch_channel_flip_cid: the answered leg now shows the callee as its caller.
+        # switch_channel_flip_cid (s03: after CHANNEL_ANSWER, announced by CALL_UPDATE):
+        # the answered leg now shows the callee as its caller.
         p.caller_id_name, p.callee_id_name = p.callee_id_name, p.caller_id_name
         p.caller_id_number, p.callee_id_number = p.callee_id_number, p.caller_id_number
-        core.answer(ch)
         core.emit("CALL_UPDATE", ch, before=[("Direction", "RECV")])
 
     def _after_answer(
@@ -311,13 +332,14 @@ class Originator:
         core.set_state(ch, "CS_EXECUTE")
         if request.app == "park":
             core.park(ch)
+        elif request.app == "transfer" and self.route is not None:
+            # `originate <dial> <extension>`: the answered leg runs the dialplan.
+            self.route(ch, request.app_args)
         else:
             # Any other application runs once and the leg hangs up after it.
             core.park(ch)
-            data = request.app_args if request.app != "transfer" else ""
-            if request.app != "transfer":
-                core.enqueue(ch, AppRequest(request.app, data))
-                core.enqueue(ch, AppRequest("hangup", "NORMAL_CLEARING"))
+            core.enqueue(ch, AppRequest(request.app, request.app_args))
+            core.enqueue(ch, AppRequest("hangup", "NORMAL_CLEARING"))
         if phone is not None and phone.hangup_after is not None:
             core.spawn(self._agent_hangs_up, ch, phone.hangup_after)
 

@@ -84,6 +84,7 @@ class Simulator:
         self.core = Core(time_scale, hostname, ipv4, ipv6, sounds)
         self.phones: dict[str, AgentPhone] = {}
         self.originator = Originator(self.core, self.phones, seed)
+        self.originator.route = self.transfer
         self.api = Api(self)
         self.dialplan = dialplan or Dialplan()
         self.heartbeat_interval = heartbeat_interval
@@ -91,6 +92,7 @@ class Simulator:
         self.max_missed = max_missed
         self.reply_delay = 0.0
         self.rude_rejection = False
+        self.max_log = 100_000
         self.commands_received: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self.listeners: list[Listener] = []
@@ -157,6 +159,10 @@ class Simulator:
         line = command.line
         if line.lower().startswith(("auth ", "userauth ")):
             line = line.split(" ", 1)[0] + " ********"
+        if len(self.requests) >= self.max_log:
+            # Long demo runs: keep the newest commands, never grow without bound.
+            del self.requests[: self.max_log // 10]
+            del self.commands_received[: self.max_log // 10]
         self.commands_received.append(line)
         self.requests.append(
             {

@@ -116,13 +116,36 @@ class Sound:
     error: bool = False
 
 
+@dataclass(frozen=True)
+class PhraseStep:
+    kind: str  # "file" | "say"
+    data: str
+
+
+Macros = dict[str, list[tuple[str, list[PhraseStep]]]]
+
+
 @dataclass
 class SoundLibrary:
-    """Durations and the sounds the simulator pretends are missing."""
+    """Durations, the sounds the simulator pretends are missing, and phrase macros.
+
+    Macros come from ``freeswitch/conf/lang/<lang>/acd.xml`` unless :meth:`define_macro`
+    gave one for that language and name (e.g. to mirror another FreeSWITCH's config).
+    """
 
     durations: dict[str, float] = field(default_factory=lambda: dict(RECORDED_DURATIONS))
     missing: set[str] = field(default_factory=set)
     default_duration: float = DEFAULT_DURATION
+    macros: dict[str, Macros] = field(default_factory=dict)
+
+    def define_macro(self, lang: str, name: str, pattern: str, steps: list[PhraseStep]) -> None:
+        re.compile(pattern)
+        self.macros.setdefault(lang, {}).setdefault(name, []).append((pattern, list(steps)))
+
+    def phrase_steps(self, lang: str, macro: str, data: str) -> list[PhraseStep] | None:
+        """Steps of a phrase macro for ``data`` ($1.. substituted), or None if unknown."""
+        entries = self.macros.get(lang, {}).get(macro) or load_macros(lang).get(macro, [])
+        return expand_macro(entries, data)
 
     def file_duration(self, path: str) -> float:
         base = path.rsplit("/", 1)[-1]
@@ -226,14 +249,8 @@ def say_files(data: str) -> list[str] | None:
     return number_files(lang, int(digits), gender)
 
 
-@dataclass(frozen=True)
-class PhraseStep:
-    kind: str  # "file" | "say"
-    data: str
-
-
 @functools.lru_cache(maxsize=8)
-def load_macros(lang: str) -> dict[str, list[tuple[str, list[PhraseStep]]]]:
+def load_macros(lang: str) -> Macros:
     """Phrase macros of ``conf/lang/<lang>/acd.xml``: name -> [(pattern, steps)]."""
     path = CONF_DIR / "lang" / lang / "acd.xml"
     if not path.is_file():
@@ -263,9 +280,9 @@ def load_macros(lang: str) -> dict[str, list[tuple[str, list[PhraseStep]]]]:
     return macros
 
 
-def phrase_steps(lang: str, macro: str, data: str) -> list[PhraseStep] | None:
-    """Steps of a phrase macro for ``data`` ($1.. substituted), or None if unknown."""
-    for pattern, steps in load_macros(lang).get(macro, []):
+def expand_macro(entries: list[tuple[str, list[PhraseStep]]], data: str) -> list[PhraseStep] | None:
+    """The first matching input's steps with ``$1``.. substituted; None if none matches."""
+    for pattern, steps in entries:
         found = re.search(pattern, data)
         if found is None:
             continue

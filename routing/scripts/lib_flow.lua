@@ -75,7 +75,7 @@ function F.best_contact(agent)
     return eligible(agent, contact)
   end
   for _, queue in ipairs(agent.qs) do
-    if (not agent.pv) or over(queue) then
+    if true then
       for _, cls in ipairs(CLASSES) do
         if avail(agent, cls) then scan(K.waiting(queue, cls), general) end
       end
@@ -207,7 +207,7 @@ function F.release(contact, state)
   local before = agent_index(agent)
   agent.idle = NOW
   commit_agent(agent, before)
-  F.place(contact)
+  F.place(contact, agent.id)
   F.route_agent(agent)
 end
 
