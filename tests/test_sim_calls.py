@@ -185,7 +185,7 @@ def test_killing_a_ringing_leg_reports_the_cause(sim: Simulator, probe: Probe) -
     """s05: uuid_kill <leg> ORIGINATOR_CANCEL while it rings -> -ERR ORIGINATOR_CANCEL."""
     sim.add_agent_phone(AgentPhone("user/1003", behaviour="no_answer"))
     job = probe.command(
-        "bgapi originate {origination_uuid=ring-1,originate_timeout=30}user/1003 &park()"
+        "bgapi originate {origination_uuid=ring-1,originate_timeout=600}user/1003 &park()"
     )
     probe.wait_event("CHANNEL_PROGRESS", Unique_ID="ring-1")
     assert probe.command("api uuid_kill ring-1 ORIGINATOR_CANCEL").text == "+OK\n"

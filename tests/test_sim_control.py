@@ -169,7 +169,7 @@ def test_bridged_callers_talk_and_hang_up(sim: Simulator) -> None:
     """A minimal stand-in engine: originate an agent for each parked caller and bridge."""
     profile = TrafficProfile(
         arrival_rate=20.0,
-        patience=Distribution("fixed", 500.0),
+        patience=Distribution("fixed", 5000.0),
         talk_time=Distribution("uniform", 5.0, 1.0, 9.0),
         agents=3,
         agent_answer=Distribution("uniform", 1.0, 0.5, 1.5),

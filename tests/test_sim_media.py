@@ -130,7 +130,9 @@ def test_dtmf_and_play_and_get_digits(sim: Simulator, probe: Probe) -> None:
     uuid = sim.place_call()
     sim.press_dtmf(uuid, "1")
     assert probe.wait_event("DTMF", Unique_ID=uuid).get("DTMF-Digit") == "1"
-    arg = "1 1 1 4000 # silence_stream://300 silence_stream://100 acd_choice [12] 2000"
+    # s06's arguments with the first-digit timeout raised (4 s -> 400 s simulated, 4 s real),
+    # so a slow test machine cannot let the collection time out before the key is pressed.
+    arg = "1 1 1 400000 # silence_stream://300 silence_stream://100 acd_choice [12] 2000"
     reply = probe.command(
         f"sendmsg {uuid}\ncall-command: execute\nexecute-app-name: play_and_get_digits\n"
         f"execute-app-arg: {arg}\nevent-lock: true\nEvent-UUID: pagd-1"
@@ -153,7 +155,7 @@ def test_number_entry_without_terminator_ends_on_digit_timeout(
 ) -> None:
     """s06: 10 digits, no #: read_result timeout, the number is still stored."""
     uuid = sim.place_call()
-    arg = "6 12 1 5000 # silence_stream://200 silence_stream://100 acd_cb_number \\d+ 1500"
+    arg = "6 12 1 500000 # silence_stream://200 silence_stream://100 acd_cb_number \\d+ 1500"
     probe.command(
         f"sendmsg {uuid}\ncall-command: execute\nexecute-app-name: play_and_get_digits\n"
         f"execute-app-arg: {arg}"
@@ -180,3 +182,17 @@ def test_broadcast_to_the_b_leg_of_a_bridge(sim: Simulator, probe: Probe) -> Non
         stop = probe.wait_event("PLAYBACK_STOP", Unique_ID=leg, Playback_File_Path=tone)
         assert stop.get("Playback-Status") == "done"
         probe.wait_event("CHANNEL_EXECUTE_COMPLETE", Unique_ID=leg, Application_Data=tone)
+
+
+def test_sendmsg_loops_repeat_the_application(sim: Simulator, probe: Probe) -> None:
+    uuid = sim.place_call()
+    probe.command(
+        f"sendmsg {uuid}\ncall-command: execute\nexecute-app-name: playback\n"
+        "execute-app-arg: tone_stream://%(100,0,440)\nloops: 2"
+    )
+    probe.wait_event("PRIVATE_COMMAND", Unique_ID=uuid)
+    assert trail(probe.events(), uuid)[-9:] == [
+        "CHANNEL_EXECUTE(playback)", "PLAYBACK_START", "PLAYBACK_STOP",
+        "CHANNEL_EXECUTE_COMPLETE(playback)", "CHANNEL_EXECUTE(playback)",
+        "PLAYBACK_START", "PLAYBACK_STOP", "CHANNEL_EXECUTE_COMPLETE(playback)", "PRIVATE_COMMAND",
+    ]  # fmt: skip

@@ -8,10 +8,11 @@ frames (auth/request, replies, disconnect-notice) must equal s01a/s01b/s02.
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from freeswitch.errors import InvalidArgument
@@ -140,6 +141,7 @@ def test_reply_text_must_be_one_line() -> None:
         encode_command_reply("+OK Job-UUID: x", "x\ny")
 
 
+_ESCAPED = re.compile(r"%[0-9A-F]{2}")
 _names = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,20}", fullmatch=True)
 _values = st.text(max_size=40)
 _headers = st.lists(
@@ -158,6 +160,10 @@ def test_encoded_events_parse_back_to_the_same_headers_and_body(
     headers: list[tuple[str, str]], body: str, fmt: str, cut: int
 ) -> None:
     """Round trip encoder -> project Parser, fed in chunks of ``cut`` bytes."""
+    if fmt == "plain":
+        # FreeSWITCH leaves an existing %XX as it is (no double encoding), so such a value
+        # does not survive plain encoding: see test_plain_encoding_keeps_existing_escapes.
+        assume(not any(_ESCAPED.search(v) for _, v in headers))
     headers = [("Event-Name", "CUSTOM"), *[(n, v) for n, v in headers if n.lower() != "event-name"]]
     if fmt == "json":
         headers = [(n, v) for n, v in headers if n not in ("Content-Length", "_body")]
@@ -187,3 +193,11 @@ def test_replies_parse_with_the_project_parser() -> None:
     assert isinstance(reply, CommandReply) and reply.job_uuid == "j1" and reply.ok
     assert isinstance(api, ApiResponse) and api.text == "+OK b\n"
     assert isinstance(notice, DisconnectNotice) and "goodbye" in notice.text
+
+
+def test_plain_encoding_keeps_existing_escapes() -> None:
+    """switch_url_encode does not re-encode %XX: a literal "%41" reads back as "A"."""
+    frame = encode_event_plain([("Event-Name", "CUSTOM"), ("X", "100%41 and 5%")])
+    (event,) = Parser().feed(frame)
+    assert isinstance(event, Event)
+    assert event.get("X") == "100A and 5%"

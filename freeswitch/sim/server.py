@@ -426,11 +426,8 @@ class Listener:
             app = command.header("execute-app-name") or ""
             arg = command.header("execute-app-arg") or command.body
             app_uuid = command.header("Event-UUID") or str(uuid_module.uuid4())
-            loops = (
-                max(1, int(command.header("loops") or 1))
-                if (command.header("loops") or "1").isdigit()
-                else 1
-            )
+            loops_text = command.header("loops") or "1"
+            loops = int(loops_text) if loops_text.isdigit() and int(loops_text) > 0 else 1
             for index in range(loops):
                 last = index == loops - 1
                 request = AppRequest(app, arg, app_uuid, private_prefix=prefix if last else None)

@@ -75,7 +75,7 @@ function F.best_contact(agent)
     return eligible(agent, contact)
   end
   for _, queue in ipairs(agent.qs) do
-    if true then
+    if (not agent.pv) or over(queue) then
       for _, cls in ipairs(CLASSES) do
         if avail(agent, cls) then scan(K.waiting(queue, cls), general) end
       end
@@ -160,7 +160,6 @@ function F.place(contact, skip)
   end
   log('wait', '', contact.id, '')
   join_waiting(contact)
-  for _, queue in ipairs(contact.qs) do F.activate(queue) end
 end
 
 -- Undo a pending reservation; the contact is left in no set ('placing').

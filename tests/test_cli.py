@@ -1,0 +1,61 @@
+"""The ``acd`` command line and the event log it shares with the demo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from structlog.testing import capture_logs
+
+from acd.cli import build_parser, main
+from acd.watch import ENGINE_EVENTS, attach_logger
+from freeswitch.client import ClientSettings, ESLClient
+from freeswitch.sim import Simulator
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    simulator = Simulator(port=0, time_scale=0.01, heartbeat_interval=None).start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["frobnicate"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_watch_reports_an_unreachable_freeswitch_as_an_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Port 1 on loopback: nothing listens there, so the connect is refused at once.
+    code = main(["watch", "--port", "1", "--duration", "0.1"])
+    assert code == 2
+    assert "esl" in capsys.readouterr().err
+
+
+def test_the_event_log_shows_what_the_engine_acts_on(sim: Simulator) -> None:
+    """A parked caller is logged with its queue variables (the dialplan snippet's 7000)."""
+    client = ESLClient(ClientSettings("127.0.0.1", sim.port, sim.password, events=ENGINE_EVENTS))
+    with capture_logs() as logs:
+        attach_logger(client)
+        client.connect()
+        try:
+            uuid = sim.place_call("0701234567", "7000")
+            assert sim.wait_for(
+                lambda: any(e.get("event") == "CHANNEL_PARK" for e in logs), timeout=5
+            )
+        finally:
+            client.stop()
+    park = next(e for e in logs if e.get("event") == "CHANNEL_PARK")
+    assert park["uuid"] == uuid
+    assert park["caller"] == "0701234567"
+    assert park["destination"] == "7000"
+    assert park["acd_queue"] == "support"
+    assert park["acd_skills"] == "billing:3,invoice:1"
+    # Only subscribed events reach the log: the dialplan's CHANNEL_EXECUTE is not one of them.
+    assert not any(e.get("event") == "CHANNEL_EXECUTE" for e in logs)
