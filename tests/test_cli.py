@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from acd.cli import build_parser, main
@@ -20,6 +21,13 @@ def sim() -> Iterator[Simulator]:
         yield simulator
     finally:
         simulator.stop()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI configures structlog globally; put the defaults back for other tests."""
+    yield
+    structlog.reset_defaults()
 
 
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
