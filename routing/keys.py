@@ -21,9 +21,11 @@ TEMPLATES: Mapping[str, str] = MappingProxyType(
         "queue": "queue:{queue}",  # msgpack QueueConfig
         "stats": "stats:{queue}",  # msgpack [count, mean, M2] of handle times
         "members": "members:{queue}",  # zset: logged-in agents of the queue (score 0)
-        "avail": "avail:{queue}:{cls}",  # zset: available non-passive agents, by idle_since
+        "free": "free:{queue}",  # zset: non-passive ready agents with no contact, by idle_since
+        "avail": "avail:{queue}:{cls}",  # zset: same, busy with chat/email but room for cls
         "passive": "passive:{queue}",  # zset: logged-in passive agents, by idle_since
-        "waiting": "wait:{queue}:{cls}",  # zset: general waiting contacts, by contact score
+        "queued": "queued:{queue}",  # zset: general waiting contacts, by contact score
+        "waiting": "wait:{queue}:{cls}",  # zset: the same, one channel class
         "arrivals": "arr:{queue}",  # zset: general waiting contacts, by effective arrival
         "agent": "agent:{agent}",  # msgpack agent record
         "contact": "contact:{contact}",  # msgpack contact record
@@ -61,11 +63,17 @@ class Keys:
     def members(self, queue: str) -> str:
         return self.build("members", queue=queue)
 
+    def free(self, queue: str) -> str:
+        return self.build("free", queue=queue)
+
     def avail(self, queue: str, cls: str) -> str:
         return self.build("avail", queue=queue, cls=cls)
 
     def passive(self, queue: str) -> str:
         return self.build("passive", queue=queue)
+
+    def queued(self, queue: str) -> str:
+        return self.build("queued", queue=queue)
 
     def waiting(self, queue: str, cls: str) -> str:
         return self.build("waiting", queue=queue, cls=cls)

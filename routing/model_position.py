@@ -15,10 +15,10 @@ from routing.api import PositionInfo
 from routing.model_state import AgentRec, ContactRec, avail, match_general, takes_channel
 
 if TYPE_CHECKING:
-    from routing.model import ReferenceRouter
+    from routing.model_flow import ModelFlow
 
 
-def serving_agents(router: ReferenceRouter, contact: ContactRec) -> list[AgentRec]:
+def serving_agents(router: ModelFlow, contact: ContactRec) -> list[AgentRec]:
     """E(C) for a waiting contact."""
     if contact.restriction is not None:
         agent = router.agents.get(contact.target or "")
@@ -37,7 +37,7 @@ def serving_agents(router: ReferenceRouter, contact: ContactRec) -> list[AgentRe
     ]
 
 
-def position_of(router: ReferenceRouter, contact: ContactRec, serving: list[AgentRec]) -> int:
+def position_of(router: ModelFlow, contact: ContactRec, serving: list[AgentRec]) -> int:
     ahead = [
         other
         for other in router.contacts.values()
@@ -59,7 +59,7 @@ def position_of(router: ReferenceRouter, contact: ContactRec, serving: list[Agen
     return 1 + len(competing)
 
 
-def position_info(router: ReferenceRouter, contact: ContactRec) -> PositionInfo:
+def position_info(router: ModelFlow, contact: ContactRec) -> PositionInfo:
     serving = serving_agents(router, contact)
     position = position_of(router, contact, serving)
     contact.announced = position if contact.announced == 0 else min(contact.announced, position)

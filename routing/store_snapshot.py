@@ -12,6 +12,7 @@ import msgpack
 import redis
 
 from routing.api import AgentView, ContactView, Reservation, RouterState
+from routing.errors import StoreError
 from routing.keys import Keys
 
 _CLASSES = ("voice", "chat", "email")
@@ -93,6 +94,7 @@ def read_snapshot(client: redis.Redis, keys: Keys) -> RouterState:
     for cid in contact_ids:
         pipe.get(keys.contact(cid))
     for queue in queue_names:
+        pipe.zrange(keys.queued(queue), 0, -1, withscores=True)
         for cls in _CLASSES:
             pipe.zrange(keys.waiting(queue, cls), 0, -1, withscores=True)
         pipe.get(keys.stats(queue))
@@ -110,7 +112,10 @@ def read_snapshot(client: redis.Redis, keys: Keys) -> RouterState:
     waiting: dict[str, tuple[str, ...]] = {}
     stats: dict[str, tuple[int, float, float]] = {}
     for queue in queue_names:
-        rows = [row for _cls in _CLASSES for row in next(replies)]
+        rows = next(replies)
+        by_class = [row for _cls in _CLASSES for row in next(replies)]
+        if _ordered(rows) != _ordered(by_class):
+            raise StoreError(f"queue {queue}: the all-class and per-class sets disagree")
         if rows:
             waiting[queue] = _ordered(rows)
         raw = next(replies)

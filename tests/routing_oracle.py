@@ -99,8 +99,6 @@ def best_contact(
     state: RouterState, cfgs: Mapping[str, QueueConfig], agent: AgentView, now: float
 ) -> str | None:
     found = [
-        (c.score, c.id)
-        for c in waiting_contacts(state)
-        if eligible(state, cfgs, agent, c, now)
+        (c.score, c.id) for c in waiting_contacts(state) if eligible(state, cfgs, agent, c, now)
     ]
     return min(found)[1] if found else None

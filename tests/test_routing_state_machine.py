@@ -11,8 +11,11 @@ within a priority, announced positions never rise.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
+from itertools import pairwise
 from typing import Any
 
 import msgpack
@@ -103,6 +106,14 @@ targets = st.none() | st.builds(
 Outcome = tuple[str, Any]
 
 
+def _put_agent(router: Any, profile: AgentProfile, now: float) -> Any:
+    return router.put_agent(profile, now)
+
+
+def _login(router: Any, agent_id: str, queues: list[str], now: float) -> Any:
+    return router.login(agent_id, queues, now)
+
+
 def outcome(call: Callable[[], Any]) -> Outcome:
     try:
         return ("ok", call())
@@ -168,9 +179,11 @@ class RoutingMachine(RuleBasedStateMachine):
                     or other.priority != final.priority
                     or CHANNEL_CLASS[other.channel] != cls
                     or (other.score, other.id) >= (final.score, final.id)
-                    or contact is not None
-                    and contact.state == "waiting"
-                    and (contact.score, contact.id) < (other.score, other.id)
+                    or (
+                        contact is not None
+                        and contact.state == "waiting"
+                        and (contact.score, contact.id) < (other.score, other.id)
+                    )
                 ):
                     continue
                 before_agent = self.before.agents[agent.id]
@@ -185,29 +198,32 @@ class RoutingMachine(RuleBasedStateMachine):
     @initialize(data=st.data())
     def setup(self, data: st.DataObject) -> None:
         for name in QUEUES:
-            cfg = data.draw(queue_configs(name))
-            self.cfgs[name] = cfg
-            self.both(lambda r, cfg=cfg: r.put_queue(cfg, self.now))
+            self.change_queue_to(data.draw(queue_configs(name)))
         for agent_id in AGENTS:
             profile = data.draw(agent_profiles(agent_id))
-            self.both(lambda r, p=profile: r.put_agent(p, self.now))
+            self.both(partial(_put_agent, profile=profile, now=self.now))
         for agent_id in AGENTS:
             queues = sorted(data.draw(st.sets(st.sampled_from(QUEUES), max_size=3)))
             if queues:
-                self.both(lambda r, a=agent_id, q=queues: r.login(a, q, self.now))
+                self.both(partial(_login, agent_id=agent_id, queues=queues, now=self.now))
+
+    def change_queue_to(self, cfg: QueueConfig) -> None:
+        self.cfgs[cfg.name] = cfg
+        self.both(lambda r: r.put_queue(cfg, self.now))
 
     @rule(data=st.data())
     def change_queue(self, data: st.DataObject) -> None:
-        cfg = data.draw(queue_configs(data.draw(st.sampled_from(QUEUES))))
-        self.cfgs[cfg.name] = cfg
-        self.both(lambda r: r.put_queue(cfg, self.now))
+        self.change_queue_to(data.draw(queue_configs(data.draw(st.sampled_from(QUEUES)))))
 
     @rule(data=st.data())
     def change_agent(self, data: st.DataObject) -> None:
         profile = data.draw(agent_profiles(data.draw(st.sampled_from(AGENTS))))
         self.both(lambda r: r.put_agent(profile, self.now))
 
-    @rule(agent=st.sampled_from((*AGENTS, "ghost")), queues=st.sets(st.sampled_from(QUEUES), min_size=1))
+    @rule(
+        agent=st.sampled_from((*AGENTS, "ghost")),
+        queues=st.sets(st.sampled_from(QUEUES), min_size=1),
+    )
     def login(self, agent: str, queues: set[str]) -> None:
         before = self.model.snapshot()
         made = self.both(lambda r: r.login(agent, sorted(queues), self.now))
@@ -223,7 +239,10 @@ class RoutingMachine(RuleBasedStateMachine):
         )
         self.check_agent_choice(before, changed, made)
 
-    @rule(agent=st.sampled_from(AGENTS), queues=st.none() | st.sets(st.sampled_from(QUEUES), min_size=1))
+    @rule(
+        agent=st.sampled_from(AGENTS),
+        queues=st.none() | st.sets(st.sampled_from(QUEUES), min_size=1),
+    )
     def logout(self, agent: str, queues: set[str] | None) -> None:
         names = None if queues is None else sorted(queues)
         self.both(lambda r: r.logout(agent, names, self.now))
@@ -294,6 +313,7 @@ class RoutingMachine(RuleBasedStateMachine):
         made = self.both(lambda r: r.arrive(contact, self.now))
         if made is None:
             return
+        self.announced.pop(cid, None)  # a new contact under a reused id starts afresh
         view = self.model.snapshot().contacts.get(cid)
         if view is None:
             return
@@ -421,20 +441,27 @@ class RoutingMachine(RuleBasedStateMachine):
     def waiting_order_is_priority_then_arrival(self) -> None:
         state = self.model.snapshot()
         for ids in (*state.waiting.values(), *state.targeted.values()):
-            keys = [(-state.contacts[c].priority, state.contacts[c].arrival) for c in ids]
-            assert keys == sorted(keys) or all(
-                (state.contacts[a].score, a) < (state.contacts[b].score, b)
-                for a, b in zip(ids, ids[1:], strict=False)
-            )
+            keys = [(state.contacts[c].score, c) for c in ids]
+            assert all(a < b for a, b in pairwise(keys))
+            order = [
+                (-state.contacts[c].priority, math.floor(state.contacts[c].arrival * 1000 + 0.5))
+                for c in ids
+            ]
+            assert order == sorted(order), "priority first, then arrival (ms)"
 
 
 def test_model_and_redis_agree(redis_client: redis.Redis) -> None:
     """R-SKILL, R-LIDLE, R-PRIO, R-PASSIVE, R-PRIVQ, R-STICKY, R-POS, R-POSALL, R-EWT,
     R-CHANNELS, R-WRAP, R-NOANSWER, R-MULTI: identical decisions, states and positions."""
+
+    class Machine(RoutingMachine):
+        def __init__(self) -> None:
+            super().__init__(redis_client)
+
     run_state_machine_as_test(
-        lambda: RoutingMachine(redis_client),
+        Machine,
         settings=settings(
-            max_examples=150,
+            max_examples=250,
             stateful_step_count=60,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

@@ -19,11 +19,10 @@ elseif contact.st == 'waiting' then
   redis.call('ZREM', K.targeted(contact.tg), contact.id)
 elseif contact.st == 'reserved' then
   local agent = get_agent(contact.ag)
-  local before = agent_index(agent)
   local cls = CLASS[contact.ch]
   agent.ld[cls] = agent.ld[cls] - 1
   agent.as[contact.id] = nil
-  commit_agent(agent, before)
+  save_agent(agent)
   F.route_agent(agent)
 end
 return done()

@@ -25,7 +25,6 @@ mean = mean + delta / count
 m2 = m2 + delta * (handle - mean)
 redis.call('SET', stats_key, cmsgpack.pack({count, mean, m2}))
 local agent = get_agent(contact.ag)
-local before = agent_index(agent)
 local cls = CLASS[contact.ch]
 agent.ld[cls] = agent.ld[cls] - 1
 agent.as[contact.id] = nil
@@ -43,6 +42,6 @@ if agent.st == 'ready' then
     free = true
   end
 end
-commit_agent(agent, before)
+save_agent(agent)
 if free then F.route_agent(agent) end
 return done()

@@ -3,44 +3,49 @@
 
 local F = {}
 
--- (a) The eligible available agent idle the longest: scan each queue's available agents
--- from the head in batches and stop at the first eligible one (or at one that cannot beat
--- the best found so far). Passive agents only in queues over threshold.
+-- Walk a sorted set from the head in growing batches (the head is usually taken, and
+-- every row fetched costs a Lua string). Stop at the first member `accept` takes, or at
+-- one `beats` says cannot win; return it with its score.
+local function first_of(key, beats, accept)
+  local start, size = 0, FIRST_BATCH
+  repeat
+    local rows = redis.call('ZRANGE', key, start, start + size - 1, 'WITHSCORES')
+    for i = 1, #rows, 2 do
+      local id, score = rows[i], tonumber(rows[i + 1])
+      if not beats(id, score) then return nil end
+      if accept(id) then return id, score end
+    end
+    start = start + size
+    local fetched = size
+    size = math.min(size * 2, MAX_BATCH)
+  until #rows < 2 * fetched
+  return nil
+end
+
+-- (a) The eligible available agent idle the longest: the queue's free agents (and, for
+-- chat/e-mail, the agents with room left) from the head; passive agents only in queues
+-- over threshold. The best of the queues' first eligible agents wins.
 function F.best_agent(contact, skip)
+  flush_agents() -- the scan reads the agents' sorted sets
   local cls = CLASS[contact.ch]
   local best, best_idle = nil, nil
   local function beats(id, idle)
     return best == nil or idle < best_idle or (idle == best_idle and str_lt(id, best))
   end
+  local function consider(key, check)
+    local id, idle = first_of(key, beats, function(candidate)
+      if candidate == skip then return false end
+      local agent = get_agent(candidate)
+      return check(agent) and skills_ok(agent, contact) and lang_ok(agent, contact)
+    end)
+    if id ~= nil then best, best_idle = id, idle end
+  end
+  local function takes_it(agent) return takes(agent, cls) end
+  local function has_room(agent) return avail(agent, cls) end
   for _, queue in ipairs(contact.qs) do
-    local key = K.avail(queue, cls)
-    local start, stop = 0, false
-    repeat
-      local rows = redis.call('ZRANGE', key, start, start + BATCH - 1, 'WITHSCORES')
-      for i = 1, #rows, 2 do
-        local id, idle = rows[i], tonumber(rows[i + 1])
-        if not beats(id, idle) then stop = true break end
-        local agent = get_agent(id)
-        if id ~= skip and skills_ok(agent, contact) and lang_ok(agent, contact) then
-          best, best_idle, stop = id, idle, true
-          break
-        end
-      end
-      start = start + BATCH
-    until stop or #rows < 2 * BATCH
-    if over(queue) then
-      local rows = redis.call('ZRANGE', K.passive(queue), 0, -1, 'WITHSCORES')
-      for i = 1, #rows, 2 do
-        local id, idle = rows[i], tonumber(rows[i + 1])
-        if not beats(id, idle) then break end
-        local agent = get_agent(id)
-        if id ~= skip and avail(agent, cls) and skills_ok(agent, contact)
-            and lang_ok(agent, contact) then
-          best, best_idle = id, idle
-          break
-        end
-      end
-    end
+    consider(K.free(queue), takes_it)
+    if cls ~= 'voice' then consider(K.avail(queue, cls), has_room) end
+    if over(queue) then consider(K.passive(queue), has_room) end
   end
   return best
 end
@@ -52,41 +57,39 @@ function F.best_contact(agent)
   local function beats(id, score)
     return best == nil or score < best_score or (score == best_score and str_lt(id, best))
   end
-  local function scan(key, check)
-    local start, stop = 0, false
-    repeat
-      local rows = redis.call('ZRANGE', key, start, start + BATCH - 1, 'WITHSCORES')
-      for i = 1, #rows, 2 do
-        local id, score = rows[i], tonumber(rows[i + 1])
-        if not beats(id, score) then stop = true break end
-        local contact = get_contact(id)
-        if check(contact) then
-          best, best_score, stop = id, score, true
-          break
-        end
-      end
-      start = start + BATCH
-    until stop or #rows < 2 * BATCH
+  local function consider(key, check)
+    local id, score = first_of(key, beats, function(candidate)
+      return check(get_contact(candidate))
+    end)
+    if id ~= nil then best, best_score = id, score end
   end
   local function general(contact)
     return skills_ok(agent, contact) and lang_ok(agent, contact)
   end
+  local function any_class(contact)
+    return takes(agent, CLASS[contact.ch]) and general(contact)
+  end
   local function targeted(contact)
     return eligible(agent, contact)
   end
+  local free = avail(agent, 'voice')
   for _, queue in ipairs(agent.qs) do
     if (not agent.pv) or over(queue) then
-      for _, cls in ipairs(CLASSES) do
-        if avail(agent, cls) then scan(K.waiting(queue, cls), general) end
+      if free then
+        -- No contact at all: room for every class it takes, so one set per queue.
+        consider(K.queued(queue), any_class)
+      else
+        for _, cls in ipairs({'chat', 'email'}) do
+          if avail(agent, cls) then consider(K.waiting(queue, cls), general) end
+        end
       end
     end
   end
-  scan(K.targeted(agent.id), targeted)
+  consider(K.targeted(agent.id), targeted)
   return best
 end
 
 function F.reserve(agent, contact)
-  local before = agent_index(agent)
   local cls = CLASS[contact.ch]
   local was_waiting = contact.st == 'waiting'
   contact.at = contact.at + 1
@@ -102,7 +105,7 @@ function F.reserve(agent, contact)
   save_contact(contact)
   agent.ld[cls] = agent.ld[cls] + 1
   agent.as[contact.id] = 'reserved'
-  commit_agent(agent, before)
+  save_agent(agent)
   set_timer('r|' .. contact.id, contact.ex)
   log('reserve', agent.id, contact.id, '')
   OUT[#OUT + 1] = {contact.rid, agent.id, contact.id, contact.ex}
@@ -140,6 +143,7 @@ end
 -- R-PASSIVE: over threshold, available passive agents help, longest idle first.
 function F.activate(queue)
   if not over(queue) then return end
+  flush_agents() -- the passive set's order is the agents' idle_since
   local ids = redis.call('ZRANGE', K.passive(queue), 0, -1)
   for _, id in ipairs(ids) do
     local agent = get_agent(id)
@@ -160,16 +164,16 @@ function F.place(contact, skip)
   end
   log('wait', '', contact.id, '')
   join_waiting(contact)
+  for _, queue in ipairs(contact.qs) do F.activate(queue) end
 end
 
 -- Undo a pending reservation; the contact is left in no set ('placing').
 function F.detach(contact)
   local agent = get_agent(contact.ag)
-  local before = agent_index(agent)
   local cls = CLASS[contact.ch]
   agent.ld[cls] = agent.ld[cls] - 1
   agent.as[contact.id] = nil
-  commit_agent(agent, before)
+  save_agent(agent)
   del_timer('r|' .. contact.id)
   contact.st = 'placing'
   contact.ag = nil
@@ -181,11 +185,10 @@ function F.detach(contact)
 end
 
 function F.pause_agent(agent, reason, first)
-  local before = agent_index(agent)
   agent.st = 'paused'
   agent.rs = reason
   agent.wu = nil
-  commit_agent(agent, before)
+  save_agent(agent)
   del_timer('w|' .. agent.id)
   log('pause', agent.id, '', '')
   if first ~= nil then F.place(first) end
@@ -203,9 +206,8 @@ function F.release(contact, state)
     F.pause_agent(agent, NO_ANSWER, contact)
     return
   end
-  local before = agent_index(agent)
   agent.idle = NOW
-  commit_agent(agent, before)
+  save_agent(agent)
   F.place(contact, agent.id)
   F.route_agent(agent)
 end
@@ -246,11 +248,10 @@ function F.fire(member)
     F.release(contact, get_queue(contact.q).nas)
   elseif kind == 'w' then
     local agent = get_agent(name)
-    local before = agent_index(agent)
     agent.st = 'ready'
     agent.wu = nil
     agent.idle = NOW
-    commit_agent(agent, before)
+    save_agent(agent)
     log('ready', agent.id, '', '')
     F.route_agent(agent)
   elseif kind == 'e' then

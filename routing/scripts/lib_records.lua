@@ -17,7 +17,8 @@ local TIMERS = KEYS[1]
 local LOG = KEYS[2]
 local PRIORITY_UNIT = 8796093022208 -- 2^43: arrival in ms stays below it
 local MAX_PRIORITY = 1000
-local BATCH = 32
+local FIRST_BATCH = 4 -- scans read a sorted set's head in growing batches
+local MAX_BATCH = 64
 local NO_ANSWER = 'no-answer'
 local CLASS = {voice = 'voice', callback = 'voice', chat = 'chat', email = 'email'}
 local CLASSES = {'voice', 'chat', 'email'}
@@ -26,6 +27,12 @@ local OUT = {}        -- reservations made by this call, in order
 local AGENTS = {}     -- decoded records, shared by every function of this call
 local CONTACTS = {}
 local QUEUES = {}
+-- Records are written once, at the end of the call (or before an agent index is read):
+-- an agent that becomes free and at once takes a contact never touches its sorted sets.
+local DIRTY_AGENTS = {}
+local DIRTY_CONTACTS = {}
+local INDEXED = {}    -- agent id -> the sorted-set entries Redis holds for it (key -> score)
+local agent_index     -- defined in lib_rules.lua
 
 -- Byte order, as Redis sorts members and Python compares ids.
 local function str_lt(a, b)
@@ -66,13 +73,31 @@ local function get_agent(id)
     if not raw then return nil end
     agent = cmsgpack.unpack(raw)
     AGENTS[id] = agent
+    INDEXED[id] = agent_index(agent)
   end
   return agent
 end
 
 local function save_agent(agent)
   AGENTS[agent.id] = agent
-  redis.call('SET', K.agent(agent.id), cmsgpack.pack(agent))
+  DIRTY_AGENTS[agent.id] = true
+end
+
+-- Write changed agents and bring their sorted sets in line, touching only differences.
+local function flush_agents()
+  for id, _ in pairs(DIRTY_AGENTS) do
+    local agent = AGENTS[id]
+    redis.call('SET', K.agent(id), cmsgpack.pack(agent))
+    local before, after = INDEXED[id] or {}, agent_index(agent)
+    for key, _ in pairs(before) do
+      if after[key] == nil then redis.call('ZREM', key, id) end
+    end
+    for key, score in pairs(after) do
+      if before[key] ~= score then redis.call('ZADD', key, score, id) end
+    end
+    INDEXED[id] = after
+  end
+  DIRTY_AGENTS = {}
 end
 
 local function get_contact(id)
@@ -88,7 +113,14 @@ end
 
 local function save_contact(contact)
   CONTACTS[contact.id] = contact
-  redis.call('SET', K.contact(contact.id), cmsgpack.pack(contact))
+  DIRTY_CONTACTS[contact.id] = true
+end
+
+local function flush_contacts()
+  for id, _ in pairs(DIRTY_CONTACTS) do
+    redis.call('SET', K.contact(id), cmsgpack.pack(CONTACTS[id]))
+  end
+  DIRTY_CONTACTS = {}
 end
 
 local function set_timer(member, due)
@@ -102,8 +134,11 @@ end
 local function forget_contact(contact)
   redis.call('DEL', K.contact(contact.id))
   redis.call('SREM', K.contacts(), contact.id)
-  redis.call('ZREM', TIMERS, 'e|' .. contact.id, 'r|' .. contact.id, 'x|' .. contact.id)
+  if contact.st ~= 'busy' then -- confirm already removed a busy contact's timers
+    redis.call('ZREM', TIMERS, 'e|' .. contact.id, 'r|' .. contact.id, 'x|' .. contact.id)
+  end
   CONTACTS[contact.id] = nil
+  DIRTY_CONTACTS[contact.id] = nil
 end
 
 local function log(kind, agent, contact, queue)
@@ -120,6 +155,8 @@ local function pending_of(agent)
   return ids
 end
 
-local function done()
-  return cmsgpack.pack(OUT)
+local function done(result)
+  flush_agents()
+  flush_contacts()
+  return cmsgpack.pack(result or OUT)
 end

@@ -78,15 +78,18 @@ local function eligible(agent, contact)
 end
 
 -- Every sorted set the agent belongs in, key -> score.
-local function agent_index(agent)
+agent_index = function(agent)
   local index = {}
   if agent.st == 'logged_out' then return index end
   for _, queue in ipairs(agent.qs) do
     index[K.members(queue)] = 0
     if agent.pv then
       index[K.passive(queue)] = agent.idle
+    elseif avail(agent, 'voice') then
+      -- No contact at all: one set, not three (the usual case on the hot path).
+      index[K.free(queue)] = agent.idle
     else
-      for _, cls in ipairs(CLASSES) do
+      for _, cls in ipairs({'chat', 'email'}) do
         if avail(agent, cls) then index[K.avail(queue, cls)] = agent.idle end
       end
     end
@@ -94,25 +97,14 @@ local function agent_index(agent)
   return index
 end
 
--- Save the agent and touch only the sets whose membership or score changed.
-local function commit_agent(agent, before)
-  save_agent(agent)
-  local after = agent_index(agent)
-  for key, _ in pairs(before) do
-    if after[key] == nil then redis.call('ZREM', key, agent.id) end
-  end
-  for key, score in pairs(after) do
-    if before[key] ~= score then redis.call('ZADD', key, score, agent.id) end
-  end
-end
-
 -- One timer per queue at oldest arrival + T (R-PASSIVE by waiting time). A due timer is
--- left alone: it still has to fire.
-local function sync_passive_timer(queue)
+-- left alone: it still has to fire. A queue without T has no timer (put_queue removes it
+-- with `config_changed`), so the hot path writes nothing for it.
+local function sync_passive_timer(queue, config_changed)
   local cfg = get_queue(queue)
   local member = 'p|' .. queue
   if cfg == nil or cfg.pt == nil then
-    del_timer(member)
+    if config_changed then del_timer(member) end
     return
   end
   local head = redis.call('ZRANGE', K.arrivals(queue), 0, 0, 'WITHSCORES')
@@ -125,6 +117,7 @@ local function sync_passive_timer(queue)
 end
 
 local function join_queue(contact, queue)
+  redis.call('ZADD', K.queued(queue), contact.sc, contact.id)
   redis.call('ZADD', K.waiting(queue, CLASS[contact.ch]), contact.sc, contact.id)
   redis.call('ZADD', K.arrivals(queue), contact.arr, contact.id)
 end
@@ -136,6 +129,7 @@ end
 
 local function leave_waiting(contact)
   for _, queue in ipairs(contact.qs) do
+    redis.call('ZREM', K.queued(queue), contact.id)
     redis.call('ZREM', K.waiting(queue, CLASS[contact.ch]), contact.id)
     redis.call('ZREM', K.arrivals(queue), contact.id)
   end

@@ -11,7 +11,6 @@ local names = cmsgpack.unpack(ARGV[5])
 for _, name in ipairs(names) do
   if get_queue(name) == nil then return redis.error_reply('unknown-queue: ' .. name) end
 end
-local before = agent_index(agent)
 for _, name in ipairs(names) do
   if not in_list(agent.qs, name) then agent.qs[#agent.qs + 1] = name end
 end
@@ -20,7 +19,7 @@ if agent.st == 'logged_out' then
   agent.st = 'ready'
   agent.idle = NOW
 end
-commit_agent(agent, before)
+save_agent(agent)
 log('login', agent.id, '', table.concat(names, ','))
 F.route_agent(agent)
 return done()

@@ -11,7 +11,6 @@ local agent = get_agent(ARGV[4])
 if agent == nil then return redis.error_reply('unknown-agent: ' .. ARGV[4]) end
 local names = nil
 if ARGV[5] ~= '' then names = cmsgpack.unpack(ARGV[5]) end
-local before = agent_index(agent)
 local removed, kept = {}, {}
 for _, name in ipairs(agent.qs) do
   if names == nil or in_list(names, name) then
@@ -21,14 +20,13 @@ for _, name in ipairs(agent.qs) do
   end
 end
 agent.qs = kept
-commit_agent(agent, before)
+save_agent(agent)
 log('logout', agent.id, '', table.concat(removed, ','))
 if #agent.qs == 0 and agent.st ~= 'logged_out' then
-  before = agent_index(agent)
   agent.st = 'logged_out'
   agent.rs = nil
   agent.wu = nil
-  commit_agent(agent, before)
+  save_agent(agent)
   del_timer('w|' .. agent.id)
   for _, cid in ipairs(pending_of(agent)) do
     local contact = get_contact(cid)

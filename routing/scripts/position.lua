@@ -65,10 +65,8 @@ if #serving == 0 then
     position = position + #ahead_in(K.targeted(contact.tg))
   else
     for _, queue in ipairs(contact.qs) do
-      for _, c in ipairs(CLASSES) do
-        for _, id in ipairs(ahead_in(K.waiting(queue, c))) do
-          if count(id) then position = position + 1 end
-        end
+      for _, id in ipairs(ahead_in(K.queued(queue))) do
+        if count(id) then position = position + 1 end
       end
     end
   end
@@ -95,10 +93,8 @@ else
     return false
   end
   for _, queue in ipairs(queues) do
-    for _, c in ipairs(CLASSES) do
-      for _, id in ipairs(ahead_in(K.waiting(queue, c))) do
-        if count(id) and competes(get_contact(id)) then position = position + 1 end
-      end
+    for _, id in ipairs(ahead_in(K.queued(queue))) do
+      if count(id) and competes(get_contact(id)) then position = position + 1 end
     end
   end
   for _, agent in ipairs(serving) do
@@ -139,4 +135,4 @@ local ewt = position * aht / math.max(staffed, 1)
 local cv = 0
 if count_ >= 2 and mean > 0 then cv = math.sqrt(m2 / (count_ - 1)) / mean end
 local uncertain = staffed == 0 or count_ < cfg.ms or cv > cfg.cv or ewt > cfg.mewt
-return cmsgpack.pack({position, contact.an, ewt, uncertain, free, staffed})
+return done({position, contact.an, ewt, uncertain, free, staffed})

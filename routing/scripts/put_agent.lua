@@ -11,13 +11,12 @@ if agent == nil then
            ld = {voice = 0, chat = 0, email = 0}, as = {}}
   redis.call('SADD', K.agents(), profile.id)
 end
-local before = agent_index(agent)
 agent.sk = profile.sk
 agent.lg = profile.lg
 agent.pv = profile.pv
 agent.cc = profile.cc
 agent.ce = profile.ce
-commit_agent(agent, before)
+save_agent(agent)
 log('agent', agent.id, '', '')
 F.route_agent(agent)
 return done()

@@ -9,6 +9,6 @@ redis.call('SET', K.queue(cfg.name), ARGV[4])
 redis.call('SADD', K.queues(), cfg.name)
 QUEUES[cfg.name] = cfg
 log('queue', '', '', cfg.name)
-sync_passive_timer(cfg.name)
+sync_passive_timer(cfg.name, true)
 F.activate(cfg.name)
 return done()

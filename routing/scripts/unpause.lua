@@ -10,11 +10,10 @@ if agent == nil then return redis.error_reply('unknown-agent: ' .. ARGV[4]) end
 if agent.st ~= 'paused' then
   return redis.error_reply('invalid-transition: agent ' .. agent.id .. ' is not paused')
 end
-local before = agent_index(agent)
 agent.st = 'ready'
 agent.rs = nil
 agent.idle = NOW
-commit_agent(agent, before)
+save_agent(agent)
 log('unpause', agent.id, '', '')
 F.route_agent(agent)
 return done()
