@@ -2,7 +2,7 @@
 
 ``acd sim``   a FreeSWITCH stand-in on the Event Socket port, with optional traffic;
 ``acd watch`` connect to FreeSWITCH (or the simulator) and log the events the engine uses;
-``acd demo``  simulator + Redis + traffic + the event log, on embedded defaults.
+``acd demo``  simulated FreeSWITCH + caller traffic + the event log, on embedded defaults.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = until ^C")
     _add_common(watch)
 
-    demo = commands.add_parser("demo", help="simulator + Redis + traffic, on embedded defaults")
+    demo = commands.add_parser(
+        "demo", help="simulated FreeSWITCH + caller traffic + the event log, on embedded defaults"
+    )
     demo.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = until ^C")
     demo.add_argument("--calls-per-minute", type=float, default=30.0)
     demo.add_argument("--agents", type=int, default=6)
