@@ -14,15 +14,6 @@ from freeswitch.client import ClientSettings, ESLClient
 from freeswitch.sim import Simulator
 
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    simulator = Simulator(port=0, time_scale=0.01, heartbeat_interval=None).start()
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
-
-
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
     """The CLI configures structlog globally; put the defaults back for other tests."""

@@ -22,13 +22,6 @@ pytestmark = pytest.mark.timeout(90)
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    simulator = Simulator(time_scale=0.01, heartbeat_interval=None).start()
-    yield simulator
-    simulator.stop()
-
-
-@pytest.fixture
 def clients() -> Iterator[list[ESLClient]]:
     made: list[ESLClient] = []
     yield made

@@ -19,13 +19,6 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    simulator = Simulator(time_scale=0.01, heartbeat_interval=None).start()
-    yield simulator
-    simulator.stop()
-
-
-@pytest.fixture
 def probe(sim: Simulator) -> Iterator[Probe]:
     client = Probe("127.0.0.1", sim.port)
     client.login()
