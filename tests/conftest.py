@@ -9,7 +9,9 @@ import pytest
 import redis
 
 from acd.redis_server import RedisServer
+from freeswitch.client import ESLClient
 from freeswitch.sim import Simulator
+from tests.fake_esl_server import FakeFreeSwitch
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +46,22 @@ def sim() -> Iterator[Simulator]:
         yield simulator
     finally:
         simulator.stop()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeFreeSwitch]:
+    """A scripted Event Socket server for client tests that need exact control of bytes."""
+    server = FakeFreeSwitch().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def clients() -> Iterator[list[ESLClient]]:
+    """Clients a test makes (``make_client(clients, ...)``), all stopped afterwards."""
+    made: list[ESLClient] = []
+    yield made
+    for client in made:
+        client.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
 
 import gevent
 import gevent.event
@@ -20,21 +19,6 @@ from freeswitch.messages import Event
 from tests.fake_esl_server import FakeFreeSwitch, channel_event, make_client, wait_until
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeFreeSwitch]:
-    server = FakeFreeSwitch().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def clients() -> Iterator[list[ESLClient]]:
-    made: list[ESLClient] = []
-    yield made
-    for client in made:
-        client.stop()
 
 
 # --- reconnect ------------------------------------------------------------------------

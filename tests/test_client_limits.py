@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import gevent.event
 import pytest
@@ -24,21 +23,6 @@ from tests.fake_esl_server import (
 )
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeFreeSwitch]:
-    server = FakeFreeSwitch().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def clients() -> Iterator[list[ESLClient]]:
-    made: list[ESLClient] = []
-    yield made
-    for client in made:
-        client.stop()
 
 
 # --- backlog ------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import gevent
 import gevent.event
@@ -19,14 +18,6 @@ from freeswitch.sim import AgentPhone, SimEvent, Simulator
 from tests.fake_esl_server import make_client, wait_until
 
 pytestmark = pytest.mark.timeout(90)
-
-
-@pytest.fixture
-def clients() -> Iterator[list[ESLClient]]:
-    made: list[ESLClient] = []
-    yield made
-    for client in made:
-        client.stop()
 
 
 def test_drop_mid_command_reconnects_and_resubscribes(
