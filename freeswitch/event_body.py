@@ -229,3 +229,58 @@ def decode_json_event(raw: bytes, base: int) -> tuple[dict[str, str], str]:
                     base,
                 )
     return obj, body
+
+
+class Undecided:
+    """What a targeted lookup returns when only the full decoder can answer."""
+
+    __slots__ = ()
+
+
+UNDECIDED = Undecided()
+
+
+def json_keys(header: str) -> tuple[bytes, bytes]:
+    """How ``header`` starts a compact JSON object, and how it follows another member."""
+    key = header.encode("utf-8")
+    return b'{"' + key + b'":', b',"' + key + b'":'
+
+
+def find_json_value(
+    data: bytes, start: int, end: int, keys: tuple[bytes, bytes]
+) -> str | Undecided | None:
+    """The string value of a key (``keys`` from :func:`json_keys`) in the JSON event
+    ``data[start:end]``, None when absent, or :data:`UNDECIDED`.
+
+    Only compact JSON, as cJSON writes it (``{"k":"v","k2":"v2"}``), is trusted: a value with
+    an escape, an array, bytes that are not UTF-8 or a spaced layout are left to the full
+    decoder (so is an absent key in spaced JSON, which this search cannot see).
+    """
+    at_start, after_comma = keys
+    if data.startswith(at_start, start, end):
+        found = start + len(at_start)
+    else:
+        found = data.find(after_comma, start, end)
+        if found < 0:
+            return None if _is_compact_json(data[start:end]) else UNDECIDED
+        found += len(after_comma)
+    if data.startswith(b'"', found, end):
+        quote = data.find(b'"', found + 1, end)
+        value = data[found + 1 : quote]
+        if quote > 0 and b"\\" not in value:
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:
+                pass  # the full decoder reports it with its position
+    return UNDECIDED
+
+
+def _is_compact_json(raw: bytes) -> bool:
+    """True when the object is written like cJSON's unformatted output: '{"k":"v","k2":...'."""
+    if not raw.startswith(b'{"'):
+        return False
+    key_end = raw.find(b'"', 2)
+    if key_end < 0 or raw[key_end + 1 : key_end + 3] != b':"':
+        return False
+    value_end = raw.find(b'"', key_end + 3)
+    return value_end > 0 and raw[value_end + 1 : value_end + 3] in (b',"', b"}")

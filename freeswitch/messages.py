@@ -17,23 +17,31 @@ What is checked where:
   syntax and value types, and that every URL-decoded value is UTF-8;
 * on ``get(name)`` or a typed attribute: that the value read is UTF-8 once URL-decoded (and
   for ``sequence`` / ``timestamp_us``, decimal). When the targeted search cannot decide alone
-  (the match lies after an inner Content-Length line, or JSON with escapes, arrays or spaced
-  formatting) it falls back to the full decode above, with all of its checks.
+  (an inner Content-Length line comes before the match, or JSON with escapes, arrays or
+  spaced formatting) it falls back to the full decode above, with all of its checks.
 
 Each of these raises :class:`~freeswitch.errors.ProtocolError` with the stream offset.
+
+An event built by the parser refers to the bytes that were fed to it rather than holding a
+copy of its body, so keeping an event keeps that block of bytes (one ``feed`` argument, at
+most one received chunk or one frame) alive; copy what you keep long-term.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Literal, overload
+from typing import Any, Literal, Protocol, cast, overload
 
 from freeswitch.errors import ProtocolError
 from freeswitch.event_body import (
+    Undecided,
     decode_json_event,
     decode_plain_headers,
     decode_value,
+    find_json_value,
+    json_keys,
     split_plain_body,
 )
 
@@ -96,15 +104,15 @@ class Message:
         assert isinstance(other, Message)
         return (
             self._content_type == other._content_type
-            and self._raw_body == other._raw_body
+            and self.raw_body == other.raw_body
             and dict(self.frame) == dict(other.frame)
         )
 
     def __hash__(self) -> int:
-        return hash((type(self).__name__, self._content_type, self._raw_body))
+        return hash((type(self).__name__, self._content_type, self.raw_body))
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._content_type} {len(self._raw_body)} bytes>"
+        return f"<{type(self).__name__} {self._content_type} {len(self.raw_body)} bytes>"
 
 
 class AuthRequest(Message):
@@ -212,77 +220,78 @@ class RudeRejection(_TextMessage):
 
 _NOT_YET: Any = object()
 _JSON = "text/event-json"
+_PLAIN = "text/event-plain"
+
+_Getter = Callable[["Event"], "str | None"]
 
 
-class _Header:
-    """A typed attribute of :class:`Event` that reads one header (None when absent).
+class _HeaderAttribute(Protocol):
+    """What a typed header attribute of :class:`Event` is to the type checker."""
 
-    It holds the byte patterns that find the header in a raw body: at the start of a plain
-    body, after a newline, and as a key at the start / in the middle of a compact JSON object.
+    @overload
+    def __get__(self, event: None, owner: type[Event], /) -> _HeaderAttribute: ...
+    @overload
+    def __get__(self, event: Event, owner: type[Event] | None = None, /) -> str | None: ...
+
+
+def _header_getter(header: str) -> _Getter:
+    """The function that reads ``header`` from an event (None when absent).
+
+    In a plain event one regex search finds, whichever comes first, the header's line (after
+    a newline: the byte before an event's body always is one, so the first line counts too)
+    or an inner ``Content-Length`` line, past which the bytes may be the event's body rather
+    than headers (the full decoder decides then), and cuts out the value: one C call is
+    cheaper than separate searches and slicing.
     """
+    search = re.compile(b"\n(?:" + re.escape(header.encode()) + b": ([^\n]*)|Content-Length: )")
+    find = search.search
+    keys = json_keys(header)
 
-    __slots__ = ("after_newline", "at_start", "header", "json_after_comma", "json_at_start")
-
-    def __init__(self, header: str) -> None:
-        key = header.encode("utf-8")
-        self.header = header
-        self.at_start = key + b": "
-        self.after_newline = b"\n" + key + b": "
-        self.json_at_start = b'{"' + key + b'":'
-        self.json_after_comma = b',"' + key + b'":'
-
-    @overload
-    def __get__(self, event: None, owner: type[Event]) -> _Header: ...
-    @overload
-    def __get__(self, event: Event, owner: type[Event]) -> str | None: ...
-    def __get__(self, event: Event | None, owner: type[Event]) -> str | _Header | None:
+    def get(event: Event) -> str | None:
         # The dispatch hot path: kept in one function on purpose (calls cost here).
-        if event is None:
-            return self
-        headers = event._headers
-        if headers is not None:
-            return headers.get(self.header)
-        if event._json:
-            return event._find_json(self)
-        raw = event._raw_body
-        if raw.startswith(self.at_start):
-            start = len(self.at_start)
-        else:
-            found = raw.find(self.after_newline)
-            if found < 0:
-                return None
-            # Past an inner "Content-Length" line the bytes may be the event's body, not a
-            # header: let the full decoder decide then.
-            if raw.find(b"\nContent-Length: ", 0, found) >= 0:
-                return event._decode().get(self.header)
-            start = found + len(self.after_newline)
-        end = raw.find(b"\n", start)
-        value = raw[start:end] if end >= 0 else raw[start:]
+        data = event._plain
+        if data is None:  # a JSON event, or the headers are decoded already
+            headers = event._headers
+            if headers is not None:
+                return headers.get(header)
+            value = find_json_value(event._data, event._start, event._end, keys)
+            return event._decode().get(header) if isinstance(value, Undecided) else value
+        found = find(data, event._start - 1, event._end)
+        if found is None:
+            return None
+        raw: bytes | None = found[1]
+        if raw is None:  # an inner Content-Length line came first
+            return event._decode().get(header)
         try:
-            text = value.decode()
+            text = raw.decode()
         except UnicodeDecodeError:
             text = "%"  # decode_value below raises it, located
         if "%" in text:
-            return decode_value(value, event._offset + start, self.header)
+            return decode_value(raw, event._offset + found.start(1) - event._start, header)
         return text
 
-
-_HEADER_ATTRS: dict[str, _Header] = {}
-
-
-_HEADER_ATTRS_MAX = 1024  # get() with ever new names must not grow the cache without end
+    return get
 
 
-def _header_attr(name: str) -> _Header:
-    found = _HEADER_ATTRS.get(name)
+_GETTERS: dict[str, _Getter] = {}
+_GETTERS_MAX = 1024  # get() with ever new names must not grow the cache without end
+
+
+def _getter(header: str) -> _Getter:
+    found = _GETTERS.get(header)
     if found is None:
-        found = _Header(name)
-        if len(_HEADER_ATTRS) < _HEADER_ATTRS_MAX:
-            _HEADER_ATTRS[name] = found
+        found = _header_getter(header)
+        if len(_GETTERS) < _GETTERS_MAX:
+            _GETTERS[header] = found
     return found
 
 
-_EVENT_NAME = _header_attr("Event-Name")
+def _header_attr(header: str) -> _HeaderAttribute:
+    # A property calling a closure: cheaper per access than a descriptor class's __get__.
+    return cast(_HeaderAttribute, property(_getter(header), doc=f"``{header}`` or None."))
+
+
+_event_name = _getter("Event-Name")
 
 
 class Event(Message):
@@ -291,9 +300,12 @@ class Event(Message):
     An event's outer frame holds only Content-Length and Content-Type (that is all
     mod_event_socket writes there); when the parser built the event, ``frame`` is rebuilt
     from the body's length on access.
+
+    The raw body is ``_data[_start:_end]`` (the parser's bytes: a copy per body would cost
+    more than the rest of framing), and ``_data[_start - 1]`` is always a newline.
     """
 
-    __slots__ = ("_body", "_headers", "_json", "_name", "_variables")
+    __slots__ = ("_body", "_data", "_end", "_headers", "_name", "_plain", "_start", "_variables")
 
     def __init__(
         self,
@@ -302,27 +314,36 @@ class Event(Message):
         raw_body: bytes,
         offset: int = 0,
     ) -> None:
-        super().__init__(content_type, _EMPTY_FRAME, raw_body, offset)
+        super().__init__(_JSON if content_type == _JSON else content_type, _EMPTY_FRAME)
         if frame is not None:
             self._frame = _frozen(frame)
         else:
             del self._frame
-        self._json = content_type == _JSON
+        self._offset = offset
+        self._data = b"\n" + raw_body
+        self._start = 1
+        self._end = len(self._data)
+        # _data while a plain event's headers are undecoded (the targeted lookups' case).
+        self._plain: bytes | None = None if self._content_type is _JSON else self._data
         self._headers: dict[str, str] | None = None
         self._body: str
         self._name: str | None = _NOT_YET
         self._variables: Mapping[str, str]
 
     @property
+    def raw_body(self) -> bytes:
+        return self._data[self._start : self._end]
+
+    @property
     def frame(self) -> Mapping[str, str]:
-        try:  # new_event leaves these slots unset: fewer stores per event on the hot path
+        try:  # the new_*_event constructors leave it unset: one store less per event
             frame: Mapping[str, str] | None = self._frame
         except AttributeError:
             frame = None
         if frame is None:
-            frame = self._frame = MappingProxyType(
-                {"Content-Length": str(len(self._raw_body)), "Content-Type": self._content_type}
-            )
+            length = str(self._end - self._start)
+            frame = {"Content-Length": length, "Content-Type": self._content_type}
+            frame = self._frame = MappingProxyType(frame)
         return frame
 
     # -- decoding ---------------------------------------------------------------------------
@@ -330,8 +351,8 @@ class Event(Message):
     def _decode(self) -> dict[str, str]:
         headers = self._headers
         if headers is None:
-            raw = self._raw_body
-            if self._json:
+            raw = self.raw_body
+            if self._content_type is _JSON:
                 headers, self._body = decode_json_event(raw, self._offset)
             else:
                 header_end, body_start = split_plain_body(raw, self._offset)
@@ -339,41 +360,17 @@ class Event(Message):
                 inner = raw[body_start:]
                 self._body = _text(inner, self._offset + body_start, "event") if inner else ""
             self._headers = headers
+            self._plain = None
         return headers
-
-    def _find_json(self, attr: _Header) -> str | None:
-        raw = self._raw_body
-        if raw.startswith(attr.json_at_start):
-            start = len(attr.json_at_start)
-        else:
-            found = raw.find(attr.json_after_comma)
-            if found < 0:
-                # Absent -- unless the producer wrote spaced JSON ('"k": "v"'), which the
-                # targeted search cannot see: only compact JSON (what cJSON writes) is trusted.
-                return None if _is_compact_json(raw) else self._decode().get(attr.header)
-            start = found + len(attr.json_after_comma)
-        if raw[start : start + 1] == b'"':
-            end = raw.find(b'"', start + 1)
-            value = raw[start + 1 : end]
-            if end > 0 and b"\\" not in value:
-                try:
-                    return value.decode("utf-8")
-                except UnicodeDecodeError:
-                    pass  # the full decoder reports it with its position
-        return self._decode().get(attr.header)  # escapes, arrays, malformed: full decoder
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first header called ``name`` (URL-decoded), or ``default``."""
-        headers = self._headers
-        if headers is not None:
-            value = headers.get(name)
-        else:
-            value = (_HEADER_ATTRS.get(name) or _header_attr(name)).__get__(self, Event)
+        value = (_GETTERS.get(name) or _getter(name))(self)
         return default if value is None else value
 
     @property
     def format(self) -> Literal["plain", "json"]:
-        return "json" if self._json else "plain"
+        return "json" if self._content_type is _JSON else "plain"
 
     @property
     def headers(self) -> Mapping[str, str]:
@@ -404,13 +401,15 @@ class Event(Message):
         """``Event-Name``."""
         name = self._name
         if name is _NOT_YET:
-            name = self._name = _EVENT_NAME.__get__(self, Event)
+            name = self._name = _event_name(self)
         return name
 
     @property
     def dispatch_key(self) -> str | None:
         """What handlers register for: ``Event-Subclass`` for CUSTOM events, else the name."""
-        name = self.name
+        name = self._name
+        if name is _NOT_YET:
+            name = self.name
         return self.subclass if name == "CUSTOM" else name
 
     subclass = _header_attr("Event-Subclass")
@@ -461,55 +460,41 @@ class Event(Message):
         try:
             return f"<Event {self.format} {self.dispatch_key} uuid={self.uuid}>"
         except ProtocolError:
-            return f"<Event {self.format} undecodable, {len(self._raw_body)} bytes>"
-
-
-def _is_compact_json(raw: bytes) -> bool:
-    """True when the object is written like cJSON's unformatted output: '{"k":"v","k2":...'."""
-    if not raw.startswith(b'{"'):
-        return False
-    key_end = raw.find(b'"', 2)
-    if key_end < 0 or raw[key_end + 1 : key_end + 3] != b':"':
-        return False
-    value_end = raw.find(b'"', key_end + 3)
-    return value_end > 0 and raw[value_end + 1 : value_end + 3] in (b',"', b"}")
+            return f"<Event {self.format} undecodable, {self._end - self._start} bytes>"
 
 
 _new = object.__new__
 
 
-def new_event(content_type: str, raw_body: bytes, offset: int) -> Event:
-    """The parser's fast constructor for an event whose frame holds only length and type.
+def new_plain_event(data: bytes, start: int, end: int, offset: int, name: bytes | None) -> Event:
+    """The parser's fast constructor for a ``text/event-plain`` event, framed as usual.
 
-    FreeSWITCH writes Event-Name first (CUSTOM events: after Event-Subclass); when it is, the
-    name is read here, while the body is hot in the cache, rather than by a later lookup.
+    The body is ``data[start:end]``, at stream byte ``offset``, already checked to be UTF-8;
+    ``data[start - 1]`` must be a newline (the end of the frame's header block). ``name`` is
+    the raw Event-Name the parser read between ASCII delimiters inside that body (so its
+    bytes are UTF-8 too), or None: the name is then looked up (and decoded) on first access.
     """
     event: Event = _new(Event)  # _frame, _body, _variables stay unset until first needed
-    event._content_type = content_type
-    event._raw_body = raw_body
+    event._content_type = _PLAIN
+    event._data = event._plain = data
+    event._start = start
+    event._end = end
     event._offset = offset
     event._headers = None
-    # Anything unusual (an escape, no line end, bad bytes) is left to the lazy lookup.
-    name = _NOT_YET
-    if content_type == _JSON:
-        event._json = True
-        if raw_body.startswith(b'{"Event-Name":"'):
-            end = raw_body.find(b'"', 15)
-            value = raw_body[15:end]
-            if end > 0 and 92 not in value:  # 92: a backslash escape
-                try:  # not contextlib.suppress: this runs for every event
-                    name = value.decode()
-                except UnicodeDecodeError:
-                    name = _NOT_YET
-    else:
-        event._json = False
-        if raw_body.startswith(b"Event-Name: "):
-            end = raw_body.find(b"\n", 12)
-            value = raw_body[12:end]
-            if end > 0 and 37 not in value:  # 37: a "%" escape
-                try:
-                    name = value.decode()
-                except UnicodeDecodeError:
-                    name = _NOT_YET
-    event._name = name
+    text = name.decode() if name is not None else None  # (none read, or escaped: look it up)
+    event._name = text if text is not None and "%" not in text else _NOT_YET
+    return event
+
+
+def new_json_event(data: bytes, start: int, end: int, offset: int, name: bytes | None) -> Event:
+    """:func:`new_plain_event` for a ``text/event-json`` event."""
+    event: Event = _new(Event)
+    event._content_type = _JSON
+    event._data = data
+    event._plain = None
+    event._start = start
+    event._end = end
+    event._offset = offset
+    event._headers = None
+    event._name = _NOT_YET if name is None else name.decode()
     return event

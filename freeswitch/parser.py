@@ -32,10 +32,17 @@ Events are framed here and decoded lazily; see :mod:`freeswitch.messages` for ex
 checks happen in ``feed`` and which on first access of an event's headers. Repeated header
 names keep the first value, like FreeSWITCH's own lookups (see :mod:`freeswitch.event_body`).
 Blank lines between frames are skipped. Header names are case-sensitive here.
+
+Speed: an event frame laid out as mod_event_socket writes it (``Content-Length``, then
+``Content-Type``, a blank line, ``Event-Name`` first in the body) is matched by one regex that
+also reads the name; no header dict is built for it, and the event refers to the bytes given
+to ``feed`` instead of a copy of its body (so it keeps them alive; see
+:class:`~freeswitch.messages.Event`). Only a frame split across two ``feed`` calls is copied.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
@@ -49,7 +56,8 @@ from freeswitch.messages import (
     LogData,
     Message,
     RudeRejection,
-    new_event,
+    new_json_event,
+    new_plain_event,
 )
 
 MAX_HEADER_BYTES = 64 * 1024
@@ -67,17 +75,42 @@ _BUILDERS: dict[str, _Builder] = {
     "text/rude-rejection": RudeRejection,
 }
 _EVENT_TYPES = frozenset(("text/event-plain", "text/event-json"))
-# What mod_event_socket writes around an event's length; matching these exact bytes lets the
-# hot path skip the generic header parser.
-_LENGTH_PREFIX = b"Content-Length: "
-_PLAIN_TAIL = b"\nContent-Type: text/event-plain\n\n"
-_JSON_TAIL = b"\nContent-Type: text/event-json\n\n"
+# An event frame exactly as mod_event_socket writes it, matched in one C call so that the hot
+# path skips the generic header parser (any other frame takes the generic path). Group 1 is
+# the length. The first two patterns also read Event-Name (group 2) where FreeSWITCH writes
+# it, first (a JSON name with an escape is left out; a plain one with a "%" escape is left to
+# new_plain_event); the third takes the rest (CUSTOM events start with Event-Subclass), whose
+# name is looked up when asked for. (Separate patterns because sre is markedly slower on a
+# pattern with alternatives or optional groups.)
+_LENGTH = b"Content-Length: ([0-9]{1,%d})\n" % _MAX_LENGTH_DIGITS
+_PLAIN_EVENT = re.compile(_LENGTH + rb"Content-Type: text/event-plain\n\nEvent-Name: ([^\n]*)\n")
+_JSON_EVENT = re.compile(_LENGTH + rb'Content-Type: text/event-json\n\n\{"Event-Name":"([^"\\]*)"')
+_OTHER_EVENT = re.compile(_LENGTH + rb"Content-Type: text/event-(?:plain|(j)son)\n\n")
+# The bytes after the length digits up to the body: "\nContent-Type: text/event-plain\n\n".
+_PLAIN_TAIL = 33
+_JSON_TAIL = 32
+
+# Event lengths seen, by their digits: int() costs more than this lookup, and sizes repeat.
+_LENGTHS: dict[bytes, int] = {}
+_LENGTHS_MAX = 20_000
+
+
+def _event_length(digits: bytes) -> int:
+    length = int(digits)
+    if len(_LENGTHS) < _LENGTHS_MAX:
+        _LENGTHS[digits] = length
+    return length
+
+
+# What the hot path knows of an event frame whose body is still incomplete: where its body
+# starts in the frame, whether it is JSON, and the Event-Name bytes read.
+_PendingEvent = tuple[int, bool, bytes | None]
 
 
 class Parser:
     """Frames the server -> client Event Socket stream into :class:`Message` objects."""
 
-    __slots__ = ("_buf", "_consumed", "_error", "_max_frame", "_need", "_scan")
+    __slots__ = ("_buf", "_consumed", "_error", "_event", "_max_frame", "_need", "_scan")
 
     def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
         if max_frame_bytes < 1:
@@ -85,9 +118,11 @@ class Parser:
         self._max_frame = max_frame_bytes
         self._buf = bytearray()  # unconsumed bytes; self._buf[0] is stream byte self._consumed
         self._consumed = 0
-        # While a body is incomplete: the buffer length that completes the frame. While a
-        # header block is incomplete: 0, and _scan is where to resume looking for its end.
+        # While a body is incomplete: the buffer length that completes the frame, and for an
+        # event frame what the hot path read of it. While a header block is incomplete:
+        # _need is 0, and _scan is where to resume looking for its end.
         self._need = 0
+        self._event: _PendingEvent | None = None
         self._scan = 0
         self._error: ProtocolError | None = None
 
@@ -122,9 +157,7 @@ class Parser:
                     buf += view
                     return out
                 buf += view[:missing]
-                completed = self._frames(bytes(buf), out)
-                assert completed == len(buf), "the pending frame ends where _need said"
-                self._consumed += completed
+                self._finish(bytes(buf), out)
                 self._buf = bytearray()
                 start = missing
             elif buf:
@@ -142,9 +175,29 @@ class Parser:
             self._error = exc
             self._buf = bytearray()
             raise
-        self._buf = bytearray(view[pos:]) if pos < len(view) else bytearray()
+        if pos < len(view):
+            self._buf = bytearray(view[pos:])
+        elif buf:
+            self._buf = bytearray()
         self._consumed += pos - start
         return out
+
+    def _finish(self, frame: bytes, out: list[Message]) -> None:
+        """Append the message of ``frame``: the pending frame, now complete."""
+        pending = self._event
+        if pending is None:  # not an event frame in the standard layout: frame it afresh
+            completed = self._frames(frame, out)
+            assert completed == len(frame), "the pending frame ends where _need said"
+        else:
+            # An event frame: the hot path read its header already.
+            self._event = None
+            body_start, json, name = pending
+            offset = self._consumed + body_start
+            if not frame.isascii():
+                _check_utf8(frame[body_start:], offset)
+            new = new_json_event if json else new_plain_event
+            out.append(new(frame, body_start, len(frame), offset, name))
+        self._consumed += len(frame)
 
     @staticmethod
     def _check_header_size(size: int, where: int) -> None:
@@ -158,51 +211,71 @@ class Parser:
     def _frames(self, buf: bytes, out: list[Message], start: int = 0) -> int:
         """Append every complete frame in ``buf[start:]`` to ``out``; return where they end.
 
-        ``buf[start]`` is stream byte ``self._consumed``.
+        ``buf[start]`` is stream byte ``self._consumed``. Events refer to ``buf`` itself
+        rather than to a copy of their body (see :class:`~freeswitch.messages.Event`).
         """
         end = len(buf)
         base = self._consumed - start
         max_frame = self._max_frame
         append = out.append
+        plain_match = _PLAIN_EVENT.match
+        json_match = _JSON_EVENT.match
+        other_match = _OTHER_EVENT.match
+        lengths = _LENGTHS
         pos = start
         # One pass over the whole chunk spares a per-body check in the common all-ASCII case.
         ascii_only = buf.isascii()
         scan = self._scan
-        self._scan = 0
-        self._need = 0
-        startswith = buf.startswith
-        find = buf.find
-        plain_tail, json_tail = _PLAIN_TAIL, _JSON_TAIL
-        plain_tail_len, json_tail_len = len(_PLAIN_TAIL), len(_JSON_TAIL)
-        window = 16 + _MAX_LENGTH_DIGITS + plain_tail_len
+        self._scan = self._need = 0
         while pos < end:
-            # Hot path: an event frame exactly as mod_event_socket writes it.
-            # Look for the exact tail right after at most _MAX_LENGTH_DIGITS digits: if the
-            # bytes in between are not all digits, the generic path below decides.
-            line_end = find(plain_tail, pos + 17, pos + window)
-            if line_end > 0:
-                kind = "text/event-plain"
-                body_start = line_end + plain_tail_len
+            frame_match = plain_match(buf, pos)
+            # Consecutive plain events, complete in an all-ASCII chunk: the common case, in a
+            # loop of its own. Anything else about such a frame is left to the code below.
+            while frame_match is not None and ascii_only:
+                digits = frame_match[1]
+                length = lengths.get(digits) or _event_length(digits)
+                body_start = frame_match.end(1) + _PLAIN_TAIL
+                body_end = body_start + length
+                if body_end > end or length > max_frame or frame_match.end() > body_end:
+                    break
+                append(
+                    new_plain_event(buf, body_start, body_end, base + body_start, frame_match[2])
+                )
+                pos = body_end
+                frame_match = plain_match(buf, pos)
+            if frame_match is not None:
+                json, name = False, frame_match[2]
+            elif pos == end:
+                break
             else:
-                line_end = find(json_tail, pos + 17, pos + window - 1)
-                kind = "text/event-json"
-                body_start = line_end + json_tail_len
-            if line_end > 0 and startswith(b"Content-Length: ", pos):
-                digits = buf[pos + 16 : line_end]
-                if digits.isdigit():
-                    length = int(digits)
-                    if length > max_frame:
-                        self._length(digits, base + pos)  # raises, naming the value
-                    body_end = body_start + length
-                    if body_end > end:
-                        self._need = body_end - pos
-                        return pos
+                frame_match = json_match(buf, pos)
+                if frame_match is not None:
+                    json, name = True, frame_match[2]
+                else:
+                    frame_match = other_match(buf, pos)
+                    if frame_match is not None:
+                        json, name = frame_match[2] is not None, None
+            if frame_match is not None:  # any other event frame in the standard layout
+                digits = frame_match[1]
+                length = lengths.get(digits) or _event_length(digits)
+                if length > max_frame:
+                    self._length(digits, base + pos)  # raises, naming the value
+                body_start = frame_match.end(1) + (_JSON_TAIL if json else _PLAIN_TAIL)
+                body_end = body_start + length
+                if name is not None and frame_match.end() > body_end:
+                    name = None  # read past the body: not this event's name
+                if body_end > end:
+                    self._need = body_end - pos
+                    self._event = (body_start - pos, json, name)
+                    return pos
+                if not ascii_only:
                     body = buf[body_start:body_end]
-                    if not ascii_only and not body.isascii():
+                    if not body.isascii():
                         _check_utf8(body, base + body_start)
-                    append(new_event(kind, body, base + body_start))
-                    pos = body_end
-                    continue
+                new = new_json_event if json else new_plain_event
+                append(new(buf, body_start, body_end, base + body_start, name))
+                pos = body_end
+                continue
             if buf[pos] == 10:  # a blank line between frames
                 pos += 1
                 continue
@@ -221,6 +294,7 @@ class Parser:
             body_end = body_start + length
             if body_end > end:
                 self._need = body_end - pos
+                self._event = None
                 return pos
             body = buf[body_start:body_end]
             if not body.isascii():
