@@ -23,7 +23,8 @@ TEMPLATES: Mapping[str, str] = MappingProxyType(
         "members": "members:{queue}",  # zset: logged-in agents of the queue (score 0)
         "free": "free:{queue}",  # zset: non-passive ready agents with no contact, by idle_since
         "avail": "avail:{queue}:{cls}",  # zset: same, busy with chat/email but room for cls
-        "passive": "passive:{queue}",  # zset: logged-in passive agents, by idle_since
+        "passive": "passive:{queue}",  # zset: passive agents of `free`, by idle_since
+        "pavail": "pavail:{queue}:{cls}",  # zset: passive agents of `avail`, by idle_since
         "queued": "queued:{queue}",  # zset: general waiting contacts, by contact score
         "waiting": "wait:{queue}:{cls}",  # zset: the same, one channel class
         "arrivals": "arr:{queue}",  # zset: general waiting contacts, by effective arrival
@@ -71,6 +72,9 @@ class Keys:
 
     def passive(self, queue: str) -> str:
         return self.build("passive", queue=queue)
+
+    def pavail(self, queue: str, cls: str) -> str:
+        return self.build("pavail", queue=queue, cls=cls)
 
     def queued(self, queue: str) -> str:
         return self.build("queued", queue=queue)

@@ -33,7 +33,9 @@ from routing.model_position import position_info
 from routing.model_state import (
     AgentRec,
     ContactRec,
+    available,
     contact_score,
+    meets_floor,
 )
 from routing.validation import (
     MAX_PRIORITY,
@@ -54,9 +56,21 @@ class ReferenceRouter(ModelFlow):
         if not isinstance(cfg, QueueConfig):
             raise ValidationError(f"expected a QueueConfig: {cfg!r}")
         self._begin(now)
+        old = self.queues.get(cfg.name)
         self.queues[cfg.name] = cfg
         self._log("queue", queue=cfg.name)
         self._sync_passive_timer(cfg.name)
+        # A lowered skill floor lets members serve the queue that could not before.
+        joined = sorted(
+            (a.idle_since, a.id)
+            for a in self.agents.values()
+            if cfg.name in a.queues
+            and available(a)
+            and not meets_floor(a, old)
+            and meets_floor(a, cfg)
+        )
+        for _idle, agent_id in joined:
+            self._route_agent(self.agents[agent_id])
         self._activate(cfg.name)
         return self._made
 

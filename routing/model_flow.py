@@ -22,6 +22,7 @@ from routing.model_state import (
     avail,
     available,
     match_general,
+    meets_floor,
     over_threshold,
 )
 from routing.validation import check_time
@@ -85,6 +86,10 @@ class ModelFlow:
         agent = self.agents.get(contact.target or "")
         return agent is not None and any(q in contact.queues for q in agent.queues)
 
+    def served(self, agent: AgentRec) -> list[str]:
+        """The agent's queues whose skill floor it meets: only these make it eligible."""
+        return [q for q in agent.queues if meets_floor(agent, self.queues.get(q))]
+
     def eligible(self, agent: AgentRec, contact: ContactRec) -> bool:
         """May ``agent`` be offered ``contact`` now (docs/ROUTING.md, Eligibility)."""
         if not avail(agent, contact.cls):
@@ -93,9 +98,10 @@ class ModelFlow:
             return agent.id == contact.target
         if contact.restriction == "sticky" and agent.id != contact.target:
             return False
-        if not match_general(agent, contact):
+        served = self.served(agent)
+        if not match_general(agent, contact, served):
             return False
-        return not agent.passive or any(self.over(q) for q in contact.queues if q in agent.queues)
+        return not agent.passive or any(self.over(q) for q in contact.queues if q in served)
 
     # ------------------------------------------------------------------- cascades
 
@@ -159,16 +165,19 @@ class ModelFlow:
                 self._activate(queue)
 
     def _activate(self, queue: str) -> None:
-        """R-PASSIVE: over threshold, available passive agents help, longest idle first."""
+        """R-PASSIVE: while the queue is over threshold, the available passive agents that
+        serve it run (b), longest idle first (order taken at the start)."""
         if not self.over(queue):
             return
         passive = sorted(
-            (a.idle_since, a.id) for a in self.agents.values() if a.passive and queue in a.queues
+            (a.idle_since, a.id)
+            for a in self.agents.values()
+            if a.passive and available(a) and queue in self.served(a)
         )
         for _idle, agent_id in passive:
-            agent = self.agents[agent_id]
-            if available(agent):
-                self._route_agent(agent)
+            if not self.over(queue):
+                return
+            self._route_agent(self.agents[agent_id])
 
     def _detach(self, contact: ContactRec) -> AgentRec:
         """Undo a pending reservation; the contact is left in no set ("placing")."""

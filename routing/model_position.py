@@ -26,14 +26,19 @@ def serving_agents(router: ModelFlow, contact: ContactRec) -> list[AgentRec]:
             agent is not None
             and agent.presence != "logged_out"
             and takes_channel(agent, contact.cls)
-            and (contact.restriction == "private" or match_general(agent, contact))
+            and (
+                contact.restriction == "private"
+                or match_general(agent, contact, router.served(agent))
+            )
         ):
             return [agent]
         return []
     return [
         agent
         for agent in router.agents.values()
-        if not agent.passive and takes_channel(agent, contact.cls) and match_general(agent, contact)
+        if not agent.passive
+        and takes_channel(agent, contact.cls)
+        and match_general(agent, contact, router.served(agent))
     ]
 
 

@@ -177,11 +177,35 @@ def lang_ok(agent: AgentRec, contact: ContactRec) -> bool:
     return contact.language is None or contact.language in agent.languages
 
 
-def match_general(agent: AgentRec, contact: ContactRec) -> bool:
-    """Logged into a queue of Q(C) with the skills and language C needs."""
+def skill_floor(cfg: QueueConfig) -> dict[str, int]:
+    """The lowest level of each skill the queue can ever ask for: its requirements
+    relaxed by every prefix of its escalation steps (a step may also raise a level)."""
+    current = dict(cfg.skills)
+    floor = dict(current)
+    for step in cfg.escalation:
+        for skill, level in step.levels.items():
+            if level == 0:
+                current.pop(skill, None)
+            else:
+                current[skill] = level
+        for skill, low in floor.items():
+            floor[skill] = min(low, current.get(skill, 0))
+    return {skill: level for skill, level in floor.items() if level > 0}
+
+
+def meets_floor(agent: AgentRec, cfg: QueueConfig | None) -> bool:
+    """An agent serves a queue only if it meets the queue's skill floor (live config)."""
+    if cfg is None:
+        return False
+    return all(agent.skills.get(skill, 0) >= level for skill, level in skill_floor(cfg).items())
+
+
+def match_general(agent: AgentRec, contact: ContactRec, served: list[str]) -> bool:
+    """Logged into a queue of Q(C) it serves (``served``), with the skills and language
+    C needs."""
     return (
         agent.presence != "logged_out"
-        and any(q in contact.queues for q in agent.queues)
+        and any(q in contact.queues for q in served)
         and skills_ok(agent, contact)
         and lang_ok(agent, contact)
     )

@@ -1,10 +1,11 @@
 """RedisRouter: the routing rules as Lua scripts in Redis (the fast path).
 
-Every public call is ONE script call (EVALSHA of a script registered once), so it is
-atomic and any number of engine processes may share one Redis. Scripts are built from
-the generated key prelude (routing/keys.py), the shared library (lib_*.lua) and the
-operation's own file. ``now`` is always passed in. Errors from the scripts come back as
-``"<slug>: <detail>"`` and are raised as the same exceptions the reference model raises.
+Every public call is ONE script call (EVALSHA of the one script, registered once), so it
+is atomic and any number of engine processes may share one Redis. The script is built
+from the generated key prelude (routing/keys.py), the shared library (lib_*.lua) and
+every operation's own file (scripts/<operation>.lua), dispatched by name. ``now`` is
+always passed in. Errors from the scripts come back as ``"<slug>: <detail>"`` and are
+raised as the same exceptions the reference model raises.
 """
 
 from __future__ import annotations
@@ -59,15 +60,30 @@ SCRIPTS = (
 
 
 @functools.cache
-def script_source(name: str) -> str:
-    """Full Lua source of one operation: key prelude + library + the operation."""
-    if name not in SCRIPTS:
-        raise ValueError(f"no routing script {name!r}")
+def script_source() -> str:
+    """The one Lua script: key prelude + library + every operation's file as the body of
+    a function that runs only when ``ARGV[4]`` names it.
+
+    One script rather than one per operation: Redis 6.2 keeps every loaded script's
+    compiled code in one Lua heap, and its garbage collector walks that heap while each
+    call allocates; thirteen copies of the library made the collector's work per call
+    several times larger. Only the chosen operation's closure is created per call
+    (docs/ROUTING.md, "Performance")."""
     folder = resources.files("routing") / "scripts"
     parts = [lua_prelude()]
     parts += [(folder / f"{part}.lua").read_text(encoding="utf-8") for part in LIBRARY]
-    parts.append((folder / f"{name}.lua").read_text(encoding="utf-8"))
+    parts.append(DISPATCH)
+    for name in SCRIPTS:
+        body = (folder / f"{name}.lua").read_text(encoding="utf-8")
+        parts.append(f"if OPERATION == '{name}' then return (function()\n{body}\nend)() end")
+    parts.append("return redis.error_reply('routing-store: unknown operation ' .. OPERATION)")
     return "\n".join(parts)
+
+
+DISPATCH = """
+local OPERATION = tostring(ARGV[4])
+table.remove(ARGV, 4) -- each operation file numbers its own slots from ARGV[4]
+"""
 
 
 def _text(number: float) -> str:
@@ -109,7 +125,7 @@ class RedisRouter:
         self.keys = Keys(tenant)
         self.log_maxlen = check_int(log_maxlen, "log_maxlen", 1, 10**9)
         self._anchor = [self.keys.timers(), self.keys.log()]
-        self._scripts = {name: client.register_script(script_source(name)) for name in SCRIPTS}
+        self._script = client.register_script(script_source())
 
     # ----------------------------------------------------------------- public API
 
@@ -231,9 +247,9 @@ class RedisRouter:
 
     def _run(self, name: str, now: float, *args: str | bytes | int) -> Any:
         moment = check_time(now)
-        argv = [self.keys.prefix, _text(moment), self.log_maxlen, *args]
+        argv = [self.keys.prefix, _text(moment), self.log_maxlen, name, *args]
         try:
-            raw = self._scripts[name](keys=self._anchor, args=argv)
+            raw = self._script(keys=self._anchor, args=argv)
         except redis.ResponseError as exc:
             raise _converted(exc) from None
         except redis.RedisError as exc:

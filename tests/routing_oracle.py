@@ -43,6 +43,29 @@ def over(state: RouterState, cfgs: Mapping[str, QueueConfig], queue: str, now: f
     return now - oldest >= cfg.passive_wait_seconds
 
 
+def floor(cfg: QueueConfig) -> dict[str, int]:
+    """Lowest level per skill the queue asks for before, between and after its steps."""
+    stages = [dict(cfg.skills)]
+    for step in cfg.escalation:
+        stage = dict(stages[-1])
+        stage.update(step.levels)
+        stages.append({skill: level for skill, level in stage.items() if level > 0})
+    return {
+        skill: low
+        for skill in cfg.skills
+        if (low := min(stage.get(skill, 0) for stage in stages)) > 0
+    }
+
+
+def serves(cfgs: Mapping[str, QueueConfig], agent: AgentView, queue: str) -> bool:
+    """An agent counts as a member of a queue only if it meets the queue's floor."""
+    cfg = cfgs.get(queue)
+    if cfg is None:
+        return False
+    levels = dict(agent.skills)
+    return all(levels.get(skill, 0) >= level for skill, level in floor(cfg).items())
+
+
 def matches(
     state: RouterState,
     cfgs: Mapping[str, QueueConfig],
@@ -57,7 +80,7 @@ def matches(
         return agent.id == contact.target
     if contact.restriction == "sticky" and agent.id != contact.target:
         return False
-    shared = [q for q in contact.queues if q in agent.queues]
+    shared = [q for q in contact.queues if q in agent.queues and serves(cfgs, agent, q)]
     if not shared:
         return False
     levels = dict(agent.skills)

@@ -53,6 +53,7 @@ from routing.errors import (
 )
 from routing.keys import Keys
 from routing.store import RedisRouter
+from tests import routing_oracle as oracle
 
 PROCESSES = 4
 MIN_DECISION_CALLS = 2_500  # per process
@@ -90,6 +91,7 @@ QUEUES = (
     QueueConfig(name="general", reservation_timeout=1.0),
 )
 QUEUE_NAMES = tuple(q.name for q in QUEUES)
+CONFIGS = {q.name: q for q in QUEUES}
 CHANNELS: tuple[Channel, ...] = ("voice", "voice", "voice", "callback", "chat", "chat", "email")
 
 
@@ -409,18 +411,28 @@ def check_consistent(state: RouterState, client: redis.Redis, keys: Keys) -> Non
         assert agent.load == (load["voice"], load["chat"], load["email"]), agent
         assert agent.load[0] == 0 or agent.load == (1, 0, 0), f"voice plus more: {agent}"
         assert (agent.presence == "logged_out") == (not agent.queues), agent
-    # The indexes the decisions scan: available agents per queue and class (by idle
-    # time), passive agents, and the waiting contacts per queue by effective arrival.
+    # The indexes the decisions scan: every logged-in member; available agents per queue
+    # (no contact at all: `free`/`passive`; some chat/e-mail with room for a class:
+    # `avail`/`pavail`), by idle time, only for members that meet the queue's skill
+    # floor; and the waiting contacts per queue by effective arrival.
     for queue in QUEUE_NAMES:
         members = [a for a in state.agents.values() if queue in a.queues]
-        for cls in ("voice", "chat", "email"):
-            found = _zset(client, keys.avail(queue, cls))
-            expected_avail = {
-                a.id.encode(): a.idle_since for a in members if not a.passive and _takes(a, cls)
-            }
-            assert found == expected_avail, (queue, cls)
-        found_passive = _zset(client, keys.passive(queue))
-        assert found_passive == {a.id.encode(): a.idle_since for a in members if a.passive}
+        assert _zset(client, keys.members(queue)) == {a.id.encode(): 0.0 for a in members}
+        serving = [a for a in members if oracle.serves(CONFIGS, a, queue)]
+        for passive, free_key, avail_key in (
+            (False, keys.free, keys.avail),
+            (True, keys.passive, keys.pavail),
+        ):
+            group = [a for a in serving if a.passive == passive]
+            indexed = {a.id.encode(): a.idle_since for a in group if _voice_free(a)}
+            assert _zset(client, free_key(queue)) == indexed, (queue, passive)
+            for cls in ("chat", "email"):
+                indexed = {
+                    a.id.encode(): a.idle_since
+                    for a in group
+                    if not _voice_free(a) and _takes(a, cls)
+                }
+                assert _zset(client, avail_key(queue, cls)) == indexed, (queue, passive, cls)
         arrivals = _zset(client, keys.arrivals(queue))
         assert arrivals == {cid.encode(): state.contacts[cid].arrival for cid in waiting[queue]}, (
             queue
@@ -446,7 +458,9 @@ def check_work_conserving(state: RouterState) -> None:
             eligible = (
                 not agent.passive
                 and _takes(agent, cls)
-                and any(q in agent.queues for q in contact.queues)
+                and any(
+                    q in agent.queues and oracle.serves(CONFIGS, agent, q) for q in contact.queues
+                )
                 and all(skills.get(s, 0) >= level for s, level in contact.requirements)
                 and (contact.language is None or contact.language in agent.languages)
             )

@@ -177,17 +177,20 @@ def test_every_key_of_a_tenant_hashes_to_one_cluster_slot(
 def test_scripts_are_registered_once_and_found_by_sha(
     redis_client: redis.Redis, tenant: str
 ) -> None:
+    """One script holds every operation (a small Lua heap); it is loaded once and later
+    routers find it by its sha."""
     router = RedisRouter(redis_client, tenant)
     router.put_queue(QueueConfig("q"), 0.0)
-    shas = [script.sha for script in router._scripts.values()]
-    assert len(set(shas)) == len(SCRIPTS)
-    assert redis_client.script_exists(router._scripts["put_queue"].sha) == [True]
+    assert redis_client.script_exists(router._script.sha) == [True]
     again = RedisRouter(redis_client, tenant)
-    assert [script.sha for script in again._scripts.values()] == shas
+    assert again._script.sha == router._script.sha
+    source = script_source()
+    assert source.startswith("-- Generated from routing/keys.py")
+    assert "KEYS[1]" in source and "ARGV[2]" in source
     for name in SCRIPTS:
-        source = script_source(name)
-        assert source.startswith("-- Generated from routing/keys.py")
-        assert "KEYS[1]" in source and "ARGV[2]" in source
+        assert f"if OPERATION == '{name}' then" in source
+    with pytest.raises(StoreError, match="unknown operation"):
+        router._run("no_such_operation", 1.0)
 
 
 def test_store_refuses_a_decoding_client(redis_server: Any, tenant: str) -> None:

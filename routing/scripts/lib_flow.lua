@@ -22,6 +22,38 @@ local function first_of(key, beats, accept)
   return nil
 end
 
+-- A sorted set read from the head in growing batches.
+local function cursor(key, first)
+  return {key = key, rows = {}, at = 1, start = 0, size = first or FIRST_BATCH, done = false}
+end
+
+local function peek(cur)
+  if cur.at > #cur.rows then
+    if cur.done then return nil end
+    cur.rows = redis.call('ZRANGE', cur.key, cur.start, cur.start + cur.size - 1, 'WITHSCORES')
+    cur.at = 1
+    cur.done = #cur.rows < 2 * cur.size
+    cur.start = cur.start + cur.size
+    cur.size = math.min(cur.size * 2, MAX_BATCH)
+    if #cur.rows == 0 then return nil end
+  end
+  return cur.rows[cur.at], tonumber(cur.rows[cur.at + 1])
+end
+
+-- The cursor whose head is the smallest (score, id), with that head; nil when all are
+-- exhausted. The caller consumes the head with `cur.at = cur.at + 2`.
+local function smallest(cursors)
+  local best, best_id, best_score = nil, nil, nil
+  for _, cur in ipairs(cursors) do
+    local id, score = peek(cur)
+    if id ~= nil and (best == nil or score < best_score
+                      or (score == best_score and str_lt(id, best_id))) then
+      best, best_id, best_score = cur, id, score
+    end
+  end
+  return best, best_id
+end
+
 -- (a) The eligible available agent idle the longest: the queue's free agents (and, for
 -- chat/e-mail, the agents with room left) from the head; passive agents only in queues
 -- over threshold. The best of the queues' first eligible agents wins.
@@ -45,23 +77,24 @@ function F.best_agent(contact, skip)
   for _, queue in ipairs(contact.qs) do
     consider(K.free(queue), takes_it)
     if cls ~= 'voice' then consider(K.avail(queue, cls), has_room) end
-    if over(queue) then consider(K.passive(queue), has_room) end
+    if over(queue) then
+      consider(K.passive(queue), takes_it)
+      if cls ~= 'voice' then consider(K.pavail(queue, cls), has_room) end
+    end
   end
   return best
 end
 
 -- (b) The best contact the agent may take: highest priority, then earliest arrival, then
--- id, across the head of each of its queues' waiting sets and its own targeted set.
+-- id, across its queues' waiting sets and its own targeted set. The sets are merged by
+-- (score, id) from their heads (first read one row each, then growing batches), so
+-- only the contacts ahead of the first eligible one are decoded.
 function F.best_contact(agent)
-  local best, best_score = nil, nil
-  local function beats(id, score)
-    return best == nil or score < best_score or (score == best_score and str_lt(id, best))
-  end
-  local function consider(key, check)
-    local id, score = first_of(key, beats, function(candidate)
-      return check(get_contact(candidate))
-    end)
-    if id ~= nil then best, best_score = id, score end
+  local cursors = {}
+  local function add(key, check)
+    local cur = cursor(key, 1)
+    cur.check = check
+    cursors[#cursors + 1] = cur
   end
   local function general(contact)
     return skills_ok(agent, contact) and lang_ok(agent, contact)
@@ -74,19 +107,30 @@ function F.best_contact(agent)
   end
   local free = avail(agent, 'voice')
   for _, queue in ipairs(agent.qs) do
-    if (not agent.pv) or over(queue) then
+    if serves(agent, queue) and ((not agent.pv) or over(queue)) then
       if free then
         -- No contact at all: room for every class it takes, so one set per queue.
-        consider(K.queued(queue), any_class)
+        add(K.queued(queue), any_class)
       else
         for _, cls in ipairs({'chat', 'email'}) do
-          if avail(agent, cls) then consider(K.waiting(queue, cls), general) end
+          if avail(agent, cls) then add(K.waiting(queue, cls), general) end
         end
       end
     end
   end
-  consider(K.targeted(agent.id), targeted)
-  return best
+  add(K.targeted(agent.id), targeted)
+  -- A contact waiting in several of the agent's queues passes or fails the same check
+  -- in each: decode it once.
+  local rejected = {}
+  while true do
+    local cur, id = smallest(cursors)
+    if cur == nil then return nil end
+    cur.at = cur.at + 2
+    if not rejected[id] then
+      if cur.check(get_contact(id)) then return id end
+      rejected[id] = true
+    end
+  end
 end
 
 function F.reserve(agent, contact)
@@ -140,14 +184,26 @@ function F.untarget(contact)
   log('untarget', '', contact.id, '')
 end
 
--- R-PASSIVE: over threshold, available passive agents help, longest idle first.
+-- R-PASSIVE: while the queue is over threshold, its available passive agents run (b),
+-- longest idle first. Reads only the available passive agents that serve the queue
+-- (never the paused or busy ones), and stops as soon as the queue is no longer over.
 function F.activate(queue)
   if not over(queue) then return end
-  flush_agents() -- the passive set's order is the agents' idle_since
-  local ids = redis.call('ZRANGE', K.passive(queue), 0, -1)
-  for _, id in ipairs(ids) do
-    local agent = get_agent(id)
-    if available(agent) then F.route_agent(agent) end
+  flush_agents() -- the passive sets' order is the agents' idle_since
+  -- Nothing below writes an agent's sorted sets (the records are flushed at the end),
+  -- so the ranks the cursors walk stay valid: the order is the one at the start.
+  local cursors = {cursor(K.passive(queue)), cursor(K.pavail(queue, 'chat')),
+                   cursor(K.pavail(queue, 'email'))}
+  local seen = {}
+  while true do
+    local cur, id = smallest(cursors)
+    if cur == nil then return end
+    cur.at = cur.at + 2
+    if not seen[id] then
+      seen[id] = true
+      F.route_agent(get_agent(id))
+      if not over(queue) then return end
+    end
   end
 end
 

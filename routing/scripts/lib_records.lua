@@ -1,5 +1,6 @@
--- lib_records.lua: shared by every routing script, concatenated after the generated key
--- prelude (routing/keys.py) and before lib_rules.lua, lib_flow.lua and the script itself.
+-- lib_records.lua: shared by every routing operation, concatenated after the generated key
+-- prelude (routing/keys.py) and before lib_rules.lua, lib_flow.lua and the operations
+-- (one script in all: routing/store.py, script_source).
 --
 -- Every script gets the same anchor slots:
 --   KEYS[1]  timers zset of the tenant (K.timers())
@@ -7,6 +8,8 @@
 --   ARGV[1]  key prefix "acd:{<tenant>}:" (used by the K.* builders)
 --   ARGV[2]  now, epoch seconds as a decimal string (never read from the server clock)
 --   ARGV[3]  approximate maximum length of the log stream
+--   ARGV[4]  the operation's name; the dispatcher (routing/store.py) removes it, so each
+--            operation file numbers its own slots from ARGV[4]
 -- Numbers go to Redis as Lua numbers (Redis formats them with %.17g, exact); strings are
 -- never compared with '<' because Lua follows the server's locale there (see str_lt).
 

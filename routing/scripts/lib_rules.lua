@@ -33,6 +33,56 @@ local function lang_ok(agent, contact)
   return in_list(agent.lg, contact.lang)
 end
 
+-- A queue's skill floor: the lowest level of each skill it can ever ask for (its
+-- requirements relaxed by every prefix of its escalation steps). Cached per call.
+local FLOORS = {}
+local function skill_floor(queue)
+  local floor = FLOORS[queue]
+  if floor ~= nil then return floor end
+  local cfg = get_queue(queue)
+  floor = {}
+  if cfg ~= nil then
+    local current = {}
+    for skill, level in pairs(cfg.sk) do current[skill] = level; floor[skill] = level end
+    for _, step in ipairs(cfg.steps) do
+      for skill, level in pairs(step.lv) do
+        if level == 0 then current[skill] = nil else current[skill] = level end
+      end
+      for skill, level in pairs(floor) do
+        floor[skill] = math.min(level, current[skill] or 0)
+      end
+    end
+  end
+  FLOORS[queue] = floor
+  return floor
+end
+
+local function meets(agent, floor)
+  for skill, level in pairs(floor) do
+    if (agent.sk[skill] or 0) < level then return false end
+  end
+  return true
+end
+
+-- An agent serves only the queues of its memberships whose skill floor it meets. The
+-- record keeps that list (`sv`) so decisions read no queue configs for it; it is
+-- recomputed when the memberships or skills change (login, logout, put_agent) and for
+-- every member when put_queue moves a queue's floor.
+local function refresh_served(agent)
+  local served = {}
+  for _, queue in ipairs(agent.qs) do
+    if get_queue(queue) ~= nil and meets(agent, skill_floor(queue)) then
+      served[#served + 1] = queue
+    end
+  end
+  agent.sv = served
+end
+
+local function serves(agent, queue)
+  if agent.sv == nil then refresh_served(agent) end -- a record from before `sv` existed
+  return in_list(agent.sv, queue)
+end
+
 local function shares_queue(agent, contact)
   for _, queue in ipairs(agent.qs) do
     if in_list(contact.qs, queue) then return true end
@@ -40,8 +90,15 @@ local function shares_queue(agent, contact)
   return false
 end
 
+local function shares_served_queue(agent, contact)
+  for _, queue in ipairs(agent.qs) do
+    if in_list(contact.qs, queue) and serves(agent, queue) then return true end
+  end
+  return false
+end
+
 local function match_general(agent, contact)
-  return agent.st ~= 'logged_out' and shares_queue(agent, contact)
+  return agent.st ~= 'logged_out' and shares_served_queue(agent, contact)
     and skills_ok(agent, contact) and lang_ok(agent, contact)
 end
 
@@ -72,9 +129,31 @@ local function eligible(agent, contact)
   if not match_general(agent, contact) then return false end
   if not agent.pv then return true end
   for _, queue in ipairs(contact.qs) do
-    if in_list(agent.qs, queue) and over(queue) then return true end
+    if in_list(agent.qs, queue) and serves(agent, queue) and over(queue) then return true end
   end
   return false
+end
+
+-- The sorted sets of one queue an available agent belongs in, key -> score. Agents that
+-- fail the queue's floor are in none: they can never be offered anything through it.
+local function queue_index(agent, queue, index)
+  index = index or {}
+  if agent.st ~= 'ready' or not serves(agent, queue) then return index end
+  if avail(agent, 'voice') then
+    -- No contact at all: one set, not three (the usual case on the hot path).
+    if agent.pv then index[K.passive(queue)] = agent.idle else index[K.free(queue)] = agent.idle end
+  else
+    for _, cls in ipairs({'chat', 'email'}) do
+      if avail(agent, cls) then
+        if agent.pv then
+          index[K.pavail(queue, cls)] = agent.idle
+        else
+          index[K.avail(queue, cls)] = agent.idle
+        end
+      end
+    end
+  end
+  return index
 end
 
 -- Every sorted set the agent belongs in, key -> score.
@@ -83,18 +162,30 @@ agent_index = function(agent)
   if agent.st == 'logged_out' then return index end
   for _, queue in ipairs(agent.qs) do
     index[K.members(queue)] = 0
-    if agent.pv then
-      index[K.passive(queue)] = agent.idle
-    elseif avail(agent, 'voice') then
-      -- No contact at all: one set, not three (the usual case on the hot path).
-      index[K.free(queue)] = agent.idle
-    else
-      for _, cls in ipairs({'chat', 'email'}) do
-        if avail(agent, cls) then index[K.avail(queue, cls)] = agent.idle end
-      end
-    end
+    queue_index(agent, queue, index)
   end
   return index
+end
+
+-- put_queue moved a queue's floor: recompute each member's served queues (O(members),
+-- only on such a configuration change); flush_agents then brings the members' entries
+-- in the available sets in line. Returns the available members that serve the queue
+-- now and did not before, longest idle first (they run (b), as in the model).
+local function reindex_queue(queue)
+  local joined = {}
+  for _, id in ipairs(redis.call('ZRANGE', K.members(queue), 0, -1)) do
+    local agent = get_agent(id)
+    local before = serves(agent, queue)
+    refresh_served(agent)
+    save_agent(agent)
+    if available(agent) and not before and serves(agent, queue) then
+      joined[#joined + 1] = agent
+    end
+  end
+  table.sort(joined, function(a, b)
+    return a.idle < b.idle or (a.idle == b.idle and str_lt(a.id, b.id))
+  end)
+  return joined
 end
 
 -- One timer per queue at oldest arrival + T (R-PASSIVE by waiting time). A due timer is

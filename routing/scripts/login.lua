@@ -15,6 +15,7 @@ for _, name in ipairs(names) do
   if not in_list(agent.qs, name) then agent.qs[#agent.qs + 1] = name end
 end
 table.sort(agent.qs, str_lt)
+refresh_served(agent)
 if agent.st == 'logged_out' then
   agent.st = 'ready'
   agent.idle = NOW

@@ -20,6 +20,7 @@ for _, name in ipairs(agent.qs) do
   end
 end
 agent.qs = kept
+refresh_served(agent)
 save_agent(agent)
 log('logout', agent.id, '', table.concat(removed, ','))
 if #agent.qs == 0 and agent.st ~= 'logged_out' then

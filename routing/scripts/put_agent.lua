@@ -16,6 +16,7 @@ agent.lg = profile.lg
 agent.pv = profile.pv
 agent.cc = profile.cc
 agent.ce = profile.ce
+refresh_served(agent)
 save_agent(agent)
 log('agent', agent.id, '', '')
 F.route_agent(agent)
