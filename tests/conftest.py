@@ -11,6 +11,9 @@ import redis
 from acd.redis_server import RedisServer
 from freeswitch.client import ESLClient
 from freeswitch.sim import Simulator
+from routing.api import Router
+from routing.model import ReferenceRouter
+from routing.store import RedisRouter
 from tests.fake_esl_server import FakeFreeSwitch
 
 
@@ -65,3 +68,14 @@ def clients() -> Iterator[list[ESLClient]]:
     yield made
     for client in made:
         client.stop()
+
+
+@pytest.fixture(params=["model", "redis"])
+def router(request: pytest.FixtureRequest) -> Iterator[Router]:
+    """Both routing adapters, so one contract suite runs against the reference model and
+    the Redis fast path alike."""
+    if request.param == "model":
+        yield ReferenceRouter()
+        return
+    client: redis.Redis = request.getfixturevalue("redis_client")
+    yield RedisRouter(client, request.getfixturevalue("tenant"))

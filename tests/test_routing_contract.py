@@ -6,10 +6,7 @@ expected values are worked out by hand from docs/ROUTING.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-
-import pytest
-import redis
+from collections.abc import Sequence
 
 from routing.api import (
     AgentProfile,
@@ -20,17 +17,6 @@ from routing.api import (
     Router,
     Target,
 )
-from routing.model import ReferenceRouter
-from routing.store import RedisRouter
-
-
-@pytest.fixture(params=["model", "redis"])
-def router(request: pytest.FixtureRequest) -> Iterator[Router]:
-    if request.param == "model":
-        yield ReferenceRouter()
-        return
-    client: redis.Redis = request.getfixturevalue("redis_client")
-    yield RedisRouter(client, request.getfixturevalue("tenant"))
 
 
 def pairs(made: Sequence[Reservation]) -> list[tuple[str, str]]:

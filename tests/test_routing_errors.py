@@ -7,7 +7,7 @@ infrastructure errors converted to routing errors.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,17 +28,7 @@ from routing.errors import (
     UnknownQueueError,
     UnknownReservationError,
 )
-from routing.model import ReferenceRouter
 from routing.store import SCRIPTS, RedisRouter, script_source
-
-
-@pytest.fixture(params=["model", "redis"])
-def router(request: pytest.FixtureRequest) -> Iterator[Router]:
-    if request.param == "model":
-        yield ReferenceRouter()
-        return
-    client: redis.Redis = request.getfixturevalue("redis_client")
-    yield RedisRouter(client, request.getfixturevalue("tenant"))
 
 
 @pytest.fixture

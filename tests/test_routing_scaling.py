@@ -8,14 +8,12 @@ R-LIVECONF).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 import redis
 
 from routing.api import AgentProfile, Contact, EscalationStep, QueueConfig, Reservation, Router
 from routing.keys import Keys
-from routing.model import ReferenceRouter
 from routing.store import RedisRouter
 
 # Commands that are not work done by a routing script.
@@ -100,15 +98,6 @@ def test_members_below_the_floor_cost_nothing(redis_client: redis.Redis, tenant:
     redis_client.flushall()
     many = _floor_crowd(redis_client, tenant + "b", 2_000)
     assert many == few
-
-
-@pytest.fixture(params=["model", "redis"])
-def router(request: pytest.FixtureRequest) -> Iterator[Router]:
-    if request.param == "model":
-        yield ReferenceRouter()
-        return
-    client: redis.Redis = request.getfixturevalue("redis_client")
-    yield RedisRouter(client, request.getfixturevalue("tenant"))
 
 
 def test_floor_failing_member_takes_no_overflow(router: Router) -> None:
