@@ -16,7 +16,7 @@ import gevent
 import gevent.event
 import structlog
 
-from acd.watch import ENGINE_EVENTS, attach_logger
+from acd.watch import ENGINE_EVENTS, IDLE_TIMEOUT, attach_logger
 from freeswitch.client import ClientSettings, ESLClient
 from freeswitch.sim.simulator import Simulator
 from freeswitch.sim.traffic import Distribution, TrafficGenerator, TrafficProfile
@@ -34,7 +34,11 @@ def run_demo(duration: float, calls_per_minute: float, agents: int) -> int:
         agents=agents,
     )
     traffic = TrafficGenerator(sim, profile, seed=7)
-    client = ESLClient(ClientSettings("127.0.0.1", sim.port, sim.password, events=ENGINE_EVENTS))
+    client = ESLClient(
+        ClientSettings(
+            "127.0.0.1", sim.port, sim.password, events=ENGINE_EVENTS, idle_timeout=IDLE_TIMEOUT
+        )
+    )
     attach_logger(client)
     client.connect()
     _log.info(

@@ -31,6 +31,9 @@ ENGINE_EVENTS = (
     "BACKGROUND_JOB",
 )
 
+# Three missed FreeSWITCH heartbeats (20 s apart by default) mean it hangs: reconnect.
+IDLE_TIMEOUT = 60.0
+
 # The channel variables the dialplan snippets set; shown when present.
 ACD_VARIABLES = (
     "acd_queue",
@@ -86,7 +89,12 @@ def watch(
     duration: float,
 ) -> int:
     settings = ClientSettings(
-        host=host, port=port, password=password, events=ENGINE_EVENTS, event_format=event_format
+        host=host,
+        port=port,
+        password=password,
+        events=ENGINE_EVENTS,
+        event_format=event_format,
+        idle_timeout=IDLE_TIMEOUT,
     )
     client = ESLClient(settings)
     attach_logger(client)

@@ -74,6 +74,8 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
         self._sleep = sleep or gevent.sleep
         self._all_events = settings.events == "ALL"
         self._events: list[str] = [] if settings.events == "ALL" else list(settings.events)
+        if settings.idle_timeout and self._events and "HEARTBEAT" not in self._events:
+            self._events.append("HEARTBEAT")  # what keeps a healthy connection from idling
         self._filters: list[tuple[str, str]] = list(settings.filters)
         self._conn: Connection | None = None
         self._jobs = JobRegistry(settings.job_ttl)
@@ -179,7 +181,7 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
             ) from None
         except OSError as exc:
             raise ConnectionLost(f"{peer}: cannot connect: {exc}") from None
-        sock.settimeout(None)
+        sock.settimeout(settings.idle_timeout or None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = Connection(sock, peer, self._on_message, settings.max_frame_bytes)
         ready = False

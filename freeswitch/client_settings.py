@@ -53,6 +53,10 @@ class ClientSettings:
     stop_timeout: float = 2.0
     job_ttl: float = 3600.0
     max_frame_bytes: int = 8 * 1024 * 1024
+    # A FreeSWITCH that hangs with its socket open sends nothing and never closes: with
+    # idle_timeout > 0 the client subscribes to HEARTBEAT (every 20 s by default) and treats
+    # that long a silence as a dropped connection. 0 turns the watchdog off.
+    idle_timeout: float = 0.0
 
     def __post_init__(self) -> None:
         # Config files give lists; the frozen settings keep tuples.
@@ -89,6 +93,8 @@ class ClientSettings:
             check_event_names(self.events, ConfigError)
         if not isinstance(self.max_frame_bytes, int) or self.max_frame_bytes < 1024:
             raise ConfigError(f"esl max_frame_bytes: at least 1024: {self.max_frame_bytes!r}")
+        if not isinstance(self.idle_timeout, int | float) or not 0 <= self.idle_timeout <= 86_400:
+            raise ConfigError(f"esl idle_timeout: 0 (off) or seconds: {self.idle_timeout!r}")
         if not isinstance(self.backlog, int) or self.backlog < 1:
             raise ConfigError(f"esl backlog: must be a positive int: {self.backlog!r}")
         for header, value in self.filters:

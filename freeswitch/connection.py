@@ -83,6 +83,9 @@ class Connection:
                     return
                 for message in messages:
                     self._route(message)
+        except TimeoutError:
+            # Only set with the client's idle_timeout: FreeSWITCH's HEARTBEAT stopped.
+            self.close(f"no data from FreeSWITCH for {sock.gettimeout()}s")
         except OSError as exc:
             self.close(f"socket error: {exc}")
 

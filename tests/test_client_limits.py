@@ -248,3 +248,34 @@ def test_settings_accept_lists_from_config() -> None:
     )
     assert settings.events == ("CHANNEL_PARK", "callcenter::info")
     assert settings.filters == (("Event-Name", "CHANNEL_PARK"),)
+
+
+def test_a_silent_freeswitch_is_treated_as_a_drop_with_idle_timeout(
+    fake: FakeFreeSwitch, clients: list[ESLClient]
+) -> None:
+    """Every wait has a timeout, the reader's too: a FreeSWITCH that hangs with its socket
+    open sends no HEARTBEAT, so after idle_timeout the client drops the connection,
+    reconnects and asks for a resync."""
+    client = make_client(clients, fake.port, events=("CHANNEL_PARK",), idle_timeout=0.2)
+    reasons: list[str] = []
+    client.on_resync_needed(reasons.append)
+    client.connect()
+    assert "event plain CHANNEL_PARK HEARTBEAT" in fake.received
+    wait_until(lambda: client.reconnects >= 1, message="silent connection never dropped")
+    wait_until(lambda: "reconnected" in reasons)
+
+
+def test_events_keep_an_idle_timeout_connection_alive(
+    fake: FakeFreeSwitch, clients: list[ESLClient]
+) -> None:
+    """The watchdog counts silence, not age: a connection that hears from FreeSWITCH more
+    often than idle_timeout stays up."""
+    client = make_client(clients, fake.port, events=("CHANNEL_PARK",), idle_timeout=1.0)
+    seen: list[Event] = []
+    client.register_handle("CHANNEL_PARK", seen.append)
+    client.connect()
+    for sequence in range(1, 21):  # 2 s in all, twice the idle_timeout
+        fake.push(channel_event("CHANNEL_PARK", f"call-{sequence}", sequence))
+        wait_until(lambda: len(seen) == sequence, message="event not handled")  # noqa: B023
+        gevent.sleep(0.1)  # the scenario itself: short silences between events
+    assert client.reconnects == 0
