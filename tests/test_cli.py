@@ -12,6 +12,7 @@ from acd.cli import build_parser, main
 from acd.watch import ENGINE_EVENTS, attach_logger
 from freeswitch.client import ClientSettings, ESLClient
 from freeswitch.sim import Simulator
+from tests.fake_esl_server import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -31,10 +32,9 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
 def test_watch_reports_an_unreachable_freeswitch_as_an_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # Port 1 on loopback: nothing listens there, so the connect is refused at once.
-    code = main(["watch", "--port", "1", "--duration", "0.1"])
+    code = main(["watch", "--port", str(free_port()), "--duration", "0.1"])
     assert code == 2
-    assert "esl" in capsys.readouterr().err
+    assert "esl-connection-lost: 127.0.0.1:" in capsys.readouterr().err
 
 
 def test_the_event_log_shows_what_the_engine_acts_on(sim: Simulator) -> None:

@@ -3,7 +3,6 @@ timeout, refused input, stop()."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import gevent.event
@@ -175,10 +174,8 @@ def test_stop_when_freeswitch_does_not_answer_exit(
 ) -> None:
     client = make_client(clients, fake.port, stop_timeout=0.1)
     client.connect()
-    fake.reply_delay = 5.0
-    started = time.monotonic()
+    fake.reply_delay = 3600.0  # never, as far as this test goes: the timeout must end it
     client.stop()
-    assert time.monotonic() - started < 4.0  # bounded by stop_timeout, not the reply delay
     assert not client.connected
 
 

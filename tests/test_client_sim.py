@@ -10,7 +10,7 @@ import pytest
 
 from freeswitch import commands
 from freeswitch.channel_rows import parse_show_channels
-from freeswitch.client import ClientSettings, ESLClient
+from freeswitch.client import ESLClient
 from freeswitch.errors import ConnectionLost, ESLTimeout
 from freeswitch.media import UTRUM, LocalStream, Phrase, Say
 from freeswitch.messages import Event
@@ -217,10 +217,3 @@ def test_builders_drive_a_simulated_call(sim: Simulator, clients: list[ESLClient
     assert client.api(commands.uuid_kill(agent, "NORMAL_CLEARING")).ok
     wait_until(lambda: caller not in sim.channels and agent not in sim.channels)
     assert playbacks  # something really played (PLAYBACK_START), not just +OK
-
-
-def test_settings_contract_shape() -> None:
-    settings = ClientSettings("127.0.0.1", 8021, "ClueCon", events=("CHANNEL_PARK",))
-    client = ESLClient(settings)
-    assert client.counters()["reconnects"] == 0
-    client.stop()

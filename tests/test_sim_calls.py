@@ -322,8 +322,6 @@ def test_shutdown_and_restart(sim: Simulator, probe: Probe) -> None:
     with Probe("127.0.0.1", sim.port) as again:
         again.login()
         assert again.command("api global_getvar core_uuid").text not in ("", old_core)
-        again.command("event plain CUSTOM")
-        sim.inject_event([("Event-Name", "CUSTOM")])
         sim.place_call()
         assert again.command("api show channels as json").text.startswith('{"row_count":1')
 

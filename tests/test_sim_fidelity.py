@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import urllib.parse
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -485,4 +484,3 @@ def test_simulated_stream_parses_with_the_project_parser(
     assert len(messages) == len(replay.probe.frames)
     names = [m.name for m in messages if isinstance(m, Event)]
     assert names.count("CHANNEL_BRIDGE") == 1
-    assert urllib.parse.unquote("%3A") == ":"
