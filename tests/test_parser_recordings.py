@@ -26,22 +26,8 @@ from freeswitch.messages import (
 from freeswitch.parser import Parser
 from tests.captures import RECORDINGS, captures_dir, load_in, received_text, sent_commands
 
-ALL = pytest.mark.parametrize(
-    "name",
-    [
-        "s01a_preauth_and_bad_password",
-        "s01b_auth_ok_exit",
-        "s02_commands_and_errors",
-        "s03_caller_journey_plain",
-        "s04_caller_journey_json",
-        "s05_agent_leg_failures",
-        "s06_dtmf_digits_and_hangups",
-        "s07_reconcile_snapshot",
-        "s08_bulk_acd_traffic",
-        "s09_freeswitch_shutdown",
-        "s09b_after_restart",
-    ],
-)
+# RECORDINGS names every recording s01a ... s09b (tests/captures.py).
+ALL = pytest.mark.parametrize("name", RECORDINGS)
 
 # The first Event-Name line / key of each event (CUSTOM events start with Event-Subclass).
 _PLAIN_NAME = re.compile(r"Content-Type: text/event-plain\n\n(?:[^\n]+\n)*?Event-Name: ([^\n]*)\n")

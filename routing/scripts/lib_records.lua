@@ -58,26 +58,26 @@ local function score_of(priority, arrival)
   return (MAX_PRIORITY - priority) * PRIORITY_UNIT + math.floor(arrival * 1000 + 0.5)
 end
 
-local function get_queue(name)
-  local cfg = QUEUES[name]
-  if cfg == nil then
-    local raw = redis.call('GET', K.queue(name))
+-- Records are read once per call and kept in the call's cache (written back at the end).
+local function load_cached(cache, id, key)
+  local record = cache[id]
+  if record == nil then
+    local raw = redis.call('GET', key)
     if not raw then return nil end
-    cfg = cmsgpack.unpack(raw)
-    QUEUES[name] = cfg
+    record = cmsgpack.unpack(raw)
+    cache[id] = record
   end
-  return cfg
+  return record
+end
+
+local function get_queue(name)
+  return load_cached(QUEUES, name, K.queue(name))
 end
 
 local function get_agent(id)
-  local agent = AGENTS[id]
-  if agent == nil then
-    local raw = redis.call('GET', K.agent(id))
-    if not raw then return nil end
-    agent = cmsgpack.unpack(raw)
-    AGENTS[id] = agent
-    INDEXED[id] = agent_index(agent)
-  end
+  local cached = AGENTS[id] ~= nil
+  local agent = load_cached(AGENTS, id, K.agent(id))
+  if agent ~= nil and not cached then INDEXED[id] = agent_index(agent) end
   return agent
 end
 
@@ -104,14 +104,7 @@ local function flush_agents()
 end
 
 local function get_contact(id)
-  local contact = CONTACTS[id]
-  if contact == nil then
-    local raw = redis.call('GET', K.contact(id))
-    if not raw then return nil end
-    contact = cmsgpack.unpack(raw)
-    CONTACTS[id] = contact
-  end
-  return contact
+  return load_cached(CONTACTS, id, K.contact(id))
 end
 
 local function save_contact(contact)
