@@ -21,6 +21,7 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo  # the import rules in setup.cfg [importlinter]
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -34,7 +35,7 @@ check: test
 
 # The simulator with generated traffic, and a log of what the engine sees.
 demo: $(STAMP)
-	$(BIN)/python -m acd.demo
+	$(BIN)/python -m acd.dev.demo
 
 sim: $(STAMP)
 	$(BIN)/python -m freeswitch.sim
@@ -50,4 +51,4 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/routing.py --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .hypothesis .import_linter_cache

@@ -1,18 +1,43 @@
 """The ``acd`` command line.
 
+``acd run``   the engine: ``acd run --config acd.yaml`` against FreeSWITCH;
+``acd check-config FILE`` validate a configuration file and summarise it;
 ``acd sim``   a FreeSWITCH stand-in on the Event Socket port, with optional traffic;
 ``acd watch`` connect to FreeSWITCH (or the simulator) and log the events the engine uses;
 ``acd demo``  simulated FreeSWITCH + caller traffic + the event log, on embedded defaults.
+
+Each subcommand is one row of :data:`SUBCOMMANDS`: its options are declared here (argparse
+only, so ``acd --help`` starts fast and a broken optional part cannot break the others) and
+its code is imported when it runs. To add one, write its ``_xxx_arguments`` and ``_xxx``
+functions and add a row.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from acd.errors import ACDError
 from acd.logs import configure_logging
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One ``acd`` subcommand.
+
+    ``arguments`` adds its options to its parser (``--log-level`` and ``--log-json`` are added to
+    every one, and logging is set up before ``run``); ``run`` imports what the subcommand needs
+    and returns the process exit status. A ``passthrough`` subcommand hands its raw arguments
+    (``args.args``, a list of str) to a program with a parser of its own, which sets up logging.
+    """
+
+    name: str
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    passthrough: bool = False
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -20,55 +45,114 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-json", action="store_true", help="JSON log lines")
 
 
+def _passthrough_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("args", nargs=argparse.REMAINDER)
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from freeswitch.sim.__main__ import main  # noqa: PLC0415 - imported only when used
+
+    return main(list(args.args))
+
+
+def _watch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8021)
+    parser.add_argument("--password", default="ClueCon")
+    parser.add_argument("--format", choices=("plain", "json"), default="plain")
+    parser.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = until ^C")
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from acd.dev.watch import watch  # noqa: PLC0415 - imported only when used
+
+    return watch(args.host, args.port, args.password, args.format, args.duration)
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="the YAML configuration file")
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Before redis and socket users are imported, so every wait is cooperative.
+    from gevent import monkey  # noqa: PLC0415
+
+    monkey.patch_all()
+    from acd.app import run  # noqa: PLC0415 - imported only when used
+    from acd.config import load_config  # noqa: PLC0415
+
+    return run(load_config(args.config))
+
+
+def _check_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="the YAML configuration file")
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from acd.config.check import main  # noqa: PLC0415 - imported only when used
+
+    return main(args.file)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from acd.dev.demo import main  # noqa: PLC0415 - imported only when used
+
+    return main(list(args.args))
+
+
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Subcommand("run", "run the engine against FreeSWITCH", _run_arguments, _run),
+    Subcommand(
+        "check-config",
+        "validate a configuration file (exit 0: valid, 2: problems)",
+        _check_config_arguments,
+        _check_config,
+    ),
+    Subcommand("sim", "run the FreeSWITCH simulator", _passthrough_arguments, _sim, True),
+    Subcommand("watch", "log the events the engine would see", _watch_arguments, _watch),
+    Subcommand(
+        "demo",
+        "simulated FreeSWITCH + caller traffic + the event log, on embedded defaults",
+        _passthrough_arguments,
+        _demo,
+        True,
+    ),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="acd", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-
-    sim = commands.add_parser(
-        "sim", help="run the FreeSWITCH simulator", add_help=False, prefix_chars="\0"
-    )
-    sim.add_argument("args", nargs=argparse.REMAINDER)
-
-    watch = commands.add_parser("watch", help="log the events the engine would see")
-    watch.add_argument("--host", default="127.0.0.1")
-    watch.add_argument("--port", type=int, default=8021)
-    watch.add_argument("--password", default="ClueCon")
-    watch.add_argument("--format", choices=("plain", "json"), default="plain")
-    watch.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = until ^C")
-    _add_common(watch)
-
-    demo = commands.add_parser(
-        "demo", help="simulated FreeSWITCH + caller traffic + the event log, on embedded defaults"
-    )
-    demo.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = until ^C")
-    demo.add_argument("--calls-per-minute", type=float, default=30.0)
-    demo.add_argument("--agents", type=int, default=6)
-    _add_common(demo)
+    for subcommand in SUBCOMMANDS:
+        if subcommand.passthrough:
+            # No option of its own, not even -h: everything goes to the program's own parser.
+            sub = commands.add_parser(
+                subcommand.name, help=subcommand.help, add_help=False, prefix_chars="\0"
+            )
+            subcommand.arguments(sub)
+        else:
+            sub = commands.add_parser(subcommand.name, help=subcommand.help)
+            subcommand.arguments(sub)
+            _add_common(sub)
+        sub.set_defaults(subcommand=subcommand)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``), run the subcommand, return its exit status:
+    2 for a usage error or an :class:`~acd.errors.ACDError` (printed as ``slug: message``),
+    130 after Ctrl-C."""
     args = build_parser().parse_args(argv)
+    subcommand: Subcommand = args.subcommand
     try:
-        if args.command == "sim":
-            from freeswitch.sim.__main__ import main as sim_main  # noqa: PLC0415
-
-            return sim_main(list(args.args))
-        configure_logging(args.log_level, args.log_json)
-        if args.command == "watch":
-            from acd.watch import watch  # noqa: PLC0415
-
-            return watch(args.host, args.port, args.password, args.format, args.duration)
-        if args.command == "demo":
-            from acd.demo import run_demo  # noqa: PLC0415
-
-            return run_demo(args.duration, args.calls_per_minute, args.agents)
+        if not subcommand.passthrough:
+            configure_logging(args.log_level, args.log_json)
+        return subcommand.run(args)
     except ACDError as error:
         print(f"acd: {error.slug}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    raise AssertionError(f"unhandled command {args.command}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-from acd.redis_server import RedisServer  # noqa: E402
+from acd.dev.redis_server import RedisServer  # noqa: E402
 from bench.routing_workload import Bench, Timings, make_workload, timed  # noqa: E402
 from routing.store import RedisRouter  # noqa: E402
 

@@ -24,6 +24,28 @@ arrives unchanged: such values are refused. ``$`` is refused too: FreeSWITCH exp
 ``${var}`` and ``${api args}`` in many places (channel variables, application data), so a
 caller-supplied ``${system ...}`` must never reach it. Control characters (newline above
 all: it ends an ESL command) are always refused.
+
+Beyond ``{}`` and commas, FreeSWITCH gives these sequences a meaning wherever they appear:
+
+* ``:_:`` (``SWITCH_ENT_ORIGINATE_DELIM``): ``switch_ivr_originate`` looks for it with
+  ``strstr`` in the *whole* dial string before it parses ``{}``, and splits there into
+  separate "enterprise" originates, losing the ``{}`` variables (``origination_uuid``
+  included) and dialling whatever follows. It is refused in every value.
+* ``ARRAY::`` at the start of a value: ``switch_event_add_header_string`` turns such a
+  value into an array split on ``|:`` (and drops ``ARRAY::`` with nothing after it), so
+  the channel variable would not hold the text sent. Refused at the start of a value.
+* ``origination_nested_vars=true`` anywhere in a dial string (``switch_stristr``) turns off
+  the check that keeps ``${...}`` out of the variables originate sets. Refused in
+  originate values.
+* ``|`` (failover), ``,`` (simultaneous legs), ``[...]`` (per-leg variables), ``<...>``
+  (variables of every enterprise leg) and ``^^<c>`` (a custom separator) are read only at
+  the start of the dial string or after the ``{}`` block has been consumed, so inside a
+  ``{}`` value (``,`` escaped) they are plain text: tests/fs_split_model.py ports the
+  parsing and a property test checks that such values arrive whole.
+
+Text that is not UTF-8 (the parser keeps undecodable bytes as ``surrogateescape``
+surrogates U+DC80..U+DCFF) is refused in every field: it cannot be written on the wire as
+it was received, and it must not be sent back to FreeSWITCH as something else.
 """
 
 from __future__ import annotations
@@ -47,6 +69,13 @@ _HEADER_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}\Z")
 _FORBIDDEN_IN_VALUES = frozenset("'\"\\$")
 # Braces are refused in originate {} values only: switch_find_end_paren cannot skip them.
 _FORBIDDEN_IN_BRACKETS = frozenset("{}")
+
+ENTERPRISE_DELIMITER = ":_:"
+"""``SWITCH_ENT_ORIGINATE_DELIM``: splits a dial string into separate originates."""
+ARRAY_PREFIX = "ARRAY::"
+"""A header value starting with this becomes an array (``switch_event_base_add_header``)."""
+# switch_stristr: ASCII case-insensitive, so re.ASCII keeps e.g. the Kelvin sign out of it.
+_NESTED_VARS_RE = re.compile(re.escape("origination_nested_vars=true"), re.IGNORECASE | re.ASCII)
 
 
 class HangupCause(StrEnum):
@@ -129,58 +158,111 @@ def _show(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def check_encodable(value: object, what: str) -> str:
+    """Text that can be written as UTF-8: no surrogates.
+
+    A byte that was not UTF-8 in what FreeSWITCH sent is kept by the parser as a
+    ``surrogateescape`` surrogate (U+DC80..U+DCFF); such a value, or any other lone
+    surrogate, is refused here rather than sent back as something else.
+
+    Raises InvalidArgument naming ``what`` (also when ``value`` is not a ``str``).
+    """
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{what}: must be text, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(value[exc.start])
+        if 0xDC80 <= code <= 0xDCFF:
+            detail = f"byte 0x{code - 0xDC00:02X} that was not UTF-8"
+        else:
+            detail = f"lone surrogate U+{code:04X}"
+        raise InvalidArgument(
+            f"{what}: not UTF-8 text ({detail} at position {exc.start}) in {_show(value)}"
+        ) from None
+    return value
+
+
+def _check_pattern(value: object, what: str, pattern: re.Pattern[str], rule: str) -> str:
+    if isinstance(value, str):
+        check_encodable(value, what)
+        if pattern.match(value):
+            return value
+    raise InvalidArgument(f"{what}: {rule}: {_show(value)}")
+
+
 def check_uuid(value: object, what: str = "uuid") -> str:
     """A channel/job uuid: letters, digits, ``-``, ``_``, ``.``; never whitespace."""
-    if not isinstance(value, str) or not _UUID_RE.match(value):
-        raise InvalidArgument(f"{what}: not a valid uuid: {_show(value)}")
-    return value
+    return _check_pattern(value, what, _UUID_RE, "not a valid uuid")
 
 
 def check_var_name(value: object, what: str = "variable name") -> str:
     """A channel variable name: ``[A-Za-z0-9_]+``."""
-    if not isinstance(value, str) or not _VAR_NAME_RE.match(value):
-        raise InvalidArgument(f"{what}: must match [A-Za-z0-9_]+: {_show(value)}")
-    return value
+    return _check_pattern(value, what, _VAR_NAME_RE, "must match [A-Za-z0-9_]+")
 
 
 def check_token(value: object, what: str) -> str:
     """A plain name (profile, context, gateway, macro): letters, digits, ``_.-``."""
-    if not isinstance(value, str) or not _TOKEN_RE.match(value):
-        raise InvalidArgument(f"{what}: must match [A-Za-z0-9_.-]+: {_show(value)}")
-    return value
+    return _check_pattern(value, what, _TOKEN_RE, "must match [A-Za-z0-9_.-]+")
 
 
 def check_extension(value: object, what: str = "extension") -> str:
     """A dialplan extension or user: letters, digits, ``*#+_.-``."""
-    if not isinstance(value, str) or not _EXTENSION_RE.match(value):
-        raise InvalidArgument(f"{what}: must match [A-Za-z0-9_*#+.-]+: {_show(value)}")
-    return value
+    return _check_pattern(value, what, _EXTENSION_RE, "must match [A-Za-z0-9_*#+.-]+")
 
 
 def check_header_name(value: object, what: str = "header name") -> str:
     """An event header name as used by ``filter``: letters, digits, ``-_``."""
-    if not isinstance(value, str) or not _HEADER_NAME_RE.match(value):
-        raise InvalidArgument(f"{what}: must match [A-Za-z0-9_-]+: {_show(value)}")
-    return value
+    return _check_pattern(value, what, _HEADER_NAME_RE, "must match [A-Za-z0-9_-]+")
 
 
 def check_printable(value: object, what: str, max_length: int = MAX_VALUE_LENGTH) -> str:
-    """Any text without control characters (a newline would end the ESL command)."""
-    if not isinstance(value, str):
-        raise InvalidArgument(f"{what}: must be text, got {type(value).__name__}")
-    if len(value) > max_length:
+    """Any UTF-8 text without control characters (a newline would end the ESL command).
+
+    Raises InvalidArgument naming ``what``.
+    """
+    text = check_encodable(value, what)
+    if len(text) > max_length:
         raise InvalidArgument(f"{what}: longer than {max_length} characters")
-    for ch in value:
+    for ch in text:
         # isprintable() is False for C0/C1 controls and Unicode line/paragraph separators.
         if not ch.isprintable():
-            raise InvalidArgument(f"{what}: control character {ch!r} in {_show(value)}")
-    return value
+            raise InvalidArgument(f"{what}: control character {ch!r} in {_show(text)}")
+    return text
+
+
+def refuse_enterprise_delimiter(text: str, what: str) -> str:
+    """Refuse ``:_:``, which FreeSWITCH finds anywhere in a dial string (module docstring)."""
+    if ENTERPRISE_DELIMITER in text:
+        raise InvalidArgument(
+            f"{what}: ':_:' is not allowed (FreeSWITCH splits a dial string there "
+            f"into separate originates): {_show(text)}"
+        )
+    return text
+
+
+def refuse_array_value(text: str, what: str) -> str:
+    """Refuse a value starting with ``ARRAY::``, which FreeSWITCH stores as an array."""
+    if text.startswith(ARRAY_PREFIX):
+        raise InvalidArgument(
+            f"{what}: a value starting with 'ARRAY::' becomes a FreeSWITCH array: {_show(text)}"
+        )
+    return text
+
+
+def refuse_structure(text: str, what: str) -> str:
+    """Both refusals above: the sequences FreeSWITCH reads as structure in any value."""
+    return refuse_array_value(refuse_enterprise_delimiter(text, what), what)
 
 
 def check_value(value: object, what: str) -> str:
-    """A free-text value (caller name, variable value): printable and without the
-    characters FreeSWITCH would reinterpret (quotes, backslash, ``$``), not empty and
-    without leading or trailing spaces (FreeSWITCH strips those silently)."""
+    """A free-text value (caller name, variable value): printable UTF-8 without the
+    characters FreeSWITCH would reinterpret (quotes, backslash, ``$``) or the sequences it
+    reads as structure (``:_:``, a leading ``ARRAY::``), not empty and without leading or
+    trailing spaces (FreeSWITCH strips those silently).
+
+    Raises InvalidArgument naming ``what``.
+    """
     text = check_printable(value, what)
     if not text:
         raise InvalidArgument(f"{what}: must not be empty")
@@ -189,7 +271,7 @@ def check_value(value: object, what: str) -> str:
     bad = _FORBIDDEN_IN_VALUES.intersection(text)
     if bad:
         raise InvalidArgument(f"{what}: character(s) {''.join(sorted(bad))!r} not allowed")
-    return text
+    return refuse_structure(text, what)
 
 
 def escape_argument(value: object, what: str) -> str:
@@ -199,11 +281,17 @@ def escape_argument(value: object, what: str) -> str:
 
 def escape_bracket_value(value: object, what: str) -> str:
     """A value inside ``originate``'s ``{...}``: spaces as ``\\s``, commas as ``\\,``;
-    braces refused (``switch_find_end_paren`` knows no escape)."""
+    braces refused (``switch_find_end_paren`` knows no escape), and so is
+    ``origination_nested_vars=true`` (any case), besides what :func:`check_value` refuses."""
     text = check_value(value, what)
     bad = _FORBIDDEN_IN_BRACKETS.intersection(text)
     if bad:
         raise InvalidArgument(f"{what}: braces are not allowed in {_show(text)}")
+    if _NESTED_VARS_RE.search(text):
+        raise InvalidArgument(
+            f"{what}: 'origination_nested_vars=true' would switch off FreeSWITCH's check "
+            f"for ${{...}} in originate variables: {_show(text)}"
+        )
     return text.replace(",", "\\,").replace(" ", "\\s")
 
 
@@ -221,6 +309,7 @@ def check_hangup_cause(value: object) -> HangupCause:
     if isinstance(value, HangupCause):
         return value
     if isinstance(value, str):
+        check_encodable(value, "hangup cause")
         try:
             return HangupCause(value)
         except ValueError:

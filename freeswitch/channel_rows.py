@@ -14,7 +14,13 @@ from freeswitch.errors import CommandFailed, ProtocolError
 @dataclass(frozen=True, slots=True)
 class ChannelRow:
     """One channel. Empty strings from FreeSWITCH stay empty strings; ``raw`` keeps every
-    column, including ones this class does not name."""
+    column, including ones this class does not name.
+
+    FreeSWITCH copies channel data into this JSON byte for byte without checking it is UTF-8
+    (a SIP display name can hold any byte), so a value may carry lone surrogates: the bytes
+    that were not UTF-8, kept by ``surrogateescape`` (``"1000\\udcf1"`` for ``1000\\xf1``).
+    The command builders refuse such values; ``value.encode("utf-8", "surrogateescape")``
+    gives the original bytes back."""
 
     uuid: str
     direction: str
@@ -49,13 +55,16 @@ def _int_or_none(text: str) -> int | None:
         return None
 
 
-def parse_show_channels(text: str) -> list[ChannelRow]:
-    """Parse the body of ``show channels as json``.
+def parse_show_channels(text: str | bytes) -> list[ChannelRow]:
+    """Parse the body of ``show channels as json`` (``ApiResponse.text``, or its raw bytes).
 
     ``{"row_count": 0}`` (no ``rows`` key, recorded in s02/s09b) gives ``[]``; an
     ``-ERR`` answer raises :class:`CommandFailed`; anything else malformed raises
-    :class:`ProtocolError` with the offset of the problem in ``text``.
+    :class:`ProtocolError` with the offset of the problem in ``text``. Bytes that are not
+    UTF-8 are never an error: each value keeps them as surrogates (see :class:`ChannelRow`).
     """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "surrogateescape")
     stripped = text.strip()
     if stripped.startswith("-ERR"):
         raise CommandFailed(stripped)
@@ -63,6 +72,8 @@ def parse_show_channels(text: str) -> list[ChannelRow]:
         document = json.loads(stripped)
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"show channels: invalid JSON: {exc.msg}", exc.pos) from None
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number, deep nesting
+        raise ProtocolError(f"show channels: not a channel list: {str(exc)[:80]}", 0) from None
     if not isinstance(document, dict) or not isinstance(document.get("row_count"), int):
         raise ProtocolError("show channels: no row_count in the answer", 0)
     rows = document.get("rows", [])

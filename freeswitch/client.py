@@ -11,27 +11,57 @@ lanes, see :mod:`freeswitch.dispatch`), and it adds reconnection.
 Reconnect: when the socket drops, every command in flight fails at once with
 :class:`ConnectionLost` and so does every ``bgapi`` job still waiting; a supervisor
 greenlet reconnects with exponential back-off and jitter, replays the subscriptions
-(``event`` and ``filter``), then fires ``on_reconnected`` and ``on_resync_needed``
+(``filter`` then ``event``), then fires ``on_reconnected`` and ``on_resync_needed``
 handlers so the engine can reconcile (``show channels``). A non-linger
 ``text/disconnect-notice`` (FreeSWITCH shutting down, s09) counts as a drop; only
-:meth:`ESLClient.stop` ends the client.
+:meth:`ESLClient.stop` ends the client. Of what FreeSWITCH sends, only broken framing
+drops a connection: a malformed event is counted in ``events_malformed`` and skipped, and
+bytes that are not UTF-8 are no error at all.
+
+No input makes the client loop. The back-off (``reconnect_min`` doubling up to
+``reconnect_max``, each wait a random 50-100 % of it, see :mod:`freeswitch.backoff`) is
+not forgotten when a connection comes up: it starts again from ``reconnect_min`` only once
+a connection has stayed up for ``reconnect_max`` seconds. ``on_resync_needed`` is paced
+by the same policy: a signal less than ``reconnect_max`` after the previous one waits
+out the back-off (signals meanwhile are merged into one; ``"reconnected"`` wins), so a
+resync handler whose work makes FreeSWITCH drop the connection, or overflow the backlog,
+cannot drive a reconnect or resync storm.
+
+Filters: once any ``filter`` is set, FreeSWITCH sends only the events that match one,
+including the events the client itself depends on: ``BACKGROUND_JOB`` (every ``bgapi``
+result) and ``HEARTBEAT`` (the idle watchdog; neither has a ``Unique-ID``). So whenever
+the user has a filter (``settings.filters``, :meth:`ESLClient.add_filter`) the client also
+holds ``filter Event-Name BACKGROUND_JOB`` (and ``filter Event-Name HEARTBEAT`` when
+``idle_timeout`` is on), replays them on every reconnect, and removes them again with the
+user's last filter, so the unfiltered stream is not narrowed. These events therefore also
+reach the ``'*'`` handler while filters are set. :meth:`ESLClient.delete_filter` never
+removes the client's own filters; negative filters and raw ``filter`` commands through
+:meth:`ESLClient.send` are refused (see :mod:`freeswitch.filters`).
+
+Text from FreeSWITCH is not promised to be UTF-8 (see :mod:`freeswitch.messages`): header
+values, api bodies and ``bgapi`` results keep such bytes as lone surrogates
+(``surrogateescape``), and a command holding surrogates is refused with
+:class:`InvalidArgument` before anything is sent.
 """
 
 from __future__ import annotations
 
 import random
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import gevent
 import gevent.event
+import gevent.lock
 import gevent.socket
 import structlog
 from greenswitch.esl import InboundESL
 
-from freeswitch.arguments import check_command_line, check_header_name, check_printable
+from freeswitch.arguments import check_command_line, check_printable
+from freeswitch.backoff import Backoff
 from freeswitch.client_settings import ClientSettings, check_event_names
 from freeswitch.commands import ApiCommand, SendMsg
 from freeswitch.connection import Connection
@@ -44,6 +74,7 @@ from freeswitch.errors import (
     InvalidArgument,
     ProtocolError,
 )
+from freeswitch.filters import FilterBook, check_filter, own_filters
 from freeswitch.jobs import BackgroundJob, JobRegistry
 from freeswitch.messages import ApiResponse, CommandReply, DisconnectNotice, Event, LogData, Message
 
@@ -66,17 +97,30 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
         *,
         rng: random.Random | None = None,
         sleep: Callable[[float], object] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
-        """``rng`` and ``sleep`` drive the reconnect back-off (injectable for tests)."""
+        """``rng`` (jitter), ``sleep`` (seconds) and ``clock`` (monotonic seconds) drive the
+        reconnect and resync back-off; injectable for tests."""
         super().__init__(settings.host, settings.port, settings.password, settings.connect_timeout)
         self.settings = settings
         self._rng = rng or random.Random()
         self._sleep = sleep or gevent.sleep
+        self._clock = clock or time.monotonic
         self._all_events = settings.events == "ALL"
         self._events: list[str] = [] if settings.events == "ALL" else list(settings.events)
         if settings.idle_timeout and self._events and "HEARTBEAT" not in self._events:
             self._events.append("HEARTBEAT")  # what keeps a healthy connection from idling
-        self._filters: list[tuple[str, str]] = list(settings.filters)
+        self._filters = FilterBook(own_filters(bool(settings.idle_timeout)), settings.filters)
+        # Held while subscriptions are replayed or changed, so the two never interleave.
+        self._subscribing = gevent.lock.Semaphore()
+        self._reconnect_backoff = Backoff(settings.reconnect_min, settings.reconnect_max, self._rng)
+        self._connected_at = 0.0
+        self._resync_backoff = Backoff(settings.reconnect_min, settings.reconnect_max, self._rng)
+        self._resync_reason: ResyncReason | None = None
+        self._resync_due = 0.0
+        self._last_resync: float | None = None
+        self._resync_pump: gevent.Greenlet | None = None
+        self._lane_aliases: dict[str, str] = {}
         self._conn: Connection | None = None
         self._jobs = JobRegistry(settings.job_ttl)
         self._dispatcher = Dispatcher(settings.backlog, self._backlog_recovered)
@@ -104,6 +148,23 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
 
     def unregister_handle(self, name: str, handler: Handler) -> None:
         super().unregister_handle(name, handler)
+
+    def alias_lane(self, uuid_: str, lane: str) -> None:
+        """Handle the events of channel ``uuid_`` on lane ``lane`` from now on.
+
+        An engine puts a call's agent leg on its caller's lane (one call, one lane), so
+        the call's events are handled strictly in order whichever leg they come from.
+        Register before the command that creates the channel."""
+        self._lane_aliases[uuid_] = lane
+
+    def unalias_lane(self, uuid_: str) -> None:
+        """Events of ``uuid_`` go to its own lane again (the leg is gone)."""
+        self._lane_aliases.pop(uuid_, None)
+
+    def post(self, lane: str, message: Any, handler: Handler) -> bool:
+        """Run ``handler(message)`` on ``lane``, in order with that lane's events: how an
+        engine hands work to another call's lane. False if the backlog dropped it."""
+        return self._dispatcher.submit(lane, message, (handler,))
 
     def on_reconnected(self, handler: Callable[[], object]) -> None:
         """Call ``handler()`` after each reconnect, once subscriptions are replayed."""
@@ -187,27 +248,29 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
         ready = False
         try:
             conn.authenticate(settings.password, settings.connect_timeout)
-            for line in self._subscription_lines():
-                self._expect_ok(
-                    conn.request(line.encode() + b"\n\n", settings.command_timeout), line
-                )
-            ready = True
+            with self._subscribing:
+                for line in self._subscription_lines():
+                    self._expect_ok(
+                        conn.request(line.encode() + b"\n\n", settings.command_timeout), line
+                    )
+                ready = True
+                self._conn = conn
+                self.connected = True
+                self._connected_at = self._clock()
         finally:
             if not ready:
                 conn.close("connect failed")
-        self._conn = conn
-        self.connected = True
         self._up.set()
         _log.info("esl.connected", peer=peer)
 
     def _subscription_lines(self) -> list[str]:
-        fmt = self.settings.event_format
-        lines = []
+        # Filters first: with no `event` yet nothing is sent, so no event is ever delivered
+        # under a partial filter set (and the client's own filters are in place from the start).
+        lines = self._filters.replay()
         if self._all_events:
-            lines.append(f"event {fmt} ALL")
+            lines.append(f"event {self.settings.event_format} ALL")
         elif self._events:
             lines.append(self._event_command(self._events))
-        lines += [f"filter {header} {value}" for header, value in self._filters]
         return lines
 
     def _event_command(self, names: Iterable[str]) -> str:
@@ -244,16 +307,17 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
             _log.info("esl.reconnected", peer=conn.peer, reconnects=self.reconnects)
             for handler in self._reconnected_handlers:
                 gevent.spawn(self._notify, handler)
-            for resync in self._resync_handlers:
-                gevent.spawn(self._notify, resync, "reconnected")
+            self._signal_resync("reconnected")
 
     def _reconnect(self) -> None:
-        delay = self.settings.reconnect_min
+        backoff = self._reconnect_backoff
+        if self._clock() - self._connected_at >= self.settings.reconnect_max:
+            backoff.reset()  # the lost connection had been healthy: start from reconnect_min
         attempt = 0
         while not self._stopping:
-            # Jitter: a random 50-100 % of the back-off, so many engines restarting
-            # together do not knock on FreeSWITCH in lockstep.
-            self._sleep(delay * (0.5 + 0.5 * self._rng.random()))
+            # Not reset between short-lived connections: a fault that drops every new
+            # connection (say, a reply to the resync's own command) gets ever longer waits.
+            self._sleep(backoff.next_delay())
             if self._stopping:
                 return
             attempt += 1
@@ -262,9 +326,39 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
                 return
             except ESLError as exc:
                 _log.warning(
-                    "esl.reconnect_failed", attempt=attempt, error=str(exc), next_delay=delay
+                    "esl.reconnect_failed",
+                    attempt=attempt,
+                    error=str(exc),
+                    next_delay=backoff.base,
                 )
-                delay = min(delay * 2, self.settings.reconnect_max)
+
+    def _signal_resync(self, reason: ResyncReason) -> None:
+        """Ask for ``on_resync_needed`` handlers to run, paced like reconnects (module doc)."""
+        if not self._resync_handlers or self._stopping:
+            return
+        if self._resync_reason != "reconnected":
+            self._resync_reason = reason
+        pump = self._resync_pump
+        if pump is None or pump.dead:
+            self._resync_pump = gevent.spawn(self._pump_resyncs)
+
+    def _pump_resyncs(self) -> None:
+        while self._resync_reason is not None and not self._stopping:
+            wait = self._resync_due - self._clock()
+            if wait > 0:
+                # Signals arriving meanwhile merge into this one.
+                self._sleep(wait)
+                if self._stopping:
+                    return
+            reason, self._resync_reason = self._resync_reason, None
+            now = self._clock()
+            last = self._last_resync
+            if last is None or now - last >= self.settings.reconnect_max:
+                self._resync_backoff.reset()  # quiet for a while: the next may come at once
+            self._last_resync = now
+            self._resync_due = now + self._resync_backoff.next_delay()
+            for resync in self._resync_handlers:
+                gevent.spawn(self._notify, resync, reason)
 
     @staticmethod
     def _notify(handler: Callable[..., object], *args: Any) -> None:
@@ -276,8 +370,7 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
             )
 
     def _backlog_recovered(self, dropped: int) -> None:
-        for resync in self._resync_handlers:
-            gevent.spawn(self._notify, resync, "events_dropped")
+        self._signal_resync("events_dropped")
 
     # -- the reader's side -------------------------------------------------------------------
 
@@ -296,7 +389,10 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
                 self.events_malformed += 1
                 _log.error("esl.event_malformed", error=str(exc), offset=exc.offset)
                 return
-            key = uuid_ or (f"job:{job_uuid}" if job_uuid else "global")
+            if uuid_ is not None:
+                key = self._lane_aliases.get(uuid_, uuid_)
+            else:
+                key = f"job:{job_uuid}" if job_uuid else "global"
         elif isinstance(message, DisconnectNotice):
             name, key = "DISCONNECT", "global"
         elif isinstance(message, LogData):
@@ -323,6 +419,15 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
     # -- commands ----------------------------------------------------------------------------
 
     def _request(self, data: str, timeout: float | None) -> Message:
+        try:
+            payload = data.encode()
+        except UnicodeEncodeError as exc:
+            # Surrogates: bytes from FreeSWITCH that were not UTF-8 (surrogateescape), or
+            # broken text. Either way not something to send back blind.
+            raise InvalidArgument(
+                f"command holds {data[exc.start]!r}, which is not text"
+                f" (bytes that were not UTF-8?): {data[: min(exc.start, 60)]!r}..."
+            ) from None
         conn = self._conn
         if conn is None or conn.closed.is_set():
             reason = conn.close_reason if conn is not None else "never connected"
@@ -330,7 +435,7 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
         self.commands_sent += 1
         try:
             return conn.request(
-                data.encode(), self.settings.command_timeout if timeout is None else timeout
+                payload, self.settings.command_timeout if timeout is None else timeout
             )
         except ESLTimeout:
             self.command_timeouts += 1
@@ -380,9 +485,13 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
         self, command: SendMsg | str, *, timeout: float | None = None, check: bool = False
     ) -> CommandReply:
         """Send a command answered by ``command/reply`` (``sendmsg``, ``myevents``,
-        ``linger``, ...). ``api``/``bgapi``/``auth``/``exit`` have their own methods.
-        ``event``/``filter`` sent this way are not replayed after a reconnect: use
-        :meth:`subscribe` and :meth:`add_filter` for that."""
+        ``linger``, ...). ``api``/``bgapi``/``auth``/``exit`` have their own methods, and
+        ``filter`` is refused: use :meth:`add_filter` / :meth:`delete_filter`, which keep
+        the client's own filters (module docstring). ``event`` sent this way is not replayed
+        after a reconnect (use :meth:`subscribe`); ``nixevent``, ``noevents`` and
+        ``myevents`` are the caller's responsibility: they can hide ``BACKGROUND_JOB`` and
+        ``HEARTBEAT`` from the client. Raises :class:`InvalidArgument` for a refused or
+        malformed command, before anything is sent."""
         text = str(command)
         lines = text.split("\n")
         for line in lines:
@@ -390,7 +499,14 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
         if not lines[0].strip() or "" in lines[1:]:
             raise InvalidArgument(f"command is empty or contains a blank line: {text[:60]!r}")
         verb = lines[0].split(" ", 1)[0]
-        if verb in _RESERVED_SEND:
+        # mod_event_socket matches commands case-insensitively, "filter" and "exit" as prefixes.
+        lowered = lines[0].lower()
+        if lowered.startswith("filter"):
+            raise InvalidArgument(
+                f"use add_filter/delete_filter (they keep the client's own filters),"
+                f" not send({verb!r} ...)"
+            )
+        if verb.lower() in _RESERVED_SEND or lowered.startswith("exit"):
             raise InvalidArgument(f"use the client's {verb} handling, not send({verb!r} ...)")
         reply = self._request(text + "\n\n", timeout)
         if not isinstance(reply, CommandReply):
@@ -409,30 +525,46 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
             self._expect_ok(self._request(self._event_command(new) + "\n\n", None), "event")
 
     def add_filter(self, header: str, value: str) -> None:
-        """``filter <header> <value>``: once any filter exists, only matching events pass
-        (note: BACKGROUND_JOB has no Unique-ID, so a Unique-ID filter hides bgapi results)."""
-        pair = (
-            check_header_name(header, "filter header"),
-            check_printable(value, "filter value", 256),
-        )
-        if pair in self._filters:
-            return
-        self._filters.append(pair)
-        if self.connected:
-            self._expect_ok(self._request(f"filter {pair[0]} {pair[1]}\n\n", None), "filter")
+        """``filter <header> <value>``, now and on every reconnect: once any filter exists,
+        FreeSWITCH sends only the events that match one. The client keeps its own events
+        flowing (``BACKGROUND_JOB``, ``HEARTBEAT``; module docstring).
+
+        Raises :class:`InvalidArgument` (nothing changes) for a header that is not
+        ``[A-Za-z0-9_-]+`` or is ``add``/``delete``/``all``, an empty or non-printable value
+        or one over 256 characters, and a negative filter (value starting with ``-``). The
+        filter is recorded before it is sent: if sending fails (:class:`ConnectionLost`,
+        :class:`ESLTimeout`, :class:`CommandFailed`, raised) it is applied by the reconnect
+        that follows (a connection whose filters are in doubt is closed and rebuilt)."""
+        pair = check_filter(header, value)
+        with self._subscribing:
+            self._send_filter_lines(self._filters.add(pair))
 
     def delete_filter(self, header: str, value: str) -> None:
-        pair = (
-            check_header_name(header, "filter header"),
-            check_printable(value, "filter value", 256),
-        )
-        if pair not in self._filters:
-            return
-        self._filters.remove(pair)
-        if self.connected:
-            self._expect_ok(
-                self._request(f"filter delete {pair[0]} {pair[1]}\n\n", None), "filter delete"
-            )
+        """``filter delete <header> <value>`` for a filter added by the user (header name
+        case-insensitive, value exact); a pair the user never added is ignored. The client's
+        own filters stay while the user has any filter, and go with the user's last one.
+        Errors as :meth:`add_filter`."""
+        pair = check_filter(header, value)
+        with self._subscribing:
+            self._send_filter_lines(self._filters.delete(pair))
+
+    @property
+    def filters(self) -> tuple[tuple[str, str], ...]:
+        """The user's filters, as ``(header, value)`` pairs in the order added."""
+        return self._filters.user
+
+    def _send_filter_lines(self, lines: list[str]) -> None:
+        conn = self._conn
+        if not lines or not self.connected or conn is None:
+            return  # recorded: the next (re)connect replays it
+        try:
+            for line in lines:
+                self._expect_ok(self._request(line + "\n\n", None), line)
+        except ESLError as exc:
+            # What FreeSWITCH holds is now unknown: rebuild the connection, which replays
+            # the filters as recorded.
+            conn.close(f"filter update failed: {exc}")
+            raise
 
     # -- stopping ----------------------------------------------------------------------------
 
@@ -452,6 +584,8 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
             conn.join(timeout)
         if self._supervisor is not None:
             self._supervisor.kill(block=True, timeout=timeout)
+        if self._resync_pump is not None:
+            self._resync_pump.kill(block=True, timeout=timeout)
         self._jobs.fail_all(ConnectionLost("client stopped"))
         self._dispatcher.stop(timeout)
         self.connected = False

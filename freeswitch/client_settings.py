@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from acd.errors import ConfigError
-from freeswitch.arguments import check_header_name, check_printable
-from freeswitch.errors import ESLError, InvalidArgument
+from freeswitch.errors import InvalidArgument
+from freeswitch.filters import check_filter
 
 _EVENT_NAME_RE = re.compile(r"[A-Z][A-Z0-9_]{0,63}\Z")
 _SUBCLASS_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}::[A-Za-z0-9_.:-]{1,64}\Z")
@@ -35,9 +35,42 @@ def check_event_names(
 
 @dataclass(frozen=True, slots=True)
 class ClientSettings:
-    """Where to connect and how patiently. ``events``: the names to subscribe to (CUSTOM
-    subclasses as ``owner::name``) or ``"ALL"``; ``BACKGROUND_JOB`` is added by the first
-    ``bgapi`` if missing (and then replayed on every reconnect like the others)."""
+    """Where to connect and how patiently. Frozen; every value is checked when built and a
+    bad one raises :class:`~acd.errors.ConfigError` naming the setting (lists from a config
+    file are accepted and kept as tuples).
+
+    Times are seconds (floats allowed); ``connect_timeout``, ``command_timeout``,
+    ``reconnect_min``, ``stop_timeout`` and ``job_ttl`` must be in (0, 86400].
+
+    * ``host`` (name or address, ``[A-Za-z0-9_.:-]``, up to 253), ``port`` (1..65535),
+      ``password`` (1..128 characters, no whitespace): the Event Socket to log in to.
+    * ``connect_timeout``: for the TCP connect and for the auth exchange; also how long
+      ``connect()`` waits for a reconnect already under way.
+    * ``command_timeout``: default wait for the reply to each command (``api``, ``bgapi``,
+      ``sendmsg``, subscriptions); a late reply raises :class:`~freeswitch.errors.ESLTimeout`.
+    * ``events``: the event names to subscribe to (CUSTOM subclasses as ``owner::name``), or
+      ``"ALL"``; ``BACKGROUND_JOB`` is added by the first ``bgapi`` if missing, ``HEARTBEAT``
+      when ``idle_timeout`` is on; all are replayed on every reconnect. ``event_format``:
+      ``"plain"`` or ``"json"`` events on the wire.
+    * ``backlog``: events queued for the handlers, over all lanes (>= 1); when full the
+      newest event is dropped and counted, and a resync is signalled once it has drained
+      to half.
+    * ``reconnect_min`` .. ``reconnect_max``: the reconnect back-off, doubling after each
+      failed attempt up to the maximum (>= the minimum); each wait is a random 50-100 % of it.
+      It starts over only after a connection stayed up ``reconnect_max`` seconds, and paces
+      ``on_resync_needed`` the same way (see :mod:`freeswitch.client`).
+    * ``filters``: ``(header, value)`` pairs sent as ``filter <header> <value>`` before the
+      subscription, in order, after the client's own (``Event-Name BACKGROUND_JOB``, and
+      ``HEARTBEAT`` with ``idle_timeout``), and again on every reconnect. Negative values
+      (``-...``) and the names ``add``/``delete``/``all`` are refused (:mod:`freeswitch.filters`).
+    * ``stop_timeout``: how long ``stop()`` waits for each step of a clean shutdown.
+    * ``job_ttl``: a ``bgapi`` job whose ``BACKGROUND_JOB`` never came fails with
+      :class:`~freeswitch.errors.ESLTimeout` after this long.
+    * ``max_frame_bytes``: the largest frame accepted (>= 1024); a larger one is a protocol
+      error that drops the connection (and the client reconnects).
+    * ``idle_timeout``: 0 (off) or the silence, in seconds (<= 86400), after which the
+      connection counts as dropped (see the comment on the field).
+    """
 
     host: str
     port: int
@@ -97,9 +130,10 @@ class ClientSettings:
             raise ConfigError(f"esl idle_timeout: 0 (off) or seconds: {self.idle_timeout!r}")
         if not isinstance(self.backlog, int) or self.backlog < 1:
             raise ConfigError(f"esl backlog: must be a positive int: {self.backlog!r}")
-        for header, value in self.filters:
+        for pair in self.filters:
+            if not isinstance(pair, tuple) or len(pair) != 2:
+                raise ConfigError(f"esl filters: (header, value) pairs, not {pair!r}")
             try:
-                check_header_name(header, "filter header")
-                check_printable(value, "filter value", max_length=256)
-            except ESLError as exc:
+                check_filter(*pair, error=ConfigError)
+            except ConfigError as exc:
                 raise ConfigError(f"esl filters: {exc}") from None

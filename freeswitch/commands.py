@@ -5,7 +5,11 @@ Builders return an :class:`ApiCommand` (for ``client.api``/``client.bgapi``) or 
 FreeSWITCH has a real escaping mechanism (see :mod:`freeswitch.arguments` for the
 mechanisms and the FreeSWITCH source they come from); anything else is refused with
 :class:`~freeswitch.errors.InvalidArgument`, so nothing a caller typed or sent
-(caller ID, digits, variables) can add a line or an argument to a command.
+(caller ID, digits, variables) can add a line or an argument to a command, or change its
+structure: no second leg, failover target or enterprise originate (``:_:``), no other
+variable, application or hang-up. Text that was not UTF-8 is refused in every field.
+tests/test_commands_structure.py checks this by property against a port of FreeSWITCH's
+own parsing (tests/fs_split_model.py).
 The forms are the ones the recordings in esl-captures show FreeSWITCH 1.10.12 accepting.
 """
 
@@ -18,6 +22,7 @@ from typing import Literal
 
 from freeswitch.arguments import (
     HangupCause,
+    check_encodable,
     check_extension,
     check_hangup_cause,
     check_printable,
@@ -26,6 +31,8 @@ from freeswitch.arguments import (
     check_var_name,
     escape_argument,
     escape_bracket_value,
+    refuse_array_value,
+    refuse_structure,
     render_value,
 )
 from freeswitch.errors import CommandFailed, InvalidArgument
@@ -51,6 +58,12 @@ _TERMINATORS_RE = re.compile(r"(?:[0-9*#]{1,12}|none)\Z")
 # rewritten by FreeSWITCH's argument split), never "$" (variable expansion).
 _DIGIT_REGEX_RE = re.compile(r"(?:[0-9\[\]|*#^()+?{},.-]|\\d){1,128}\Z")
 
+# Backslash sequences that switch_channel_expand_variables rewrites in application data
+# (it drops the backslash of "\\$" and "\\\\", and "\\'" disappears entirely).
+_REWRITTEN_ESCAPES = ("\\$", "\\'", "\\\\")
+# mod_event_socket reads a body after a content-length header; SendMsg never sends one.
+_BODY_HEADERS = frozenset({"content-length"})
+
 # Variables the originate builder sets from its own keyword arguments.
 _RESERVED_ORIGINATE_VARS = frozenset(
     {
@@ -73,6 +86,8 @@ class ApiCommand:
     args: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if isinstance(self.name, str):
+            check_encodable(self.name, "api command name")
         if not isinstance(self.name, str) or not _COMMAND_NAME_RE.match(self.name):
             raise InvalidArgument(f"api command name: {self.name!r}")
         for arg in self.args:
@@ -91,17 +106,37 @@ class ApiCommand:
 
 @dataclass(frozen=True, slots=True)
 class SendMsg:
-    """A ``sendmsg <uuid>`` command with its header lines (``client.send`` sends it)."""
+    """A ``sendmsg <uuid>`` command with its header lines (``client.send`` sends it).
+
+    Each header must arrive as written: mod_event_socket's ``read_packet`` strips the
+    spaces that start a value, ``switch_event_add_header_string`` drops an empty value and
+    turns one starting with ``ARRAY::`` into an array, a second header of the same name
+    (any case) is shadowed by the first, and ``Content-Length`` would make FreeSWITCH read
+    the next command as a body; all of these are refused with InvalidArgument.
+    """
 
     uuid: str
     headers: tuple[tuple[str, str], ...]
 
     def __post_init__(self) -> None:
         check_uuid(self.uuid)
+        seen: set[str] = set()
         for name, value in self.headers:
-            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,63}", name):
+            if isinstance(name, str):
+                check_encodable(name, "sendmsg header name")
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,63}", name):
                 raise InvalidArgument(f"sendmsg: bad header name {name!r}")
-            check_printable(value, f"sendmsg header {name}", max_length=4096)
+            key = name.lower()
+            if key in seen:
+                raise InvalidArgument(f"sendmsg: header {name} given twice")
+            if key in _BODY_HEADERS:
+                raise InvalidArgument(f"sendmsg: header {name} is not allowed (no body is sent)")
+            seen.add(key)
+            what = f"sendmsg header {name}"
+            text = check_printable(value, what, max_length=4096)
+            if not text or text.startswith(" "):
+                raise InvalidArgument(f"{what}: empty or starts with a space: {text!r}")
+            refuse_array_value(text, what)
 
     @property
     def text(self) -> str:
@@ -114,8 +149,15 @@ class SendMsg:
 
 def check_dial_string(endpoint: object) -> str:
     """``user/<ext>[@domain]``, ``sofia/<profile>/<sip uri>``,
-    ``sofia/gateway/<gw>/<number>`` or ``loopback/<ext>[/<context>]``."""
+    ``sofia/gateway/<gw>/<number>`` or ``loopback/<ext>[/<context>]``.
+
+    One target only: the patterns leave out every character of FreeSWITCH's dial-string
+    syntax (``|``, ``,``, ``{}``, ``<>``, ``^``, ``'``, ``$``, spaces) except the ``[...]``
+    of an IPv6 host, which is harmless inside the target; no pattern can form ``:_:``.
+    Raises InvalidArgument.
+    """
     if isinstance(endpoint, str):
+        check_encodable(endpoint, "dial string")
         for pattern in (_USER_RE, _SOFIA_GATEWAY_RE, _SOFIA_RE, _LOOPBACK_RE):
             if pattern.match(endpoint):
                 return endpoint
@@ -137,43 +179,59 @@ def originate(
     """``originate {vars}<endpoint> &park()`` (or ``<extension> XML <context>``).
 
     Send it with ``bgapi``: a plain ``api originate`` blocks the connection until the
-    leg answers or fails. Variable values are escaped for the ``{}`` block.
+    leg answers or fails. Variable values are escaped for the ``{}`` block; values that
+    FreeSWITCH would read as structure are refused (:mod:`freeswitch.arguments`).
+    Variable names are compared as FreeSWITCH does, without regard to case: a name given
+    twice, or one of the names set by the keyword arguments, is refused. ``undef`` (any
+    case) is refused as extension or context: mod_commands reads it as "not given".
+    Values are data: do not reference these variables inside directory dial-strings,
+    where FreeSWITCH would expand and re-parse them.
+    Raises InvalidArgument naming the field.
     """
-    pairs: list[tuple[str, str]] = []
+    # (variable, value, what the error message calls it)
+    pairs: list[tuple[str, object, str]] = []
     if uuid is not None:
-        pairs.append(("origination_uuid", check_uuid(uuid, "origination_uuid")))
+        pairs.append(("origination_uuid", check_uuid(uuid, "origination_uuid"), "uuid"))
     if ignore_early_media is not None:
-        pairs.append(("ignore_early_media", render_value(bool(ignore_early_media))))
+        early = render_value(bool(ignore_early_media))
+        pairs.append(("ignore_early_media", early, "ignore_early_media"))
     if timeout is not None:
         if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= 3600:
             raise InvalidArgument(f"originate_timeout: must be 1..3600 seconds: {timeout!r}")
-        pairs.append(("originate_timeout", str(timeout)))
+        pairs.append(("originate_timeout", str(timeout), "timeout"))
     if caller_id_name is not None:
-        pairs.append(("origination_caller_id_name", caller_id_name))
+        pairs.append(("origination_caller_id_name", caller_id_name, "caller_id_name"))
     if caller_id_number is not None:
-        pairs.append(("origination_caller_id_number", caller_id_number))
+        pairs.append(("origination_caller_id_number", caller_id_number, "caller_id_number"))
+    seen = {name for name, _, _ in pairs}
     for name, value in (variables or {}).items():
         check_var_name(name, "originate variable name")
-        if name in _RESERVED_ORIGINATE_VARS:
+        if name.lower() in _RESERVED_ORIGINATE_VARS:
             raise InvalidArgument(f"originate: set {name} with its keyword argument")
+        if name.lower() in seen:
+            raise InvalidArgument(f"originate: variable {name} given twice (names ignore case)")
+        seen.add(name.lower())
         if not isinstance(value, str | int | bool):
             raise InvalidArgument(
                 f"originate variable {name}: unsupported type {type(value).__name__}"
             )
-        pairs.append((name, render_value(value)))
+        pairs.append((name, render_value(value), f"variable {name}"))
     block = ",".join(
-        f"{name}={escape_bracket_value(value, f'originate variable {name}')}"
-        for name, value in pairs
+        f"{name}={escape_bracket_value(value, f'originate {what}')}" for name, value, what in pairs
     )
     target = ("{" + block + "}" if block else "") + check_dial_string(endpoint)
     if extension is None:
         if context is not None:
             raise InvalidArgument("originate: context needs an extension")
         return ApiCommand("originate", (target, "&park()"))
-    return ApiCommand(
-        "originate",
-        (target, check_extension(extension), "XML", check_token(context or "default", "context")),
+    words = (
+        ("originate extension", check_extension(extension, "originate extension")),
+        ("originate context", check_token(context or "default", "originate context")),
     )
+    for what, word in words:
+        if word.lower() == "undef":
+            raise InvalidArgument(f"{what}: {word!r} (undef, any case) means 'not given'")
+    return ApiCommand("originate", (target, words[0][1], "XML", words[1][1]))
 
 
 def uuid_bridge(a_leg: str, b_leg: str) -> ApiCommand:
@@ -186,6 +244,8 @@ def uuid_bridge(a_leg: str, b_leg: str) -> ApiCommand:
 
 def uuid_broadcast(uuid: str, media: Media, leg: Leg = "aleg") -> ApiCommand:
     """Play ``media`` to a channel (music, prompts, ``say``, phrases)."""
+    if isinstance(leg, str):
+        check_encodable(leg, "uuid_broadcast leg")
     if leg not in ("aleg", "bleg", "both", "holdb"):
         raise InvalidArgument(f"uuid_broadcast: leg must be aleg, bleg, both or holdb: {leg!r}")
     if not hasattr(media, "broadcast_arg"):
@@ -226,6 +286,9 @@ def uuid_transfer(
     leg: Literal["aleg", "bleg", "both"] = "aleg",
 ) -> ApiCommand:
     """``uuid_transfer <uuid> [-bleg|-both] <ext> XML <context>`` (recorded form)."""
+    for what, word in (("dialplan", dialplan), ("leg", leg)):
+        if isinstance(word, str):
+            check_encodable(word, f"uuid_transfer {what}")
     if dialplan != "XML":
         raise InvalidArgument(f"uuid_transfer: only the XML dialplan is supported: {dialplan!r}")
     args = [check_uuid(uuid)]
@@ -279,14 +342,29 @@ def execute(
     loops: int | None = None,
 ) -> SendMsg:
     """``sendmsg`` ``call-command: execute``; ``event_uuid`` comes back as
-    ``Application-UUID`` on the execute events, so completion can be matched."""
+    ``Application-UUID`` on the execute events, so completion can be matched.
+
+    ``argument`` is the application's data, handed over whole; FreeSWITCH expands
+    variables in it, so ``${``, ``$$`` and the backslash sequences the expansion rewrites
+    (``\\$``, ``\\'``, ``\\\\``) are refused, and so are ``:_:``, a leading ``ARRAY::`` and a
+    leading space (see :class:`SendMsg`). Raises InvalidArgument naming the field.
+    """
+    if isinstance(application, str):
+        check_encodable(application, "execute application name")
     if not isinstance(application, str) or not _APP_NAME_RE.match(application):
         raise InvalidArgument(f"execute: application name must match [a-z0-9_]+: {application!r}")
     headers = [("call-command", "execute"), ("execute-app-name", application)]
     if argument:
-        text = check_printable(argument, f"{application} argument", max_length=4096)
+        what = f"{application} argument"
+        text = check_printable(argument, what, max_length=4096)
         if "${" in text or "$$" in text:
-            raise InvalidArgument(f"{application} argument: variable expansion is not allowed")
+            raise InvalidArgument(f"{what}: variable expansion is not allowed")
+        for sequence in _REWRITTEN_ESCAPES:
+            if sequence in text:
+                raise InvalidArgument(f"{what}: {sequence!r} would be rewritten by FreeSWITCH")
+        if text.startswith(" "):
+            raise InvalidArgument(f"{what}: FreeSWITCH strips a leading space")
+        refuse_structure(text, what)
         headers.append(("execute-app-arg", text))
     if loops is not None:
         if not isinstance(loops, int) or isinstance(loops, bool) or not 1 <= loops <= 1000:
@@ -345,6 +423,9 @@ def play_and_get_digits(
             not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 600_000
         ):
             raise InvalidArgument(f"play_and_get_digits: {name} must be 1..600000: {limit!r}")
+    for what, text in (("terminators", terminators), ("digits_regex", digits_regex)):
+        if isinstance(text, str):
+            check_encodable(text, f"play_and_get_digits {what}")
     if not isinstance(terminators, str) or not _TERMINATORS_RE.match(terminators):
         raise InvalidArgument(
             f"play_and_get_digits: terminators must be [0-9*#]+ or none: {terminators!r}"
@@ -362,7 +443,7 @@ def play_and_get_digits(
         terminators,
         prompt.file_arg(),
         invalid_prompt.file_arg(),
-        check_var_name(variable),
+        check_var_name(variable, "play_and_get_digits variable"),
         digits_regex,
     ]
     if digit_timeout_ms is not None:

@@ -10,8 +10,18 @@ FreeSWITCH's rules, from ``switch_event.c`` / ``switch_utils.c`` and the recordi
 * URL-decoding mirrors ``switch_url_decode``: ``%XX`` with two hex digits, upper or lower
   case, becomes that byte; anything else (``%`` not followed by two hex digits) is kept as
   is; ``+`` is NOT a space (FreeSWITCH encodes a space as ``%20`` and ``+`` as ``%2B``).
-  Multi-byte UTF-8 is encoded byte by byte, so the decoded bytes are then checked as UTF-8:
-  bytes that are not UTF-8 raise :class:`ProtocolError`.
+  Multi-byte UTF-8 is encoded byte by byte, so a value is decoded as UTF-8 only after
+  URL-decoding.
+* FreeSWITCH never checks that channel data is UTF-8 (a SIP display name or a dialled number
+  can hold any byte): in plain events such a byte arrives %-encoded, in JSON events raw. Bytes
+  that are not UTF-8 are therefore never an error: each name and value is decoded on its own
+  with ``surrogateescape``, so every header of the event can be read, the original bytes are
+  recoverable (``value.encode("utf-8", "surrogateescape")``), and a value that carries
+  surrogates is recognisably not text (the command builders refuse it). Header names are
+  treated like values: a plain event writes channel variable names unencoded
+  (``variable_<name>``) and FreeSWITCH does not check those either. Only the structure of a
+  body (a line without ``": "``, the blank line, the inner ``Content-Length``, JSON syntax and
+  value types) raises :class:`ProtocolError`.
 * Repeated header names: FreeSWITCH keeps every copy and its own lookups
   (``switch_event_get_header``, libesl's ``esl_event_get_header``) return the FIRST. Real
   events repeat names (``Hangup-Cause`` in CHANNEL_HANGUP_COMPLETE, the codec headers of
@@ -61,18 +71,22 @@ def percent_decode(value: bytes) -> bytes:
     return b"".join(out)
 
 
-def decode_value(raw: bytes, offset: int, name: str = "") -> str:
-    """One URL-encoded value -> text; ``offset`` is where it starts in the stream (for errors)."""
+def decode_value(raw: bytes) -> str:
+    """One URL-encoded value -> text; bytes that are not UTF-8 become surrogates (never fails)."""
     data = percent_decode(raw) if b"%" in raw else raw
+    return data.decode("utf-8", "surrogateescape")
+
+
+def name_bytes(name: str) -> bytes:
+    """The bytes a header called ``name`` has on the wire (the inverse of the decoding here).
+
+    A name with surrogates that ``surrogateescape`` cannot have produced (from ``"\\ud800"``,
+    say) gets bytes that never occur in a decoded stream, so it is simply never found.
+    """
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        what = f"header {name!r}" if name else "a header value"
-        raise ProtocolError(
-            f"value of {what} is not UTF-8 after URL-decoding"
-            f" (byte {data[exc.start]:#04x}) near byte {offset}",
-            offset,
-        ) from None
+        return name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogatepass")
 
 
 def split_plain_body(raw: bytes, base: int) -> tuple[int, int]:
@@ -129,13 +143,8 @@ def decode_plain_headers_slow(block: bytes, base: int) -> dict[str, str]:
             shown = line[:60].decode("utf-8", errors="replace")
             reason = "an empty line" if not line else f"a header line without ': ' ({shown!r})"
             raise ProtocolError(f"event body: {reason} at byte {where}", where)
-        try:
-            key = name.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ProtocolError(
-                f"event body: header name is not UTF-8 at byte {where}", where
-            ) from None
-        text = decode_value(value, where + len(name) + 2, key)
+        key = name.decode("utf-8", "surrogateescape")
+        text = decode_value(value)
         if key not in headers:
             headers[key] = text
         pos += len(line) + 1
@@ -147,25 +156,25 @@ def decode_plain_headers(block: bytes, base: int) -> dict[str, str]:
 
     Same result as :func:`decode_plain_headers_slow`, but in a handful of C-level passes over
     the whole block instead of Python work per line; anything unusual (a line without
-    ``": "``, an escape that is not two hex digits, an encoded newline, bytes that are not
-    UTF-8) is handed to the slow decoder, which decides and reports.
+    ``": "``, an escape that is not two hex digits, an encoded newline) is handed to the slow
+    decoder, which decides and reports.
     """
-    try:
-        text = block.decode("utf-8")
-        names, seps, values = zip(*map(str.partition, text.split("\n"), repeat(": ")), strict=True)
-    except UnicodeDecodeError:
-        return decode_plain_headers_slow(block, base)
+    # surrogateescape round-trips every byte, so the passes below see the raw bytes as they are.
+    text = block.decode("utf-8", "surrogateescape")
+    names, seps, values = zip(*map(str.partition, text.split("\n"), repeat(": ")), strict=True)
     if "" in seps:
         return decode_plain_headers_slow(block, base)
     if "%" in text:
         # All values URL-decoded in one C pass: escape_decode turns "\xXX" into a byte, so
         # protect real backslashes and turn each "%" into "\x". An escape that is not two hex
         # digits makes it fail; an encoded newline shows as an extra line. Both -> slow path.
-        escaped = "\n".join(values).encode("utf-8").replace(b"\\", b"\\\\").replace(b"%", b"\\x")
+        joined = "\n".join(values).encode("utf-8", "surrogateescape")
+        escaped = joined.replace(b"\\", b"\\\\").replace(b"%", b"\\x")
         try:
-            decoded = codecs.escape_decode(escaped)[0].decode("utf-8").split("\n")
-        except ValueError:  # also UnicodeDecodeError
+            unquoted = codecs.escape_decode(escaped)[0]
+        except ValueError:
             return decode_plain_headers_slow(block, base)
+        decoded = unquoted.decode("utf-8", "surrogateescape").split("\n")
         if len(decoded) != len(values):
             return decode_plain_headers_slow(block, base)
         values = tuple(decoded)
@@ -196,14 +205,16 @@ def _array_text(items: list[str]) -> str:
 
 
 def decode_json_event(raw: bytes, base: int) -> tuple[dict[str, str], str]:
-    """Decode a ``text/event-json`` body into ``(headers, body)``."""
+    """Decode a ``text/event-json`` body into ``(headers, body)``.
+
+    cJSON copies bytes above 31 as they are, so the body is decoded with ``surrogateescape``
+    before it is parsed: a value with bytes that are not UTF-8 keeps them as surrogates.
+    """
     try:
-        obj = json.loads(raw.decode("utf-8"), object_pairs_hook=_first_wins)
-    except UnicodeDecodeError as exc:
-        where = base + exc.start
-        raise ProtocolError(f"event-json body is not UTF-8 at byte {where}", where) from None
+        obj = json.loads(raw.decode("utf-8", "surrogateescape"), object_pairs_hook=_first_wins)
     except json.JSONDecodeError as exc:
-        where = base + len(exc.doc[: exc.pos].encode("utf-8"))  # pos counts characters
+        # pos counts characters; surrogateescape gives back one byte per escaped character.
+        where = base + len(exc.doc[: exc.pos].encode("utf-8", "surrogateescape"))
         raise ProtocolError(
             f"event-json body is not JSON ({exc.msg}) at byte {where}", where
         ) from None
@@ -242,7 +253,7 @@ UNDECIDED = Undecided()
 
 def json_keys(header: str) -> tuple[bytes, bytes]:
     """How ``header`` starts a compact JSON object, and how it follows another member."""
-    key = header.encode("utf-8")
+    key = name_bytes(header)
     return b'{"' + key + b'":', b',"' + key + b'":'
 
 
@@ -253,8 +264,9 @@ def find_json_value(
     ``data[start:end]``, None when absent, or :data:`UNDECIDED`.
 
     Only compact JSON, as cJSON writes it (``{"k":"v","k2":"v2"}``), is trusted: a value with
-    an escape, an array, bytes that are not UTF-8 or a spaced layout are left to the full
-    decoder (so is an absent key in spaced JSON, which this search cannot see).
+    an escape, an array or a spaced layout is left to the full decoder (so is an absent key
+    in spaced JSON, which this search cannot see). Bytes that are not UTF-8 are decoded with
+    ``surrogateescape``, as the full decoder does.
     """
     at_start, after_comma = keys
     if data.startswith(at_start, start, end):
@@ -268,10 +280,7 @@ def find_json_value(
         quote = data.find(b'"', found + 1, end)
         value = data[found + 1 : quote]
         if quote > 0 and b"\\" not in value:
-            try:
-                return value.decode("utf-8")
-            except UnicodeDecodeError:
-                pass  # the full decoder reports it with its position
+            return value.decode("utf-8", "surrogateescape")
     return UNDECIDED
 
 

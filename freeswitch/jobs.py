@@ -32,8 +32,11 @@ class BackgroundJob:
     def wait(self, timeout: float) -> str:
         """The job's result text (what ``api`` would have answered, e.g. ``+OK <uuid>``).
 
-        Raises :class:`ESLTimeout` after ``timeout`` seconds, or the error that ended the
-        job (:class:`ConnectionLost` when the connection dropped first).
+        FreeSWITCH does not promise UTF-8: bytes of the result that are not UTF-8 are kept
+        as lone surrogates (``surrogateescape``; see :mod:`freeswitch.messages`), never an
+        error. Raises :class:`ESLTimeout` after ``timeout`` seconds, or the error that
+        ended the job (:class:`ConnectionLost` when the connection dropped first, or
+        :class:`~freeswitch.errors.ProtocolError` when its event's body was malformed).
         """
         try:
             text: str = self._result.get(timeout=timeout)

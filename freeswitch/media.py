@@ -12,6 +12,13 @@ accepting (esl-captures/README.md, s03):
 
 ``phrase:<macro>:<data>`` works as a ``playback`` argument but not inside
 ``file_string://`` (README), so no ``file_string`` form is offered.
+
+Every text field must be UTF-8 (no ``surrogateescape`` surrogates) and is checked
+against a narrow pattern, so nothing in it can change what FreeSWITCH does:
+``uuid_broadcast`` takes ``<app>::`` only where the *first* ``:`` is doubled and reads
+``!`` in that app name as "hang up afterwards" (``switch_ivr_broadcast``), ``playback``
+reads ``@@<n>`` as a start offset, and ``:_:`` is refused everywhere
+(:mod:`freeswitch.arguments`). Fields raise InvalidArgument naming themselves.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from freeswitch.arguments import check_token
+from freeswitch.arguments import check_encodable, check_token, refuse_enterprise_delimiter
 from freeswitch.errors import InvalidArgument
 
 
@@ -72,6 +79,8 @@ class SoundFile(Playable):
 
     def __post_init__(self) -> None:
         path = self.path
+        if isinstance(path, str):
+            check_encodable(path, "sound file path")
         if not isinstance(path, str) or not path or len(path) > 1024:
             raise InvalidArgument(f"sound file: bad path {path!r}")
         body = path[1:] if path.startswith("/") else path
@@ -165,6 +174,8 @@ class ToneStream(Playable):
     @classmethod
     def parse(cls, text: str) -> ToneStream:
         """Accept a configured ``tone_stream://`` string only in the whitelisted form."""
+        if isinstance(text, str):
+            check_encodable(text, "tone stream")
         match = _TONE_STREAM_RE.match(text) if isinstance(text, str) else None
         if match is None:
             raise InvalidArgument(
@@ -200,10 +211,17 @@ class Phrase(Playable):
     data: str = ""
 
     def __post_init__(self) -> None:
+        for what, text in (("phrase macro", self.macro), ("phrase data", self.data)):
+            if isinstance(text, str):
+                check_encodable(text, what)
         if not isinstance(self.macro, str) or not _MACRO_RE.match(self.macro):
             raise InvalidArgument(f"phrase: macro name must match [A-Za-z0-9_-]+: {self.macro!r}")
         if not isinstance(self.data, str) or not _PHRASE_DATA_RE.match(self.data):
             raise InvalidArgument(f"phrase: data must match [A-Za-z0-9_.:+*#@-]*: {self.data!r}")
+        if "@@" in self.data:
+            # playback cuts "phrase:<macro>:<data>" at "@@" and reads the rest as an offset.
+            raise InvalidArgument(f"phrase data: '@@' is not allowed: {self.data!r}")
+        refuse_enterprise_delimiter(self.data, "phrase data")
 
     def playback_path(self) -> str:
         return f"phrase:{self.macro}:{self.data}" if self.data else f"phrase:{self.macro}"
@@ -292,6 +310,15 @@ class Say:
     module: str | None = None
 
     def __post_init__(self) -> None:
+        texts = (
+            ("say language", self.language),
+            ("say module", self.module),
+            ("say gender", self.gender),
+            ("say text", self.text),
+        )
+        for what, text in texts:
+            if isinstance(text, str):
+                check_encodable(text, what)
         if not isinstance(self.language, str) or not _LANGUAGE_RE.match(self.language):
             raise InvalidArgument(f"say: language must be 2-3 lowercase letters: {self.language!r}")
         if self.module is not None and (
@@ -347,6 +374,7 @@ def parse_playable(text: str) -> Playable:
     ``tone_stream://`` (whitelisted form), ``phrase:<macro>[:<data>]`` or a file path."""
     if not isinstance(text, str):
         raise InvalidArgument(f"media: must be text: {text!r}")
+    check_encodable(text, "media")
     if text.startswith("local_stream://"):
         return LocalStream(text.removeprefix("local_stream://"))
     if text.startswith("silence_stream://"):

@@ -11,16 +11,23 @@ targeted search in the raw body and decode only that value; ``headers``, ``body`
 What is checked where:
 
 * in :meth:`Parser.feed <freeswitch.parser.Parser.feed>`, eagerly: the framing, the outer
-  header lines, Content-Length, and that every raw byte of every frame is UTF-8;
-* on the first ``headers`` / ``body`` / ``variables`` of an event: all of its own header
-  lines (``Name: value``, the terminating blank line, the inner ``Content-Length``), the JSON
-  syntax and value types, and that every URL-decoded value is UTF-8;
-* on ``get(name)`` or a typed attribute: that the value read is UTF-8 once URL-decoded (and
-  for ``sequence`` / ``timestamp_us``, decimal). When the targeted search cannot decide alone
-  (an inner Content-Length line comes before the match, or JSON with escapes, arrays or
-  spaced formatting) it falls back to the full decode above, with all of its checks.
+  header lines and Content-Length;
+* on the first ``headers`` / ``body`` / ``variables`` of an event: the structure of its own
+  header block (``Name: value`` lines, the terminating blank line, the inner
+  ``Content-Length``), and for JSON the syntax and value types;
+* on ``get(name)`` or a typed attribute: nothing more (``sequence`` / ``timestamp_us`` check
+  that the value is decimal). When the targeted search cannot decide alone (an inner
+  Content-Length line comes before the match, or JSON with escapes, arrays or spaced
+  formatting) it falls back to the full decode above, with all of its checks.
 
 Each of these raises :class:`~freeswitch.errors.ProtocolError` with the stream offset.
+
+Text is never checked for being UTF-8: FreeSWITCH does not promise it (channel data such as
+a SIP display name can hold any byte; see :mod:`freeswitch.event_body`). Every name, value
+and body is decoded on its own with ``surrogateescape``: bytes that are not UTF-8 become lone
+surrogates (``"1000\\udcf1"`` for ``1000%F1``), the original bytes come back with
+``text.encode("utf-8", "surrogateescape")``, and the command builders refuse such text, so
+it cannot travel back into a command unnoticed.
 
 An event built by the parser refers to the bytes that were fed to it rather than holding a
 copy of its body, so keeping an event keeps that block of bytes (one ``feed`` argument, at
@@ -42,6 +49,7 @@ from freeswitch.event_body import (
     decode_value,
     find_json_value,
     json_keys,
+    name_bytes,
     split_plain_body,
 )
 
@@ -52,12 +60,9 @@ def _frozen(frame: Mapping[str, str]) -> Mapping[str, str]:
     return frame if isinstance(frame, MappingProxyType) else MappingProxyType(dict(frame))
 
 
-def _text(raw: bytes, offset: int, what: str) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        where = offset + exc.start
-        raise ProtocolError(f"{what} body is not UTF-8 at byte {where}", where) from None
+def _text(raw: bytes) -> str:
+    # A body is text from FreeSWITCH, not from a UTF-8 promise: keep every byte (module doc).
+    return raw.decode("utf-8", "surrogateescape")
 
 
 class Message:
@@ -151,7 +156,8 @@ class CommandReply(Message):
 
 
 class _TextMessage(Message):
-    """A message whose body is text, decoded (and checked as UTF-8) when it is built."""
+    """A message whose body is text, decoded when it is built (bytes that are not UTF-8
+    become surrogates, see the module docstring)."""
 
     __slots__ = ("_text",)
 
@@ -159,7 +165,7 @@ class _TextMessage(Message):
         self, content_type: str, frame: Mapping[str, str], raw_body: bytes, offset: int
     ) -> None:
         super().__init__(content_type, frame, raw_body, offset)
-        self._text = _text(raw_body, offset, content_type)
+        self._text = _text(raw_body)
 
     @property
     def text(self) -> str:
@@ -243,7 +249,7 @@ def _header_getter(header: str) -> _Getter:
     than headers (the full decoder decides then), and cuts out the value: one C call is
     cheaper than separate searches and slicing.
     """
-    search = re.compile(b"\n(?:" + re.escape(header.encode()) + b": ([^\n]*)|Content-Length: )")
+    search = re.compile(b"\n(?:" + re.escape(name_bytes(header)) + b": ([^\n]*)|Content-Length: )")
     find = search.search
     keys = json_keys(header)
 
@@ -265,9 +271,9 @@ def _header_getter(header: str) -> _Getter:
         try:
             text = raw.decode()
         except UnicodeDecodeError:
-            text = "%"  # decode_value below raises it, located
+            return decode_value(raw)  # bytes that are not UTF-8: kept as surrogates
         if "%" in text:
-            return decode_value(raw, event._offset + found.start(1) - event._start, header)
+            return decode_value(raw)
         return text
 
     return get
@@ -358,7 +364,7 @@ class Event(Message):
                 header_end, body_start = split_plain_body(raw, self._offset)
                 headers = decode_plain_headers(raw[:header_end], self._offset)
                 inner = raw[body_start:]
-                self._body = _text(inner, self._offset + body_start, "event") if inner else ""
+                self._body = _text(inner) if inner else ""
             self._headers = headers
             self._plain = None
         return headers
@@ -469,10 +475,10 @@ _new = object.__new__
 def new_plain_event(data: bytes, start: int, end: int, offset: int, name: bytes | None) -> Event:
     """The parser's fast constructor for a ``text/event-plain`` event, framed as usual.
 
-    The body is ``data[start:end]``, at stream byte ``offset``, already checked to be UTF-8;
-    ``data[start - 1]`` must be a newline (the end of the frame's header block). ``name`` is
-    the raw Event-Name the parser read between ASCII delimiters inside that body (so its
-    bytes are UTF-8 too), or None: the name is then looked up (and decoded) on first access.
+    The body is ``data[start:end]``, at stream byte ``offset``; ``data[start - 1]`` must be a
+    newline (the end of the frame's header block). ``name`` is the raw Event-Name the parser
+    read between ASCII delimiters inside that body, or None: the name is then looked up (and
+    decoded) on first access, as it is when the bytes read are escaped or not UTF-8.
     """
     event: Event = _new(Event)  # _frame, _body, _variables stay unset until first needed
     event._content_type = _PLAIN
@@ -481,8 +487,14 @@ def new_plain_event(data: bytes, start: int, end: int, offset: int, name: bytes 
     event._end = end
     event._offset = offset
     event._headers = None
-    text = name.decode() if name is not None else None  # (none read, or escaped: look it up)
-    event._name = text if text is not None and "%" not in text else _NOT_YET
+    if name is None:
+        event._name = _NOT_YET
+        return event
+    try:
+        text = name.decode()
+    except UnicodeDecodeError:
+        text = "%"
+    event._name = text if "%" not in text else _NOT_YET
     return event
 
 
@@ -496,5 +508,8 @@ def new_json_event(data: bytes, start: int, end: int, offset: int, name: bytes |
     event._end = end
     event._offset = offset
     event._headers = None
-    event._name = _NOT_YET if name is None else name.decode()
+    try:
+        event._name = _NOT_YET if name is None else name.decode()
+    except UnicodeDecodeError:
+        event._name = _NOT_YET  # looked up (decoded with surrogateescape) on first access
     return event

@@ -20,13 +20,20 @@ anything else               :class:`~freeswitch.messages.Message` (generic, neve
                             engine never subscribes to, and a frame with no Content-Type.
 ==========================  ===========================================================
 
-Malformed input raises :class:`~freeswitch.errors.ProtocolError` naming what and the byte
-offset in the stream: a header line without ``": "``, frame header bytes or body bytes that
-are not UTF-8, a Content-Length that is not a plain decimal number (sign, spaces, empty) or is
-above ``max_frame_bytes``, and a header block that grows past ``MAX_HEADER_BYTES`` without its
-terminating blank line (so a missing blank line can never make the parser buffer forever).
-Buffered data is therefore bounded by ``MAX_HEADER_BYTES + max_frame_bytes`` plus one feed.
-After an error the parser refuses any further input: the connection must be rebuilt.
+Only a framing error raises :class:`~freeswitch.errors.ProtocolError`, naming what and the
+byte offset in the stream: a header line without ``": "``, a Content-Length that is not a
+plain decimal number (sign, spaces, empty) or is above ``max_frame_bytes``, and a header block
+that grows past ``MAX_HEADER_BYTES`` without its terminating blank line (so a missing blank
+line can never make the parser buffer forever). Buffered data is therefore bounded by
+``MAX_HEADER_BYTES + max_frame_bytes`` plus one feed. After an error the parser refuses any
+further input: the connection must be rebuilt.
+
+Bytes are never a framing error. FreeSWITCH does not check that channel data is UTF-8, and
+its bytes reach api bodies (``show channels as json``), JSON events and log lines raw, so a
+well-formed frame always parses: every name, value and body is decoded on its own with
+``surrogateescape`` when it is read (see :mod:`freeswitch.messages`). That includes header
+names: the outer ones are mod_event_socket's own, and event header names can be channel
+variable names, which FreeSWITCH writes unencoded and never checks (``variable_<name>``).
 
 Events are framed here and decoded lazily; see :mod:`freeswitch.messages` for exactly which
 checks happen in ``feed`` and which on first access of an event's headers. Repeated header
@@ -193,8 +200,6 @@ class Parser:
             self._event = None
             body_start, json, name = pending
             offset = self._consumed + body_start
-            if not frame.isascii():
-                _check_utf8(frame[body_start:], offset)
             new = new_json_event if json else new_plain_event
             out.append(new(frame, body_start, len(frame), offset, name))
         self._consumed += len(frame)
@@ -223,15 +228,13 @@ class Parser:
         other_match = _OTHER_EVENT.match
         lengths = _LENGTHS
         pos = start
-        # One pass over the whole chunk spares a per-body check in the common all-ASCII case.
-        ascii_only = buf.isascii()
         scan = self._scan
         self._scan = self._need = 0
         while pos < end:
             frame_match = plain_match(buf, pos)
-            # Consecutive plain events, complete in an all-ASCII chunk: the common case, in a
-            # loop of its own. Anything else about such a frame is left to the code below.
-            while frame_match is not None and ascii_only:
+            # Consecutive complete plain events: the common case, in a loop of its own.
+            # Anything else about such a frame is left to the code below.
+            while frame_match is not None:
                 digits = frame_match[1]
                 length = lengths.get(digits) or _event_length(digits)
                 body_start = frame_match.end(1) + _PLAIN_TAIL
@@ -268,10 +271,6 @@ class Parser:
                     self._need = body_end - pos
                     self._event = (body_start - pos, json, name)
                     return pos
-                if not ascii_only:
-                    body = buf[body_start:body_end]
-                    if not body.isascii():
-                        _check_utf8(body, base + body_start)
                 new = new_json_event if json else new_plain_event
                 append(new(buf, body_start, body_end, base + body_start, name))
                 pos = body_end
@@ -297,8 +296,6 @@ class Parser:
                 self._event = None
                 return pos
             body = buf[body_start:body_end]
-            if not body.isascii():
-                _check_utf8(body, base + body_start)
             if kind in _EVENT_TYPES:
                 append(Event(kind, frame, body, base + body_start))
             else:
@@ -330,30 +327,18 @@ class Parser:
         return length
 
 
-def _check_utf8(data: bytes, where: int) -> None:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        at = where + exc.start
-        raise ProtocolError(
-            f"frame body is not UTF-8 (byte {data[exc.start]:#04x}) at byte {at}", at
-        ) from None
-
-
 def _frame_headers(head: bytes, where: int) -> Mapping[str, str]:
-    """The outer header block of one frame as a read-only, first-wins mapping."""
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        at = where + exc.start
-        raise ProtocolError(
-            f"frame header is not UTF-8 (byte {head[exc.start]:#04x}) at byte {at}", at
-        ) from None
+    """The outer header block of one frame as a read-only, first-wins mapping.
+
+    Values are not URL-decoded here (mod_event_socket writes them as they are: a Reply-Text
+    can echo a command's bytes), so bytes that are not UTF-8 are kept as surrogates.
+    """
+    text = head.decode("utf-8", "surrogateescape")
     frame: dict[str, str] = {}
     for line in text.split("\n"):
         name, sep, value = line.partition(": ")
         if not sep:
-            at = where + head.find(line.encode("utf-8"))
+            at = where + head.find(line.encode("utf-8", "surrogateescape"))
             raise ProtocolError(f"frame header line without ': ' ({line[:60]!r}) at byte {at}", at)
         if name not in frame:
             frame[name] = value

@@ -49,6 +49,9 @@ _BYTE_TEXT = tuple(
     f"%{b:02X}" if b < 0x20 or b > 0x7E or chr(b) in _URL_UNSAFE else chr(b) for b in range(256)
 )
 _BAD_NAME = re.compile(r"[\r\n:]")
+# FreeSWITCH handles bytes, not text: a str here may carry bytes that are not UTF-8 as
+# surrogates (surrogateescape, as the parser decodes them); they go out as those bytes.
+_BYTES = "surrogateescape"
 
 
 @functools.lru_cache(maxsize=65536)
@@ -60,7 +63,7 @@ def url_encode(value: str) -> str:
     """
     if not _NEEDS_ENCODING.search(value):
         return value
-    raw = value.encode("utf-8")
+    raw = value.encode("utf-8", _BYTES)
     out: list[str] = []
     last = len(raw) - 1
     for i, b in enumerate(raw):
@@ -88,12 +91,12 @@ def encode_event_plain(headers: Sequence[tuple[str, str]], body: str = "") -> by
     """One ``text/event-plain`` frame; duplicate header names are kept in order."""
     lines = [f"{_checked_name(name)}: {url_encode(value)}\n" for name, value in headers]
     if body:
-        body_bytes = body.encode("utf-8")
+        body_bytes = body.encode("utf-8", _BYTES)
         lines.append(f"Content-Length: {len(body_bytes)}\n\n")
-        inner = "".join(lines).encode("utf-8") + body_bytes
+        inner = "".join(lines).encode("utf-8", _BYTES) + body_bytes
     else:
         lines.append("\n")
-        inner = "".join(lines).encode("utf-8")
+        inner = "".join(lines).encode("utf-8", _BYTES)
     return b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(inner) + inner
 
 
@@ -104,9 +107,9 @@ def encode_event_json(headers: Sequence[tuple[str, str]], body: str = "") -> byt
         for name, value in headers
     ]
     if body:
-        members.append(f'"Content-Length":"{len(body.encode("utf-8"))}"')
+        members.append(f'"Content-Length":"{len(body.encode("utf-8", _BYTES))}"')
         members.append(f'"_body":{encode_basestring(body)}')
-    inner = ("{" + ",".join(members) + "}").encode("utf-8")
+    inner = ("{" + ",".join(members) + "}").encode("utf-8", _BYTES)
     return b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(inner) + inner
 
 
@@ -122,10 +125,10 @@ def encode_event_xml(headers: Sequence[tuple[str, str]], body: str = "") -> byte
         lines.append(f"    <{element}>{xml_escape(value)}</{element}>\n")
     lines.append("  </headers>\n")
     if body:
-        lines.append(f"  <Content-Length>{len(body.encode('utf-8'))}</Content-Length>\n")
+        lines.append(f"  <Content-Length>{len(body.encode('utf-8', _BYTES))}</Content-Length>\n")
         lines.append(f"  <body>{xml_escape(body)}</body>\n")
     lines.append("</event>")
-    inner = "".join(lines).encode("utf-8")
+    inner = "".join(lines).encode("utf-8", _BYTES)
     return b"Content-Length: %d\nContent-Type: text/event-xml\n\n" % len(inner) + inner
 
 
@@ -133,14 +136,15 @@ def encode_command_reply(text: str, job_uuid: str | None = None) -> bytes:
     """A ``command/reply``; with ``job_uuid`` the ``bgapi`` form (extra ``Job-UUID`` header)."""
     _check_line(text, "reply text")
     if job_uuid is None:
-        return f"Content-Type: command/reply\nReply-Text: {text}\n\n".encode()
+        return f"Content-Type: command/reply\nReply-Text: {text}\n\n".encode("utf-8", _BYTES)
     _check_line(job_uuid, "job uuid")
-    return f"Content-Type: command/reply\nReply-Text: {text}\nJob-UUID: {job_uuid}\n\n".encode()
+    reply = f"Content-Type: command/reply\nReply-Text: {text}\nJob-UUID: {job_uuid}\n\n"
+    return reply.encode("utf-8", _BYTES)
 
 
 def encode_api_response(body: str | bytes) -> bytes:
     """An ``api/response`` (Content-Type first, then Content-Length) with ``body`` as is."""
-    data = body.encode("utf-8") if isinstance(body, str) else body
+    data = body.encode("utf-8", _BYTES) if isinstance(body, str) else body
     return b"Content-Type: api/response\nContent-Length: %d\n\n" % len(data) + data
 
 

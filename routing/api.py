@@ -207,7 +207,12 @@ class Contact:
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """An offer: agent and contact held together until confirm, release or expiry."""
+    """An offer: agent and contact held together until confirm, release or expiry.
+
+    ``id`` is ``"<contact id>#<attempt>"`` (attempt counts the contact's offers from 1);
+    ``expires_at`` is epoch seconds (the decision's ``now`` + the home queue's
+    ``reservation_timeout``).
+    """
 
     id: str
     agent_id: str
@@ -217,7 +222,14 @@ class Reservation:
 
 @dataclass(frozen=True, slots=True)
 class PositionInfo:
-    """What may be told to a waiting caller (R-POS, R-POSALL, R-EWT, R-AGENTS)."""
+    """What may be told to a waiting caller (R-POS, R-POSALL, R-EWT, R-AGENTS).
+
+    ``position`` counts from 1 across every queue that shares agents with the contact;
+    ``announced_position`` is the lowest position ever reported (never rises);
+    ``ewt_seconds`` is the expected wait in seconds, ``ewt_uncertain`` says not to announce
+    it; ``available_agents`` and ``staffed_agents`` (not paused) count the agents that could
+    serve the contact.
+    """
 
     position: int
     announced_position: int
@@ -229,7 +241,13 @@ class PositionInfo:
 
 @dataclass(frozen=True, slots=True)
 class LogEntry:
-    """One state change, as appended to the queue log (a Redis Stream in the store)."""
+    """One state change, as appended to the queue log (a Redis Stream in the store).
+
+    ``kind`` is one of ``queue agent login logout pause unpause arrive abandon reserve
+    confirm release complete ready wait untarget escalate``; ``agent``, ``contact`` and
+    ``queue`` are ``""`` when not concerned (``queue`` is comma-separated for ``login``,
+    ``logout`` and ``escalate``); ``at`` is epoch seconds.
+    """
 
     kind: str
     agent: str
@@ -240,6 +258,10 @@ class LogEntry:
 
 @dataclass(frozen=True, slots=True)
 class AgentView:
+    """An agent in :meth:`Router.snapshot`. ``skills`` sorted by skill, ``languages`` and
+    ``queues`` sorted, ``assigned`` (contact id, state) sorted by contact id; ``wrap_until``
+    and ``idle_since`` are epoch seconds."""
+
     id: str
     skills: tuple[tuple[str, int], ...]
     languages: tuple[str, ...]
@@ -257,6 +279,11 @@ class AgentView:
 
 @dataclass(frozen=True, slots=True)
 class ContactView:
+    """A contact in :meth:`Router.snapshot`. ``queues`` is the home queue first, then those
+    escalation added, in order; ``requirements`` sorted by skill; ``arrival``,
+    ``restricted_until`` and ``expires_at`` are epoch seconds; ``announced`` is 0 until a
+    position was reported."""
+
     id: str
     channel: Channel
     queue: str
@@ -280,7 +307,14 @@ class ContactView:
 
 @dataclass(frozen=True, slots=True)
 class RouterState:
-    """Everything a router holds, in a form two routers can be compared by ``==``."""
+    """Everything a router holds, in a form two routers can be compared by ``==``.
+
+    Mappings iterate in key order; ``waiting`` and ``targeted`` list contact ids best first
+    (priority, then arrival, then id) and hold only non-empty lines; ``reservations`` are the
+    pending offers by reservation id; ``timers`` are ``(due epoch seconds, member)`` sorted,
+    members ``r|<contact>``, ``w|<agent>``, ``e|<contact>``, ``x|<contact>``, ``p|<queue>``;
+    ``stats`` are handle times in seconds (``M2`` in seconds squared).
+    """
 
     agents: Mapping[str, AgentView]
     contacts: Mapping[str, ContactView]
@@ -292,25 +326,139 @@ class RouterState:
 
 
 class Router(Protocol):
-    """The routing decisions. Each call is atomic; decisions return every reservation made,
-    in the order made (one call may cascade)."""
+    """The routing decisions: :class:`routing.model.ReferenceRouter` and
+    :class:`routing.store.RedisRouter` implement it and agree bit for bit (docs/ROUTING.md).
 
-    def put_queue(self, cfg: QueueConfig, now: float) -> list[Reservation]: ...
-    def put_agent(self, profile: AgentProfile, now: float) -> list[Reservation]: ...
-    def login(self, agent_id: str, queues: Sequence[str], now: float) -> list[Reservation]: ...
-    def logout(
-        self, agent_id: str, queues: Sequence[str] | None, now: float
-    ) -> list[Reservation]: ...
-    def pause(self, agent_id: str, reason: str, now: float) -> list[Reservation]: ...
-    def unpause(self, agent_id: str, now: float) -> list[Reservation]: ...
-    def arrive(self, contact: Contact, now: float) -> list[Reservation]: ...
-    def abandon(self, contact_id: str, now: float) -> list[Reservation]: ...
-    def confirm(self, reservation_id: str, now: float) -> None: ...
+    Common to every method:
+
+    * ``now`` is the caller's clock in float epoch seconds (finite, ``0 <= now < 2**43 /
+      1000``); durations (``handle_seconds``, timeouts) are seconds. Every time a method
+      stores or returns (``expires_at``, ``idle_since``, ``LogEntry.at``…) is epoch seconds.
+    * Each call is atomic: it checks everything first and either completes or raises with
+      the state unchanged. Ids and names must match ``^[A-Za-z0-9_.@+-]{1,64}$``; a bad
+      argument raises :class:`acd.errors.ValidationError`; a rule broken by the current
+      state raises a :class:`routing.errors.RoutingError` subclass (listed per method, in
+      the order checked); :class:`routing.errors.StoreError` (``RedisRouter`` only) means
+      Redis failed or answered something unreadable, and whether the call took effect is
+      then unknown.
+    * A method that returns ``list[Reservation]`` returns every offer the call made, in the
+      order made: one call may cascade (a release re-offers the contact, and the freed agent
+      may take another). An empty list means nobody was offered anything.
+    """
+
+    def put_queue(self, cfg: QueueConfig, now: float) -> list[Reservation]:
+        """Create or replace queue ``cfg.name``; live settings apply to later decisions
+        (R-LIVECONF), requirements and escalation only to contacts arriving later.
+
+        Offers: members who serve the queue now and did not before, then passive agents if
+        the queue is over its threshold. Raises only ``ValidationError`` (not a QueueConfig).
+        """
+
+    def put_agent(self, profile: AgentProfile, now: float) -> list[Reservation]:
+        """Create an agent (logged out) or replace its profile, keeping presence, queues and
+        contacts; offers the agent what it may now take. Raises only ``ValidationError``."""
+
+    def login(self, agent_id: str, queues: Sequence[str], now: float) -> list[Reservation]:
+        """Add the agent to ``queues`` (at least one; duplicates ignored). From logged out it
+        becomes ready with ``idle_since = now`` (a paused agent stays paused); a ready agent
+        is then offered the best waiting contact it may take.
+
+        Raises ``UnknownAgentError``, then ``UnknownQueueError`` (the first unknown queue in
+        sorted order).
+        """
+
+    def logout(self, agent_id: str, queues: Sequence[str] | None, now: float) -> list[Reservation]:
+        """Remove the agent from ``queues`` (``None``: all; queues it is not in are ignored).
+        With no queue left it is logged out and its pending offers go back to their queues
+        (re-offered, by contact id order); contacts it is busy with stay with it; sticky
+        contacts waiting for it that it no longer serves go to the general queue.
+
+        Raises ``UnknownAgentError``.
+        """
+
+    def pause(self, agent_id: str, reason: str, now: float) -> list[Reservation]:
+        """Pause with ``reason`` (a name, e.g. ``"lunch"``); also ends a wrap-up. Pending
+        offers are taken back and re-offered to others (by contact id order).
+
+        Raises ``UnknownAgentError``, then ``InvalidTransitionError`` (logged out).
+        """
+
+    def unpause(self, agent_id: str, now: float) -> list[Reservation]:
+        """Back to ready with ``idle_since = now``; offers the agent the best waiting contact.
+
+        Raises ``UnknownAgentError``, then ``InvalidTransitionError`` (not paused).
+        """
+
+    def arrive(self, contact: Contact, now: float) -> list[Reservation]:
+        """A new contact: requirements from its queue and itself, escalation steps already
+        due applied, a private/sticky target honoured until ``arrival + target.seconds``;
+        then offered to the longest-idle eligible agent, or it waits.
+
+        Raises ``ValidationError`` (not a Contact), ``UnknownQueueError``,
+        ``DuplicateContactError`` (the id is waiting, reserved or busy), then
+        ``UnknownAgentError`` (the target agent).
+        """
+
+    def abandon(self, contact_id: str, now: float) -> list[Reservation]:
+        """The contact left while waiting or offered: it is removed; an offered agent is
+        freed (``idle_since`` unchanged) and offered the next contact.
+
+        Raises ``UnknownContactError``, then ``InvalidTransitionError`` (busy: use
+        :meth:`complete`).
+        """
+
+    def confirm(self, reservation_id: str, now: float) -> None:
+        """The agent took the offer (``"<contact id>#<attempt>"``): the contact is busy with
+        it and the contact's reservation, escalation and target timers stop.
+
+        Raises ``ValidationError`` (malformed id), ``UnknownReservationError`` (no such
+        pending offer: never made, already confirmed or released), then
+        ``ReservationExpiredError`` (``expires_at <= now``; :meth:`tick` releases it).
+        """
+
     def release(
         self, reservation_id: str, now: float, agent_state: NoAnswerState | None = None
-    ) -> list[Reservation]: ...
-    def complete(self, contact_id: str, now: float, handle_seconds: float) -> list[Reservation]: ...
-    def tick(self, now: float, limit: int = 1000) -> list[Reservation]: ...
-    def position(self, contact_id: str, now: float) -> PositionInfo: ...
-    def snapshot(self) -> RouterState: ...
-    def log_tail(self, count: int) -> list[LogEntry]: ...
+    ) -> list[Reservation]:
+        """The agent did not take the offer (R-NOANSWER). ``agent_state``: ``"paused"`` pauses
+        the agent with reason ``no-answer``; ``"available"`` puts it at the back of the line
+        (``idle_since = now``); ``None`` uses the home queue's ``no_answer_state``. The
+        contact keeps its place and is offered to the next agent at once (not this one).
+
+        Raises ``ValidationError`` (malformed id or state), then ``UnknownReservationError``
+        (an expired offer may still be released).
+        """
+
+    def complete(self, contact_id: str, now: float, handle_seconds: float) -> list[Reservation]:
+        """A busy contact ended after ``handle_seconds`` (seconds, >= 0, fed to the queue's
+        handle-time statistics). A ready agent enters wrap-up for the queue's
+        ``wrap_up_seconds`` after a voice-class contact (R-WRAP), else is free at once
+        (``idle_since = now``) and offered the next contact.
+
+        Raises ``UnknownContactError``, then ``InvalidTransitionError`` (not busy).
+        """
+
+    def tick(self, now: float, limit: int = 1000) -> list[Reservation]:
+        """Run the timers due at ``now`` (reservation expiry, wrap-up end, escalation,
+        private/sticky expiry, passive threshold by waiting time) in ``(due, member)``
+        order, at most ``limit`` (1..1,000,000) of them; the rest stay due for the next call.
+        Which moment a late timer's changes are dated is in docs/ROUTING.md (``tick``).
+
+        Raises only ``ValidationError``.
+        """
+
+    def position(self, contact_id: str, now: float) -> PositionInfo:
+        """What may be told to the waiting contact now (R-POS, R-POSALL, R-EWT, R-AGENTS).
+        Records the announced position, which never rises between calls; everything else is
+        read only.
+
+        Raises ``UnknownContactError``, then ``InvalidTransitionError`` (not waiting).
+        """
+
+    def snapshot(self) -> RouterState:
+        """All state, comparable between routers with ``==`` (orderings: see
+        :class:`RouterState`). Reads only; for tests and diagnostics, O(everything)."""
+
+    def log_tail(self, count: int) -> list[LogEntry]:
+        """The last ``count`` (1..1,000,000) queue-log entries, oldest first; fewer if the
+        log holds fewer (it keeps about the router's log size). Raises only
+        ``ValidationError`` (and ``StoreError``)."""

@@ -271,9 +271,13 @@ class ReferenceRouter(ModelFlow):
             due = [(at, member) for member, at in self.timers.items() if at <= self._now]
             if not due:
                 break
-            _at, member = min(due)
+            # Due order, ties by member; the timer takes effect at its due time however
+            # late this tick is (its cascade never sets a timer due before it).
+            at, member = min(due)
             del self.timers[member]
+            self._at = at
             self._fire(member)
+        self._at = self._now
         return self._made
 
     def position(self, contact_id: str, now: float) -> PositionInfo:

@@ -39,12 +39,16 @@ class ModelFlow:
         self.stats: dict[str, tuple[int, float, float]] = {}
         self.log: deque[LogEntry] = deque(maxlen=log_size)
         self._now = 0.0
+        # The moment this call's state changes are dated: ``now``, except while ``tick``
+        # runs a timer, when it is that timer's due time (docs/ROUTING.md, "Late ticks").
+        self._at = 0.0
         self._made: list[Reservation] = []
 
     # ------------------------------------------------------------ lookups, checks
 
     def _begin(self, now: float) -> None:
         self._now = check_time(now)
+        self._at = self._now
         self._made = []
 
     def _agent(self, agent_id: str) -> AgentRec:
@@ -65,8 +69,15 @@ class ModelFlow:
             raise UnknownReservationError(reservation_id)
         return contact
 
-    def _log(self, kind: str, agent: str = "", contact: str = "", queue: str = "") -> None:
-        self.log.append(LogEntry(kind, agent, contact, queue, self._now))
+    def _log(
+        self,
+        kind: str,
+        agent: str = "",
+        contact: str = "",
+        queue: str = "",
+        at: float | None = None,
+    ) -> None:
+        self.log.append(LogEntry(kind, agent, contact, queue, self._at if at is None else at))
 
     def _targeted(self, agent_id: str) -> list[ContactRec]:
         found = [
@@ -80,7 +91,7 @@ class ModelFlow:
         return [c for c in self.contacts.values() if c.general_waiting() and queue in c.queues]
 
     def over(self, queue: str) -> bool:
-        return over_threshold(self.queues.get(queue), self._queue_waiting(queue), self._now)
+        return over_threshold(self.queues.get(queue), self._queue_waiting(queue), self._at)
 
     def _sticky_holds(self, contact: ContactRec) -> bool:
         agent = self.agents.get(contact.target or "")
@@ -111,6 +122,8 @@ class ModelFlow:
         contact.state = "reserved"
         contact.agent = agent.id
         contact.reservation = f"{contact.id}#{contact.attempt}"
+        # An offer is made when the call runs, even in a late tick's cascade: the agent
+        # gets the whole timeout to answer from then, and the entry is dated then.
         contact.expires_at = self._now + self.queues[contact.queue].reservation_timeout
         if was_general:
             for queue in contact.queues:
@@ -118,7 +131,7 @@ class ModelFlow:
         agent.load[contact.cls] += 1
         agent.assigned[contact.id] = "reserved"
         self.timers[f"r|{contact.id}"] = contact.expires_at
-        self._log("reserve", agent=agent.id, contact=contact.id)
+        self._log("reserve", agent=agent.id, contact=contact.id, at=self._now)
         self._made.append(
             Reservation(contact.reservation, agent.id, contact.id, contact.expires_at)
         )
@@ -198,7 +211,7 @@ class ModelFlow:
         if agent_state == "paused":
             self._pause_agent(agent, NO_ANSWER_REASON, contact)
             return
-        agent.idle_since = self._now
+        agent.idle_since = self._at
         # The contact goes to the next agent at once (R-NOANSWER); the agent that did not
         # answer then takes the best contact it may, which keeps FIFO for older contacts.
         self._place(contact, skip=agent.id)
@@ -229,7 +242,7 @@ class ModelFlow:
             self.timers.pop(f"{kind}|{contact.id}", None)
 
     def _escalate_due(self, contact: ContactRec) -> list[str]:
-        applied, added = apply_steps(contact, self._now, set(self.queues))
+        applied, added = apply_steps(contact, self._at, set(self.queues))
         if contact.applied < len(contact.steps):
             due = contact.arrival + contact.steps[contact.applied].after
             self.timers[f"e|{contact.id}"] = due
@@ -248,7 +261,7 @@ class ModelFlow:
             self.timers.pop(member, None)
             return
         due = min(c.arrival for c in waiting) + cfg.passive_wait_seconds
-        if due > self._now:
+        if due > self._at:
             self.timers[member] = due
 
     def _fire(self, member: str) -> None:
@@ -260,7 +273,7 @@ class ModelFlow:
             agent = self.agents[name]
             agent.presence = "ready"
             agent.wrap_until = None
-            agent.idle_since = self._now
+            agent.idle_since = self._at
             self._log("ready", agent=agent.id)
             self._route_agent(agent)
         elif kind == "e":

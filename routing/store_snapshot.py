@@ -83,11 +83,25 @@ def _ordered(rows: list[tuple[bytes, float]]) -> tuple[str, ...]:
 
 
 def read_snapshot(client: redis.Redis, keys: Keys) -> RouterState:
-    agent_ids = _ids(client.smembers(keys.agents()))
-    contact_ids = _ids(client.smembers(keys.contacts()))
-    queue_names = _ids(client.smembers(keys.queues()))
+    # The id sets and the records must be read as one: a contact that ends between the
+    # two reads would leave an id without a record. WATCH the sets and read again if one
+    # changed (a snapshot is rare and cheap to repeat).
+    id_sets = (keys.agents(), keys.contacts(), keys.queues())
+    with client.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                pipe.watch(*id_sets)  # type: ignore[no-untyped-call]
+                return _read_watched(pipe, keys)
+            except redis.WatchError:
+                continue
 
-    pipe = client.pipeline(transaction=True)
+
+def _read_watched(pipe: Any, keys: Keys) -> RouterState:
+    agent_ids = _ids(pipe.smembers(keys.agents()))
+    contact_ids = _ids(pipe.smembers(keys.contacts()))
+    queue_names = _ids(pipe.smembers(keys.queues()))
+
+    pipe.multi()
     for aid in agent_ids:
         pipe.get(keys.agent(aid))
         pipe.zrange(keys.targeted(aid), 0, -1, withscores=True)

@@ -5,8 +5,8 @@ Each recording ``NAME`` has ``NAME.in`` (every byte FreeSWITCH sent, in order) a
 write; ``"b64"`` instead of ``"data"`` for bytes that are not UTF-8). The large recording is
 stored gzipped (``NAME.in.gz`` / ``NAME.jsonl.gz``); both forms load the same way here.
 
-The folder is found through ``$ESL_CAPTURES_DIR``, else ``tests/esl-captures`` in the
-repository, else ``../shared/esl-captures`` beside the checkout.
+The recordings live in the repository, in ``tests/esl-captures/`` (with their README), so a
+clone tests with nothing beside it; nothing here looks anywhere else.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import os
 from functools import cache
 from pathlib import Path
 from typing import Literal, TypedDict
@@ -33,12 +32,7 @@ RECORDINGS = (
     "s09b_after_restart",
 )
 
-# The repository is checked out with the project's shared reference folder beside it
-# (``../shared``), locally and in CI.
-_CANDIDATES = (
-    Path(__file__).resolve().parent / "esl-captures",
-    Path(__file__).resolve().parents[2] / "shared" / "esl-captures",
-)
+_FOLDER = Path(__file__).resolve().parent / "esl-captures"
 
 
 class Turn(TypedDict):
@@ -50,15 +44,10 @@ class Turn(TypedDict):
 
 
 def captures_dir() -> Path:
-    configured = os.environ.get("ESL_CAPTURES_DIR")
-    if configured:
-        return Path(configured)
-    for candidate in _CANDIDATES:
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(
-        "ESL recordings not found: set ESL_CAPTURES_DIR or copy them to tests/esl-captures"
-    )
+    """``tests/esl-captures``; :class:`FileNotFoundError` if the checkout lacks it."""
+    if not _FOLDER.is_dir():
+        raise FileNotFoundError(f"ESL recordings not found: {_FOLDER} is missing from the checkout")
+    return _FOLDER
 
 
 def _read(name: str, suffix: str) -> bytes:

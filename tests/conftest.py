@@ -8,13 +8,14 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from acd.redis_server import RedisServer
+from acd.dev.redis_server import RedisServer
 from freeswitch.client import ESLClient
 from freeswitch.sim import Simulator
 from routing.api import Router
 from routing.model import ReferenceRouter
 from routing.store import RedisRouter
 from tests.fake_esl_server import FakeFreeSwitch
+from tests.freeswitch_lab import freeswitch_lab, lab  # noqa: F401 - real-FreeSWITCH fixtures
 
 
 @pytest.fixture(scope="session")

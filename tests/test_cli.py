@@ -9,7 +9,7 @@ import structlog
 from structlog.testing import capture_logs
 
 from acd.cli import build_parser, main
-from acd.watch import ENGINE_EVENTS, attach_logger
+from acd.dev.watch import ENGINE_EVENTS, attach_logger
 from freeswitch.client import ClientSettings, ESLClient
 from freeswitch.sim import Simulator
 from tests.fake_esl_server import free_port
@@ -27,6 +27,23 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
         build_parser().parse_args(["frobnicate"])
     assert exit_info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_demo_options_reach_the_demos_own_parser(capsys: pytest.CaptureFixture[str]) -> None:
+    """``acd demo ARGS`` is ``python -m acd.dev.demo ARGS``: one parser, in the demo."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--agents", "many"])
+    assert exit_info.value.code == 2
+    assert (
+        "acd demo: error: argument --agents: invalid int value: 'many'" in capsys.readouterr().err
+    )
+
+
+def test_demo_runs_for_its_duration_and_stops(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--duration", "0.3", "--agents", "2", "--log-json"]) == 0
+    err = capsys.readouterr().err
+    assert '"event": "demo.started"' in err
+    assert '"event": "demo.stopped"' in err
 
 
 def test_watch_reports_an_unreachable_freeswitch_as_an_error(

@@ -28,8 +28,9 @@ def test_drop_mid_command_fails_fast_then_reconnects_and_resubscribes(
     fake: FakeFreeSwitch, clients: list[ESLClient]
 ) -> None:
     """R-SLA / contract 2: an in-flight command fails with ConnectionLost (not a timeout),
-    waiting bgapi jobs fail too, the client reconnects, replays `event` and `filter`,
-    and fires on_reconnected and on_resync_needed."""
+    waiting bgapi jobs fail too, the client reconnects, replays `filter` (the user's and
+    its own BACKGROUND_JOB one) before `event`, and fires on_reconnected and
+    on_resync_needed."""
     client = make_client(clients, fake.port, events=("CHANNEL_PARK",), command_timeout=30.0)
     client.add_filter("Event-Name", "CHANNEL_PARK")
     reconnected = gevent.event.Event()
@@ -56,11 +57,13 @@ def test_drop_mid_command_fails_fast_then_reconnects_and_resubscribes(
     assert client.connected
     subscriptions = [c for c in fake.received if c.startswith(("event ", "filter "))]
     assert subscriptions == [
+        "filter Event-Name BACKGROUND_JOB",
+        "filter Event-Name CHANNEL_PARK",
         "event plain CHANNEL_PARK",
-        "filter Event-Name CHANNEL_PARK",
         "event plain BACKGROUND_JOB",
-        "event plain CHANNEL_PARK BACKGROUND_JOB",
+        "filter Event-Name BACKGROUND_JOB",
         "filter Event-Name CHANNEL_PARK",
+        "event plain CHANNEL_PARK BACKGROUND_JOB",
     ]
     assert client.api("status").ok
     assert client.pending_jobs == 0

@@ -186,12 +186,18 @@ def test_malformed_event_header_is_counted_not_fatal(
     seen: list[str | None] = []
     client.register_handle("CHANNEL_PARK", lambda e: seen.append(e.uuid))
     client.connect()
-    body = b"Event-Name: CHANNEL_PARK\nUnique-ID: %FF\n\n"  # not UTF-8 once decoded
-    bad = b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body
+    """An event whose own header block is broken is skipped and counted; one whose values
+    are not UTF-8 is not malformed at all (FreeSWITCH does not promise UTF-8)."""
+    frames = b""
+    for body in (
+        b"Event-Name: CHANNEL_PARK\nContent-Length: 99\n\nshort",  # inner length is wrong
+        b"Event-Name: CHANNEL_PARK\nUnique-ID: %FF\n\n",  # not UTF-8 once decoded
+    ):
+        frames += b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body
     call = str(uuid.uuid4())
-    fake.push(bad + channel_event("CHANNEL_PARK", call, 2))
-    wait_until(lambda: seen == [call])
-    assert client.events_received == 2
+    fake.push(frames + channel_event("CHANNEL_PARK", call, 2))
+    wait_until(lambda: seen == ["\udcff", call])
+    assert client.events_received == 3
     assert client.events_malformed == 1
     assert client.reconnects == 0
 

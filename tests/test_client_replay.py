@@ -93,11 +93,54 @@ def test_s01a_wrong_password_raises_auth_failed(servers: list[ReplayServer]) -> 
     assert server.errors == []
 
 
+def _filter_reply(command: str) -> bytes:
+    """FreeSWITCH's reply to a filter command, worded as in s02."""
+    words = command.split(" ")
+    if words[1] == "delete":
+        text = f"+OK filter deleted. [{words[2]}][{words[3]}]"
+    else:
+        text = f"+OK filter added. [{words[1]}]=[{words[2]}]"
+    return f"Content-Type: command/reply\nReply-Text: {text}\n\n".encode()
+
+
+def with_own_filters(steps: list[Step]) -> list[Step]:
+    """s02 as this client plays it: the recorded user filter, plus the client's own
+    BACKGROUND_JOB filter, with the catch-all around going from no filter to one and back
+    (replies worded as FreeSWITCH words the recorded ones)."""
+    catch_all = "Event-Name /.*/"
+    own = "Event-Name BACKGROUND_JOB"
+    around = {
+        "filter Event-Name CHANNEL_PARK": (
+            [f"filter {catch_all}", f"filter {own}"],
+            [f"filter delete {catch_all}"],
+        ),
+        "filter delete Event-Name CHANNEL_PARK": (
+            [f"filter {catch_all}", f"filter delete {own}"],
+            [f"filter delete {catch_all}"],
+        ),
+    }
+    out: list[Step] = []
+    pending: list[str] = []
+    for step in steps:
+        out.append(step)
+        if isinstance(step, Expect) and step.command in around:
+            before, pending = around[step.command]
+            del out[-1]
+            for command in before:
+                out += [Expect(command), Send(_filter_reply(command))]
+            out.append(step)
+        elif isinstance(step, Send) and pending:
+            for command in pending:
+                out += [Expect(command), Send(_filter_reply(command))]
+            pending = []
+    return out
+
+
 def test_s02_commands_and_errors_conversation(servers: list[ReplayServer]) -> None:
     """The whole s02 conversation, driven through the client's public API: api replies
     and errors, bgapi with our own Job-UUID (correlated), subscriptions, filters,
     sendmsg to an unknown uuid, a BACKGROUND_JOB that never comes, linger, exit."""
-    server = replay(servers, recorded_steps("s02_commands_and_errors"))
+    server = replay(servers, with_own_filters(recorded_steps("s02_commands_and_errors")))
     client = ESLClient(settings(server.port, events=("BACKGROUND_JOB",)))
     client.connect()
 

@@ -61,8 +61,12 @@ def test_model_reads_both_recorded_say_forms_like_freeswitch() -> None:
     """README: both forms reach say as `sv NUMBER PRONOUNCED 3` / `... UTRUM 1`."""
     escaped = f"uuid_broadcast {CALLER} say::sv\\sNUMBER\\sPRONOUNCED\\s3 aleg"
     quoted = f"uuid_broadcast {CALLER} 'say::sv NUMBER PRONOUNCED UTRUM 1' aleg"
-    assert fs.broadcast_view(escaped) == (CALLER, "say", "sv NUMBER PRONOUNCED 3", "aleg")
-    assert fs.broadcast_view(quoted) == (CALLER, "say", "sv NUMBER PRONOUNCED UTRUM 1", "aleg")
+    assert fs.broadcast_view(escaped) == fs.BroadcastView(
+        CALLER, "say", "sv NUMBER PRONOUNCED 3", "aleg"
+    )
+    assert fs.broadcast_view(quoted) == fs.BroadcastView(
+        CALLER, "say", "sv NUMBER PRONOUNCED UTRUM 1", "aleg"
+    )
 
 
 def test_model_reads_recorded_originate() -> None:
@@ -178,7 +182,8 @@ def test_say_forms_reach_say_application_as_recorded() -> None:
     plain = commands.uuid_broadcast(CALLER, Say.number("sv", 3))
     assert plain.args[1] == "say::sv\\sNUMBER\\sPRONOUNCED\\s3"
     utrum = commands.uuid_broadcast(CALLER, Say.number("sv", 1, gender=UTRUM))
-    assert fs.broadcast_view(utrum.line)[1:3] == ("say", "sv NUMBER PRONOUNCED UTRUM 1")
+    view = fs.broadcast_view(utrum.line)
+    assert (view.app, view.data) == ("say", "sv NUMBER PRONOUNCED UTRUM 1")
     neuter = Say("sv", SayType.NUMBER, SayMethod.PRONOUNCED, "1", SayGender.NEUTER)
     assert neuter.execute() == ("say", "sv NUMBER PRONOUNCED NEUTER 1")
     counted = Say("en", SayType.NUMBER, SayMethod.COUNTED, "2", module="en")
@@ -220,11 +225,8 @@ def test_parse_playable_accepts_configured_forms_only() -> None:
 
 def test_sound_file_with_space_arrives_whole() -> None:
     cmd = commands.uuid_broadcast(CALLER, SoundFile("/srv/sounds/sv/välkommen till oss.wav"))
-    assert fs.broadcast_view(cmd.line) == (
-        CALLER,
-        None,
-        "/srv/sounds/sv/välkommen till oss.wav",
-        "aleg",
+    assert fs.broadcast_view(cmd.line) == fs.BroadcastView(
+        CALLER, None, "/srv/sounds/sv/välkommen till oss.wav", "aleg"
     )
     msg = commands.play(CALLER, SoundFile("/srv/sounds/a b.wav"))
     assert "execute-app-arg: /srv/sounds/a b.wav" in msg.text.split("\n")

@@ -76,19 +76,21 @@ def test_every_two_and_three_way_split_gives_the_whole_stream_result() -> None:
 
 
 @pytest.mark.parametrize("cut_after", [1, 10, 30])
-def test_bad_utf8_arriving_with_the_rest_of_a_split_event_raises_at_its_byte(
-    cut_after: int,
-) -> None:
+def test_bad_utf8_arriving_with_the_rest_of_a_split_event_is_kept(cut_after: int) -> None:
+    """Bytes that are not UTF-8 never fail a frame, split or not: they are kept per value."""
     bad = PLAIN.replace(b"J\xc3\xb6rg", b"J\xc3\x28rg")
-    data = AUTH + plain_frame(bad)
+    data = AUTH + plain_frame(bad) + AUTH
     at = data.index(b"\xc3\x28")
     parser = Parser()
     cut = at - cut_after
-    assert [m.content_type for m in parser.feed(data[:cut])] == ["auth/request"]
-    with pytest.raises(ProtocolError) as raised:
-        parser.feed(data[cut:])
-    assert raised.value.offset == at
-    assert f"at byte {at}" in str(raised.value)
+    first = parser.feed(data[:cut])
+    assert [m.content_type for m in first] == ["auth/request"]
+    rest = parser.feed(data[cut:])
+    assert [m.content_type for m in rest] == ["text/event-plain", "auth/request"]
+    event = rest[0]
+    assert isinstance(event, Event) and event.offset == data.index(bad)
+    assert event.caller_name == "J\udcc3(rg \u20ac"
+    assert summary(rest) == summary(Parser().feed(data)[1:])
 
 
 def test_max_frame_bytes_holds_for_a_length_another_parser_has_seen() -> None:

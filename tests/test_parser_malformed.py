@@ -117,24 +117,25 @@ def test_header_line_without_colon() -> None:
     assert error.offset == data.index(b"Broken")
 
 
-def test_frame_header_not_utf8() -> None:
-    data = AUTH + b"Content-Type: api/resp\xffonse\n\n"
-    error = feed_error(data)
-    assert "frame header is not UTF-8 (byte 0xff)" in str(error)
-    assert error.offset == data.index(b"\xff")
+def test_frame_header_not_utf8_is_kept_not_an_error() -> None:
+    """Bytes are never a framing error: the frame parses, the value keeps them."""
+    data = AUTH + b"Content-Type: api/resp\xffonse\n\n" + AUTH
+    first, message, last = Parser().feed(data)
+    assert type(message) is Message and message.content_type == "api/resp\udcffonse"
+    assert isinstance(first, AuthRequest) and isinstance(last, AuthRequest)
 
 
-def test_frame_body_not_utf8() -> None:
+def test_frame_body_not_utf8_is_kept_not_an_error() -> None:
     data = AUTH + b"Content-Type: api/response\nContent-Length: 4\n\nok\xc3("
-    error = feed_error(data)
-    assert "frame body is not UTF-8" in str(error) and error.offset == data.index(b"\xc3")
+    _, reply = Parser().feed(data)
+    assert isinstance(reply, ApiResponse) and reply.text == "ok\udcc3("
 
 
-def test_event_raw_bytes_not_utf8_raise_in_feed() -> None:
+def test_event_raw_bytes_not_utf8_are_kept_not_an_error() -> None:
     raw = b"Event-Name: CHANNEL_PARK\nCaller-Caller-ID-Name: \xe5\n\n"
-    data = AUTH + event_frame(raw)
-    error = feed_error(data)
-    assert "not UTF-8" in str(error) and error.offset == data.index(b"\xe5")
+    (event,) = Parser().feed(event_frame(raw))
+    assert isinstance(event, Event) and event.caller_name == "\udce5"
+    assert event.headers["Caller-Caller-ID-Name"] == "\udce5"
 
 
 def test_raw_utf8_in_an_event_is_accepted() -> None:

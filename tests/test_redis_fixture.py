@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from acd.redis_server import RedisServer
+from acd.dev.redis_server import RedisServer
 
 
 def test_private_server_answers_over_tcp(

@@ -29,7 +29,7 @@ from multiprocessing import get_context
 import pytest
 import redis
 
-from acd.redis_server import RedisServer
+from acd.dev.redis_server import RedisServer
 from routing.api import (
     CHANNEL_CLASS,
     AgentProfile,

@@ -38,6 +38,7 @@ from routing.api import (
     AgentView,
     Contact,
     EscalationStep,
+    LogEntry,
     QueueConfig,
     Reservation,
     RouterState,
@@ -74,7 +75,7 @@ def queue_configs(draw: st.DrawFn, name: str) -> QueueConfig:
         passive_waiting=draw(st.sampled_from([None, 1, 2, 3])),
         passive_wait_seconds=draw(st.sampled_from([None, 0.0, 5.0, 15.0])),
         channel_priority=draw(st.sampled_from([{}, {"callback": 2}])),
-        wrap_up_seconds=draw(st.sampled_from([0.0, 3.0])),
+        wrap_up_seconds=draw(st.sampled_from([0.0, 3.0, 20.0])),
         reservation_timeout=draw(st.sampled_from([5.0, 12.5, 30.0])),
         no_answer_state=draw(st.sampled_from(["available", "paused"])),
         initial_aht=draw(st.sampled_from([60.0, 90.5])),
@@ -398,14 +399,62 @@ class RoutingMachine(RuleBasedStateMachine):
     @rule(dt=st.sampled_from([0.1, 1.0, 2.5, 4.0, 11.0, 31.0]), limit=st.sampled_from([1, 1000]))
     def advance(self, dt: float, limit: int) -> None:
         self.now += dt
-        self.both(lambda r: r.tick(self.now, limit))
+        self.tick(limit)
 
     @rule()
     def advance_to_next_timer(self) -> None:
         timers = self.model.snapshot().timers
         if timers:
             self.now = max(self.now, timers[0][0])
-        self.both(lambda r: r.tick(self.now, 1000))
+        self.tick(1000)
+
+    @rule(
+        skip=st.integers(2, 5),
+        extra=st.sampled_from([0.0, 0.5, 9.0]),
+        limit=st.sampled_from([1, 2, 1000]),
+    )
+    def late_tick(self, skip: int, extra: float, limit: int) -> None:
+        """The tick comes after several timers fell due (or only some of them run)."""
+        timers = self.model.snapshot().timers
+        if timers:
+            self.now = max(self.now, timers[min(skip, len(timers)) - 1][0] + extra)
+        self.tick(limit)
+
+    @rule(dt=st.sampled_from([0.5, 3.0, 7.5, 16.0, 45.0]))
+    def drift(self, dt: float) -> None:
+        """A late tick: time passes with no tick, so the calls that follow meet timers that
+        are due but not run, and the next tick runs several at once, each at its due time."""
+        self.now += dt
+
+    def tick(self, limit: int) -> None:
+        """Run due timers on both and check that each took effect at its due time, in due
+        order, however late the tick (docs/ROUTING.md, "Late ticks")."""
+        due = [(at, member) for at, member in self.model.snapshot().timers if at <= self.now]
+        mark = len(self.model.log)
+        made = self.both(lambda r: r.tick(self.now, limit))
+        entries = list(self.model.log)[mark:]
+        state = self.model.snapshot()
+        event(f"tick ran with {min(len(due), 4)}{'+' if len(due) >= 4 else ''} timer(s) due")
+        if not due:
+            assert entries == [] and made == []
+            return
+        dated = [e.at for e in entries if e.kind != "reserve"]
+        assert dated == sorted(dated), "timers run in due order, each at its due time"
+        assert all(due[0][0] <= at <= self.now for at in dated)
+        if limit == 1:
+            assert set(dated) <= {due[0][0]}
+        for entry in entries:
+            if entry.kind == "reserve":
+                assert entry.at == self.now, "offers are made when the tick runs"
+        for reservation in made:
+            home = state.contacts[reservation.contact_id].queue
+            assert reservation.expires_at == self.now + self.cfgs[home].reservation_timeout
+        if limit == 1000:
+            for at, member in due:
+                if member.startswith("w|"):
+                    agent_id = member[2:]
+                    assert LogEntry("ready", agent_id, "", "", at) in entries
+                    assert state.agents[agent_id].idle_since == at, "R-LIDLE: free since due"
 
     # ------------------------------------------------------------- invariants
 

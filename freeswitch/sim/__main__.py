@@ -4,6 +4,10 @@
         --traffic --rate 2 --patience 60 --talk-time 90 --agents 10 \\
         --agent-answer uniform:1:4 --agent-mix answer=0.85,no_answer=0.1,busy=0.05
 
+``--dialplan shipped`` routes callers through the project's shipped dialplan
+(``freeswitch/conf/dialplan/acd.xml``) instead of the recordings' lab context;
+``--first-agent 1001`` numbers the agent phones ``user/1001``.. to match a configuration.
+
 Prints traffic counters every ``--report`` seconds; stops on Ctrl-C or after ``--duration``.
 """
 
@@ -19,6 +23,7 @@ import gevent
 import gevent.event
 
 from freeswitch.sim.control import ControlServer
+from freeswitch.sim.dialplan import DEFAULT_EXTENSIONS, SHIPPED_EXTENSIONS, Dialplan
 from freeswitch.sim.errors import SimulatorError
 from freeswitch.sim.simulator import Simulator
 from freeswitch.sim.traffic import Distribution, TrafficGenerator, TrafficProfile
@@ -55,7 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--patience", default="60", help="seconds before a caller gives up")
     parser.add_argument("--talk-time", default="120", help="seconds of conversation once bridged")
     parser.add_argument("--destinations", default="7000=1", help="e.g. 7000=0.7,7001=0.3")
+    parser.add_argument(
+        "--dialplan",
+        choices=("default", "shipped"),
+        default="default",
+        help="the recordings' lab context or the project's shipped dialplan",
+    )
     parser.add_argument("--agents", type=int, default=0, help="register user/1000.. agent phones")
+    parser.add_argument("--first-agent", type=int, default=1000, help="number of the first phone")
     parser.add_argument("--agent-answer", default="uniform:1:3", help="answer delay distribution")
     parser.add_argument("--agent-mix", default="answer=1", help="e.g. answer=0.8,no_answer=0.2")
     parser.add_argument("--agent-hangup-share", type=float, default=0.0)
@@ -75,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.time_scale,
             heartbeat_interval=args.heartbeat or None,
             seed=args.seed,
+            dialplan=Dialplan(
+                SHIPPED_EXTENSIONS if args.dialplan == "shipped" else DEFAULT_EXTENSIONS
+            ),
         )
         traffic = None
         if args.traffic or args.agents:
@@ -88,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 agent_mix=_weights(args.agent_mix),
                 agent_hangup_share=args.agent_hangup_share,
                 max_calls=args.max_calls,
+                first_agent=args.first_agent,
             )
             traffic = TrafficGenerator(sim, profile, seed=args.seed)
     except SimulatorError as exc:

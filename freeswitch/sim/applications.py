@@ -187,6 +187,9 @@ def app_play_and_get_digits(core: Core, ch: Channel, run: AppRun, data: str) -> 
     digit_timeout_ms = _int(args[9], timeout_ms) if len(args) > 9 else timeout_ms
     run.wants_digits = True
     for attempt in range(max(tries, 1)):
+        # switch_ivr_read clears the result variable first: a failed read never leaves
+        # the previous read's digits behind.
+        ch.set_variable(var_name, None)
         if prompt:
             sound = core.sounds.resolve(prompt, ch.variables.get("sound_prefix"))
             if play_sound(core, ch, run, sound, digits_stop=True) in (
@@ -237,10 +240,26 @@ def app_echo(core: Core, ch: Channel, run: AppRun, data: str) -> None:
     run.wait(None)
 
 
+def _expand(ch: Channel, value: str) -> str:
+    """``${name}`` from the channel's variables or caller profile, as FreeSWITCH expands
+    application data (switch_channel_expand_variables); unknown names expand to ""."""
+    profile = {
+        "caller_id_number": ch.profile.caller_id_number,
+        "caller_id_name": ch.profile.caller_id_name,
+        "destination_number": ch.profile.destination_number,
+    }
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return ch.variables.get(name) or profile.get(name, "")
+
+    return re.sub(r"\$\{([A-Za-z0-9_]+)\}", one, value)
+
+
 def app_set(core: Core, ch: Channel, run: AppRun, data: str) -> None:
     name, sep, value = data.partition("=")
     if sep and name:
-        ch.set_variable(name, value or None)
+        ch.set_variable(name, _expand(ch, value) or None)
 
 
 def app_answer(core: Core, ch: Channel, run: AppRun, data: str) -> None:

@@ -52,6 +52,57 @@ DEFAULT_EXTENSIONS: tuple[Extension, ...] = (
     ),
 )
 
+# The project's shipped dialplan (freeswitch/conf/dialplan/acd.xml): what the engine meets
+# in production. Feature codes park with acd_action as a word and the phone's number.
+SHIPPED_EXTENSIONS: tuple[Extension, ...] = (
+    Extension(
+        r"^7000$",
+        (
+            ("set", "acd_queue=support"),
+            ("set", "acd_language=sv"),
+            ("set", "acd_skills=billing:1"),
+            ("set", "default_language=sv"),
+            ("answer", ""),
+            ("park", ""),
+        ),
+    ),
+    Extension(
+        r"^7001$",
+        (
+            ("set", "acd_queue=sales"),
+            ("set", "acd_language=en"),
+            ("set", "default_language=en"),
+            ("park", ""),
+        ),
+    ),
+    Extension(
+        r"^7002$",
+        (
+            ("set", "acd_queue=support"),
+            ("set", "acd_language=sv"),
+            ("set", "acd_skills=billing:1"),
+            ("set", "acd_priority=5"),
+            ("set", "default_language=sv"),
+            ("answer", ""),
+            ("park", ""),
+        ),
+    ),
+    *(
+        Extension(
+            rf"^\*2{digit}(\d*)$",
+            (
+                ("set", f"acd_action={action}"),
+                ("set", "acd_action_arg=$1"),
+                ("set", "acd_phone=${caller_id_number}"),
+                ("set", "default_language=sv"),
+                ("answer", ""),
+                ("park", ""),
+            ),
+        )
+        for digit, action in (("1", "login"), ("2", "logout"), ("3", "pause"), ("4", "unpause"))
+    ),
+)
+
 
 class Dialplan:
     """First matching extension wins, as in an XML context."""

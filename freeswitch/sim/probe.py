@@ -5,7 +5,9 @@ serves in others. It is independent of the project's client and parser on purpos
 simulator's own tests (and the fidelity test) must not pass because both ends share a
 bug. It reads
 frames (``Name: value`` lines, a blank line, ``Content-Length`` bytes) and decodes event
-bodies with the standard library only.
+bodies with the standard library only. Like the project's parser it keeps bytes that are not
+UTF-8 as ``surrogateescape`` surrogates (FreeSWITCH does not promise UTF-8), and a command
+given with such surrogates goes out as those bytes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dataclasses import dataclass, field
 from gevent import socket
 
 from freeswitch.errors import ConnectionLost, ESLTimeout
+
+_BYTES = "surrogateescape"
 
 
 @dataclass
@@ -40,7 +44,7 @@ class Frame:
 
     @property
     def text(self) -> str:
-        return self.body.decode("utf-8")
+        return self.body.decode("utf-8", _BYTES)
 
     def get(self, name: str, default: str | None = None) -> str | None:
         for key, value in self.event:
@@ -57,12 +61,12 @@ def decode_plain(body: bytes) -> tuple[list[tuple[str, str]], str]:
     head, _, rest = body.partition(b"\n\n")
     pairs: list[tuple[str, str]] = []
     inner = ""
-    for line in head.decode("utf-8").split("\n"):
+    for line in head.decode("utf-8", _BYTES).split("\n"):
         name, _, value = line.partition(": ")
-        pairs.append((name, urllib.parse.unquote(value)))
+        pairs.append((name, urllib.parse.unquote(value, errors=_BYTES)))
     if pairs and pairs[-1][0] == "Content-Length":
         length = int(pairs.pop()[1])
-        inner = rest[:length].decode("utf-8")
+        inner = rest[:length].decode("utf-8", _BYTES)
     # PRIVATE_COMMAND repeats Event-Name; the last one names the event, as FreeSWITCH does.
     names = [v for k, v in pairs if k == "Event-Name"]
     if len(names) > 1:
@@ -71,7 +75,7 @@ def decode_plain(body: bytes) -> tuple[list[tuple[str, str]], str]:
 
 
 def decode_json(body: bytes) -> tuple[list[tuple[str, str]], str]:
-    pairs: list[tuple[str, str]] = json.loads(body, object_pairs_hook=list)
+    pairs: list[tuple[str, str]] = json.loads(body.decode("utf-8", _BYTES), object_pairs_hook=list)
     inner = ""
     if pairs and pairs[-1][0] == "_body":
         inner = pairs.pop()[1]
@@ -103,14 +107,14 @@ class Probe:
         self.close()
 
     def send(self, command: str) -> None:
-        self.sock.sendall(command.encode("utf-8") + b"\n\n")
+        self.sock.sendall(command.encode("utf-8", _BYTES) + b"\n\n")
 
     def _parse_one(self) -> Frame | None:
         end = self.buffer.find(b"\n\n")
         if end < 0:
             return None
         headers: dict[str, str] = {}
-        for line in self.buffer[:end].decode("utf-8").split("\n"):
+        for line in self.buffer[:end].decode("utf-8", _BYTES).split("\n"):
             name, _, value = line.partition(": ")
             headers[name] = value
         length = int(headers.get("Content-Length", "0"))

@@ -22,6 +22,7 @@ What is reproduced (source: mod_event_socket.c ``parse_command``/``event_handler
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import socket
 import uuid as uuid_module
@@ -70,6 +71,25 @@ class Command:
         return None
 
 
+@functools.lru_cache(maxsize=256)
+def _filter_regex(expression: str) -> re.Pattern[str] | None:
+    """A ``/regex/flags`` filter value as switch_regex_perform reads it; None when it does
+    not compile (FreeSWITCH logs that and the filter never matches)."""
+    body, slash, flags = expression[1:].rpartition("/")
+    if not slash:
+        return None
+    options = (re.IGNORECASE if "i" in flags else 0) | (re.DOTALL if "s" in flags else 0)
+    try:
+        return re.compile(body, options)
+    except re.error:
+        return None
+
+
+def _regex_matches(expression: str, value: str) -> bool:
+    pattern = _filter_regex(expression)
+    return pattern is not None and pattern.search(value) is not None
+
+
 def split_commands(buffer: bytearray) -> list[Command]:
     """Take every complete command out of ``buffer`` (mod_event_socket read_packet)."""
     commands: list[Command] = []
@@ -84,7 +104,9 @@ def split_commands(buffer: bytearray) -> list[Command]:
             sep = 2
         if end == -1:
             return commands
-        lines = buffer[:end].decode("utf-8", "replace").replace("\r", "").split("\n")
+        # mod_event_socket takes a command's bytes as they are (UTF-8 or not): keep them, as
+        # surrogates, so they come back out byte for byte in replies, events and api bodies.
+        lines = buffer[:end].decode("utf-8", "surrogateescape").replace("\r", "").split("\n")
         command = Command(lines[0])
         length = 0
         for line in lines[1:]:
@@ -95,7 +117,9 @@ def split_commands(buffer: bytearray) -> list[Command]:
                     length = int(value.strip())
         if len(buffer) < end + sep + length:
             return commands
-        command.body = bytes(buffer[end + sep : end + sep + length]).decode("utf-8", "replace")
+        command.body = bytes(buffer[end + sep : end + sep + length]).decode(
+            "utf-8", "surrogateescape"
+        )
         del buffer[: end + sep + length]
         commands.append(command)
 
@@ -167,8 +191,7 @@ class Listener:
             if send and positive:
                 continue
             if raw.startswith("/"):
-                pattern = compare.strip("/")
-                matched = re.search(pattern, value) is not None
+                matched = _regex_matches(compare, value)
             else:
                 matched = value.lower() == compare.lower()
             if matched:

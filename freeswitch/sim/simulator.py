@@ -46,6 +46,18 @@ _CAUSE = re.compile(r"[A-Z_]{2,64}\Z")
 _UUID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 
 
+def _check_wire_text(value: str, what: str) -> str:
+    """``value`` if it can go on the wire: text, where bytes that are not UTF-8 may appear as
+    the surrogates ``surrogateescape`` makes of them (FreeSWITCH passes any byte on)."""
+    try:
+        value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise SimulatorError(
+            f"{what} {value!r} holds a surrogate that stands for no byte"
+        ) from None
+    return value
+
+
 def _check(pattern: re.Pattern[str], value: object, what: str) -> str:
     if not isinstance(value, str) or not pattern.match(value):
         raise SimulatorError(f"{what} {value!r} is not valid")
@@ -204,6 +216,7 @@ class Simulator:
         _check(_NUMBER, destination, "destination")
         if not isinstance(caller_name, str) or "\n" in caller_name or len(caller_name) > 64:
             raise SimulatorError(f"caller name {caller_name!r} is not valid")
+        _check_wire_text(caller_name, "caller name")
         leg_uuid = _check(_UUID, uuid, "uuid") if uuid is not None else str(uuid_module.uuid4())
         if leg_uuid in self.core.channels:
             raise SimulatorError(f"a channel {leg_uuid} already exists")
@@ -212,6 +225,7 @@ class Simulator:
                 _check(_VAR_NAME, name, "variable name")
                 if not isinstance(value, str) or "\n" in value or "\r" in value:
                     raise SimulatorError(f"variable {name} value {value!r} is not valid")
+                _check_wire_text(value, f"variable {name} value")
             actions: list[tuple[str, str]] | None = explicit_actions(
                 dict(variables), True if answered is None else answered
             )
@@ -336,9 +350,12 @@ class Simulator:
         name = names.get("Event-Name")
         if not name:
             raise SimulatorError("an injected event needs an Event-Name header")
-        for key, _ in pairs:
+        for key, value in pairs:
             if not key or any(c in key for c in ":\r\n"):
                 raise SimulatorError(f"event header name {key!r} is not valid")
+            _check_wire_text(key, "event header name")
+            _check_wire_text(value, f"event header {key!r} value")
+        _check_wire_text(body, "event body")
         self.core.fire(SimEvent(name, pairs, body, subclass=names.get("Event-Subclass")))
 
     def on_event(self, callback: Callable[[SimEvent], None]) -> Callable[[], None]:

@@ -181,6 +181,8 @@ class SoundLibrary:
     def say(self, files: list[str]) -> Sound:
         """A ``say`` result: one file_string of all its files, like mod_say."""
         joined = "!".join(files)
+        if any(f in self.missing for f in files):
+            return Sound(f"file_string://{joined}", 0.0, error=True)
         return Sound(
             f"file_string://{joined}", sum(self.file_duration(f) for f in files), files=tuple(files)
         )

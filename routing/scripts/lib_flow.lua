@@ -140,6 +140,7 @@ function F.reserve(agent, contact)
   contact.st = 'reserved'
   contact.ag = agent.id
   contact.rid = contact.id .. '#' .. contact.at
+  -- Made now even in a late tick's cascade: the agent gets the whole timeout from now.
   contact.ex = NOW + get_queue(contact.q).rto
   if was_waiting and contact.rk == nil then
     leave_waiting(contact)
@@ -151,7 +152,7 @@ function F.reserve(agent, contact)
   agent.as[contact.id] = 'reserved'
   save_agent(agent)
   set_timer('r|' .. contact.id, contact.ex)
-  log('reserve', agent.id, contact.id, '')
+  log('reserve', agent.id, contact.id, '', NOW_TEXT)
   OUT[#OUT + 1] = {contact.rid, agent.id, contact.id, contact.ex}
 end
 
@@ -262,18 +263,18 @@ function F.release(contact, state)
     F.pause_agent(agent, NO_ANSWER, contact)
     return
   end
-  agent.idle = NOW
+  agent.idle = AT
   save_agent(agent)
   F.place(contact, agent.id)
   F.route_agent(agent)
 end
 
--- Apply every escalation step due now; return the queues added.
+-- Apply every escalation step due at AT; return the queues added.
 function F.escalate_due(contact)
   local added, applied = {}, false
   while contact.ap < #contact.steps do
     local step = contact.steps[contact.ap + 1]
-    if contact.arr + step.after > NOW then break end
+    if contact.arr + step.after > AT then break end
     for skill, level in pairs(step.lv) do
       if level == 0 then contact.rq[skill] = nil else contact.rq[skill] = level end
     end
@@ -306,7 +307,7 @@ function F.fire(member)
     local agent = get_agent(name)
     agent.st = 'ready'
     agent.wu = nil
-    agent.idle = NOW
+    agent.idle = AT
     save_agent(agent)
     log('ready', agent.id, '', '')
     F.route_agent(agent)

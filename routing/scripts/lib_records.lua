@@ -15,6 +15,10 @@
 
 local NOW = tonumber(ARGV[2])
 local NOW_TEXT = ARGV[2]
+-- The moment this call's state changes are dated: now, except while tick runs a timer,
+-- when it is that timer's due time (docs/ROUTING.md, "Late ticks"). Offers are always
+-- made, dated and timed from NOW.
+local AT, AT_TEXT = NOW, NOW_TEXT
 local LOG_MAXLEN = tonumber(ARGV[3])
 local TIMERS = KEYS[1]
 local LOG = KEYS[2]
@@ -137,9 +141,10 @@ local function forget_contact(contact)
   DIRTY_CONTACTS[contact.id] = nil
 end
 
-local function log(kind, agent, contact, queue)
+-- An entry dated AT, or `when` (a decimal string) if given.
+local function log(kind, agent, contact, queue, when)
   redis.call('XADD', LOG, 'MAXLEN', '~', LOG_MAXLEN, '*',
-    'k', kind, 'a', agent or '', 'c', contact or '', 'q', queue or '', 't', NOW_TEXT)
+    'k', kind, 'a', agent or '', 'c', contact or '', 'q', queue or '', 't', when or AT_TEXT)
 end
 
 local function pending_of(agent)

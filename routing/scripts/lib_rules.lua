@@ -111,7 +111,7 @@ local function over(queue)
   if cfg.pw ~= nil and waiting >= cfg.pw then return true end
   if cfg.pt ~= nil then
     local head = redis.call('ZRANGE', K.arrivals(queue), 0, 0, 'WITHSCORES')
-    return NOW - tonumber(head[2]) >= cfg.pt
+    return AT - tonumber(head[2]) >= cfg.pt
   end
   return false
 end
@@ -204,7 +204,7 @@ local function sync_passive_timer(queue, config_changed)
     return
   end
   local due = tonumber(head[2]) + cfg.pt
-  if due > NOW then set_timer(member, due) end
+  if due > AT then set_timer(member, due) end
 end
 
 local function join_queue(contact, queue)

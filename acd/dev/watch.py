@@ -11,7 +11,7 @@ import structlog
 from freeswitch.client import ClientSettings, ESLClient
 from freeswitch.messages import Event
 
-_log = structlog.get_logger("acd.watch")
+_log = structlog.get_logger("acd.dev.watch")
 
 # The events the engine subscribes to; everything else is left in FreeSWITCH (the fewer
 # events on the socket, the further the reader stays from FreeSWITCH's 500-event cut-off).

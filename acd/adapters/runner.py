@@ -1,0 +1,227 @@
+"""Runs the engine on an Event Socket connection: events in, effects carried out.
+
+- Events arrive on the client's per-call lanes; the runner translates them
+  (:mod:`acd.adapters.translate`) and calls :meth:`Engine.handle` on that lane.
+- :class:`~acd.engine.effects.Originate` aliases the agent leg to the caller's lane before
+  the ``bgapi`` is written (one call, one lane) and watches the job: ``-ERR`` comes back
+  as :class:`OriginateFailed` on that lane.
+- :class:`~acd.engine.effects.Deliver` and due timers are posted to their contact's lane;
+  the routing tick runs on a lane of its own every ``tick_interval`` seconds.
+- Facts go to observers; a failing observer is logged and never touches a call.
+- On start, on every reconnect and after dropped events: reconciliation
+  (:mod:`acd.adapters.reconcile`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import gevent
+import structlog
+
+from acd.adapters.reconcile import Reconciler
+from acd.adapters.scheduler import Scheduler
+from acd.adapters.translate import ENGINE_EVENTS, translate
+from acd.engine.effects import (
+    Api,
+    CancelTimers,
+    Deliver,
+    Effect,
+    Fact,
+    Originate,
+    Send,
+    SetTimer,
+    Unlink,
+)
+from acd.engine.engine import Engine
+from acd.engine.events import EngineEvent, OriginateFailed, RouterTick, TimerDue
+from acd.errors import ACDError
+from freeswitch.client import ESLClient, ResyncReason
+from freeswitch.commands import parse_originate_result
+from freeswitch.errors import ESLError
+from freeswitch.jobs import BackgroundJob
+from freeswitch.messages import Event
+
+_log = structlog.get_logger("acd.runner")
+
+Observer = Callable[[Fact], object]
+Clock = Callable[[], float]
+TICK_LANE = "acd:router-tick"
+
+
+class Runner:
+    """Wires one :class:`Engine` to one :class:`ESLClient`. ``clock`` gives epoch seconds."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: ESLClient,
+        *,
+        clock: Clock = time.time,
+        observers: Sequence[Observer] = (),
+        job_grace: float = 30.0,
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.clock = clock
+        self.observers = list(observers)
+        self.job_grace = job_grace
+        self.scheduler = Scheduler(clock, self._timer_due)
+        self.reconciler = Reconciler(self)
+        self._ticker: gevent.Greenlet | None = None
+        self._stopped = False
+        self.counters: dict[str, int] = {
+            "events": 0,
+            "engine_errors": 0,
+            "command_errors": 0,
+            "originates": 0,
+            "observer_errors": 0,
+            "reconciles": 0,
+        }
+
+    # ------------------------------------------------------------------ life cycle
+
+    def attach(self) -> None:
+        """Register the event handlers and signals (before ``client.connect()``)."""
+        for name in ENGINE_EVENTS:
+            self.client.register_handle(name, self._on_event)
+        self.client.on_resync_needed(self._on_resync)
+
+    def start(self) -> None:
+        """Reconcile with FreeSWITCH, then start the timers and the routing tick. The
+        client must be connected."""
+        self.reconcile()
+        self.scheduler.start()
+        self._ticker = gevent.spawn(self._tick_loop)
+
+    def stop(self) -> None:
+        self._stopped = True
+        self.scheduler.stop()
+        if self._ticker is not None:
+            self._ticker.kill(block=True, timeout=2)
+
+    def reconcile(self) -> None:
+        self.counters["reconciles"] += 1
+        try:
+            report = self.reconciler.run(self.clock())
+        except (ESLError, ACDError) as exc:
+            _log.error("acd.reconcile_failed", error=str(exc))
+            return
+        _log.info("acd.reconciled", **report)
+
+    def _on_resync(self, reason: ResyncReason) -> None:
+        _log.info("acd.resync", reason=reason)
+        self.reconcile()
+
+    # ------------------------------------------------------------------ events
+
+    def _on_event(self, event: Event) -> None:
+        self.counters["events"] += 1
+        try:
+            engine_event = translate(event, self.clock())
+        except ESLError as exc:
+            _log.error("acd.event_unreadable", error=str(exc))
+            return
+        if engine_event is not None:
+            self.run(engine_event)
+
+    def run(self, event: EngineEvent) -> None:
+        """Handle one engine event on the current lane and carry out its effects."""
+        try:
+            effects = self.engine.handle(event)
+        except Exception:  # noqa: BLE001 - one call's bug must not stop the lane or others
+            self.counters["engine_errors"] += 1
+            _log.exception("acd.engine_error", event_type=type(event).__name__)
+            return
+        self.apply(effects)
+
+    def post(self, lane: str, event: EngineEvent) -> None:
+        if not self.client.post(lane, event, self._run_posted):
+            _log.warning("acd.post_dropped", lane=lane, event_type=type(event).__name__)
+
+    def _run_posted(self, event: EngineEvent) -> None:
+        self.run(event)
+
+    def _timer_due(self, timer: TimerDue) -> None:
+        self.post(timer.contact, timer)
+
+    def _tick_loop(self) -> None:
+        interval = self.engine.settings.tick_interval
+        while not self._stopped:
+            gevent.sleep(interval)
+            self.post(TICK_LANE, RouterTick(self.clock()))
+
+    # ------------------------------------------------------------------ effects
+
+    def apply(self, effects: Sequence[Effect]) -> None:
+        for effect in effects:
+            try:
+                self._apply_one(effect)
+            except (ESLError, ACDError) as exc:
+                self.counters["command_errors"] += 1
+                _log.warning("acd.effect_failed", effect=type(effect).__name__, error=str(exc))
+
+    def _apply_one(self, effect: Effect) -> None:
+        match effect:
+            case Originate():
+                self._originate(effect)
+            case Api():
+                reply = self.client.api(effect.command)
+                if not reply.ok:
+                    _log.debug("acd.api_refused", command=effect.command.name, reply=reply.text)
+            case Send():
+                self.client.send(effect.message)
+            case Unlink():
+                self.client.unalias_lane(effect.leg)
+            case SetTimer():
+                self.scheduler.set(effect.contact, effect.kind, effect.at)
+            case CancelTimers():
+                self.scheduler.cancel(effect.contact)
+            case Deliver():
+                self.post(effect.offer.contact, effect.offer)
+            case Fact():
+                self._observe(effect)
+
+    def _originate(self, effect: Originate) -> None:
+        self.client.alias_lane(effect.leg, effect.contact)
+        self.counters["originates"] += 1
+        try:
+            job = self.client.bgapi(effect.command)
+        except ESLError as exc:
+            self.post(
+                effect.contact, OriginateFailed(effect.contact, effect.leg, str(exc), self.clock())
+            )
+            return
+        gevent.spawn(self._watch_job, effect, job)
+
+    def _watch_job(self, effect: Originate, job: BackgroundJob) -> None:
+        timeout = float(self._ring_timeout(effect)) + self.job_grace
+        try:
+            result = parse_originate_result(job.wait(timeout))
+        except ESLError as exc:
+            # Connection lost or no answer in time: reconciliation will find the leg (or
+            # not) in show channels; tell the call now so it is not stuck ringing.
+            cause = f"JOB_FAILED: {exc}"
+        else:
+            if result.ok:
+                return
+            cause = result.cause or "UNKNOWN"
+        self.post(effect.contact, OriginateFailed(effect.contact, effect.leg, cause, self.clock()))
+
+    def _ring_timeout(self, effect: Originate) -> int:
+        for arg in effect.command.args:
+            marker = "originate_timeout="
+            if marker in arg:
+                digits = arg.split(marker, 1)[1].split(",", 1)[0].split("}", 1)[0]
+                if digits.isdigit():
+                    return int(digits)
+        return 60
+
+    def _observe(self, fact: Fact) -> None:
+        for observer in self.observers:
+            try:
+                observer(fact)
+            except Exception:  # noqa: BLE001 - a failing observer must not break a call
+                self.counters["observer_errors"] += 1
+                _log.exception("acd.observer_failed", fact=fact.kind)

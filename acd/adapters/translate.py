@@ -1,0 +1,182 @@
+"""Event Socket events -> engine events, validating everything that comes from outside.
+
+``acd_*`` variables are set by the dialplan, but a caller can influence channel data
+(display name, dialled digits) and FreeSWITCH does not promise UTF-8: every value is
+checked here, and a bad one is logged and replaced by its safe default so the caller is
+still served (a bad ``acd_skills`` falls back to the queue's own requirements).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import structlog
+
+from acd.engine.agents import DIGITS_VARIABLE
+from acd.engine.callerid import safe_name, safe_number
+from acd.engine.events import (
+    AgentAction,
+    CallerParked,
+    DigitsCollected,
+    EngineEvent,
+    FeatureCodeCall,
+    LegAnswered,
+    LegBridged,
+    LegHungUp,
+    PlaybackStarted,
+    PlaybackStopped,
+)
+from freeswitch.messages import Event
+from routing.validation import MAX_LEVEL, MAX_PRIORITY, NAME_PATTERN
+
+_log = structlog.get_logger("acd.translate")
+
+#: The events the engine subscribes to (BACKGROUND_JOB is added by the client).
+ENGINE_EVENTS: tuple[str, ...] = (
+    "CHANNEL_PARK",
+    "CHANNEL_ANSWER",
+    "CHANNEL_HANGUP",
+    "CHANNEL_BRIDGE",
+    "CHANNEL_EXECUTE_COMPLETE",
+    "PLAYBACK_START",
+    "PLAYBACK_STOP",
+)
+
+_ACTIONS: Mapping[str, AgentAction] = {
+    "login": "login",
+    "logout": "logout",
+    "pause": "pause",
+    "unpause": "unpause",
+}
+_MEDIA_APPS = frozenset({"playback", "phrase", "say"})
+_DIGITS_RE = re.compile(r"[0-9]{0,16}\Z")
+_PHONE_RE = re.compile(r"[A-Za-z0-9_.+-]{1,64}\Z")
+_UUID_RE = re.compile(r"[0-9A-Za-z-]{1,64}\Z")
+
+
+def _name(value: str | None, what: str, uuid: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if NAME_PATTERN.fullmatch(value) is None:
+        _log.warning("acd.bad_variable", uuid=uuid, variable=what, value=repr(value)[:80])
+        return None
+    return value
+
+
+def parse_skills(text: str | None, uuid: str = "") -> dict[str, int]:
+    """``billing:3,invoice:1`` -> ``{"billing": 3, "invoice": 1}``; anything malformed
+    gives ``{}`` (logged): the queue's own requirements then apply."""
+    if not text:
+        return {}
+    skills: dict[str, int] = {}
+    for item in text.split(","):
+        name, sep, level = item.strip().partition(":")
+        ok = NAME_PATTERN.fullmatch(name) is not None and (
+            not sep or (level.isdigit() and 1 <= int(level) <= MAX_LEVEL)
+        )
+        if not ok or name in skills:
+            _log.warning("acd.bad_variable", uuid=uuid, variable="acd_skills", value=text[:80])
+            return {}
+        skills[name] = int(level) if sep else 1
+    return skills
+
+
+def parse_priority(text: str | None, uuid: str = "") -> int:
+    if not text:
+        return 0
+    if text.isdigit() and int(text) <= MAX_PRIORITY:
+        return int(text)
+    _log.warning("acd.bad_variable", uuid=uuid, variable="acd_priority", value=text[:80])
+    return 0
+
+
+def _answered(headers: Mapping[str, str]) -> bool:
+    return (
+        headers.get("Answer-State") == "answered" or headers.get("Channel-Call-State") == "ACTIVE"
+    )
+
+
+def variables_of(headers: Mapping[str, str]) -> dict[str, str]:
+    """``variable_*`` headers without the prefix."""
+    return {k[9:]: v for k, v in headers.items() if k.startswith("variable_")}
+
+
+def parked(
+    headers: Mapping[str, str], now: float, *, arrival: float | None = None
+) -> EngineEvent | None:
+    """The headers of a CHANNEL_PARK (or of a ``uuid_dump`` of a parked channel, on
+    adoption) -> a caller or a feature-code call; None for other channels (e.g. the
+    engine's own agent legs). ``arrival`` (epoch seconds) keeps an adopted caller's place."""
+    uuid = headers.get("Unique-ID")
+    if uuid is None or not _UUID_RE.match(uuid):
+        return None
+    variables = variables_of(headers)
+    if variables.get("acd_role") == "agent":
+        return None
+    action = variables.get("acd_action")
+    if action:
+        chosen = _ACTIONS.get(action)
+        arg = variables.get("acd_action_arg", "")
+        phone = variables.get("acd_phone", "")
+        if chosen is None or not _DIGITS_RE.match(arg):
+            _log.warning("acd.bad_feature_code", uuid=uuid, action=action[:32])
+            return None
+        return FeatureCodeCall(
+            uuid,
+            chosen,
+            arg,
+            phone if _PHONE_RE.match(phone) else "",
+            now,
+            language=_name(variables.get("default_language"), "default_language", uuid),
+        )
+    queue = variables.get("acd_queue")
+    if not queue:
+        return None
+    return CallerParked(
+        uuid=uuid,
+        queue=queue if NAME_PATTERN.fullmatch(queue) else "",
+        at=now,
+        answered=_answered(headers),
+        arrival=now if arrival is None else arrival,
+        skills=parse_skills(variables.get("acd_skills"), uuid),
+        language=_name(variables.get("acd_language"), "acd_language", uuid),
+        priority=parse_priority(variables.get("acd_priority"), uuid),
+        case_type=_name(variables.get("acd_case_type"), "acd_case_type", uuid),
+        caller_number=safe_number(headers.get("Caller-Caller-ID-Number")),
+        caller_name=safe_name(headers.get("Caller-Caller-ID-Name")),
+        agent=_name(variables.get("acd_agent"), "acd_agent", uuid),
+    )
+
+
+def translate(event: Event, now: float) -> EngineEvent | None:
+    """One Event Socket event -> the engine event it means, or None if it means nothing
+    to the engine. Never raises for content: a bad value is logged and defaulted."""
+    name = event.name
+    uuid = event.uuid
+    if name == "CHANNEL_PARK":
+        return parked(event.headers, now)
+    if uuid is None:
+        return None
+    if name == "CHANNEL_ANSWER":
+        return LegAnswered(uuid, now)
+    if name == "CHANNEL_HANGUP":
+        return LegHungUp(uuid, event.get("Hangup-Cause") or "NONE", now)
+    if name == "CHANNEL_BRIDGE":
+        a = event.get("Bridge-A-Unique-ID") or uuid
+        b = event.get("Bridge-B-Unique-ID") or event.get("Other-Leg-Unique-ID")
+        return LegBridged(a, b, now) if b else None
+    if name == "PLAYBACK_START":
+        return PlaybackStarted(uuid, event.get("Playback-File-Path") or "", now)
+    if name == "PLAYBACK_STOP":
+        return PlaybackStopped(uuid, event.get("Playback-File-Path") or "", now)
+    if name == "CHANNEL_EXECUTE_COMPLETE" and event.get("Application") in _MEDIA_APPS:
+        # A broadcast ran to its end, whether or not anything played: a missing prompt
+        # gives no PLAYBACK_STOP, and the whisper must not wait for one.
+        return PlaybackStopped(uuid, event.get("Application-Data") or "", now)
+    if name == "CHANNEL_EXECUTE_COMPLETE" and event.get("Application") == "play_and_get_digits":
+        digits = event.variables.get(DIGITS_VARIABLE, "")
+        if not _DIGITS_RE.match(digits):
+            digits = ""
+        return DigitsCollected(uuid, DIGITS_VARIABLE, digits, now)
+    return None

@@ -1,0 +1,200 @@
+"""The one place that wires the engine: configuration -> routing, store, engine, Event
+Socket client, runner (``acd run``).
+
+The process must be gevent-patched before this module's socket users are imported: the
+CLI's ``run`` does ``gevent.monkey.patch_all()`` first, so redis-py waits cooperatively.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import gevent
+import gevent.event
+import redis
+import structlog
+
+from acd.adapters.http import AdminApi
+from acd.adapters.redis_store import RedisCallStore
+from acd.adapters.runner import Observer, Runner
+from acd.adapters.translate import ENGINE_EVENTS
+from acd.config import Config
+from acd.engine.engine import Engine
+from acd.engine.policy import AgentEntry, EngineSettings, QueuePolicy
+from acd.errors import ConfigError
+from freeswitch.client import ESLClient
+from freeswitch.errors import ESLError
+from routing.api import Reservation
+from routing.store import RedisRouter
+
+_log = structlog.get_logger("acd.app")
+
+#: Seconds without any event (HEARTBEAT comes every 20 s) before the connection counts
+#: as dead: a hung FreeSWITCH with its socket open would otherwise stall the engine.
+IDLE_TIMEOUT = 60.0
+
+
+def engine_settings(config: Config) -> EngineSettings:
+    """The engine's view of ``config``."""
+    queues = {}
+    for name, queue in config.queues.items():
+        ann = queue.announcements
+        first: list[str] = []
+        if ann.position:
+            first.append("position")
+        if ann.ewt:
+            first.append("ewt")
+        if ann.agents_min is not None:
+            first.append("agents")
+        queues[name] = QueuePolicy(
+            name=name,
+            announce_first_after=ann.first_after,
+            announce_every=ann.every,
+            first=tuple(first),  # type: ignore[arg-type]
+            repeat=tuple(ann.repeat),
+            ewt_inhibit_case_types=frozenset(ann.ewt_inhibit_case_types),
+            agents_min=ann.agents_min,
+            waiting_sound=queue.waiting_sound,
+            moh=queue.moh if queue.moh is not None else config.sounds.moh,
+            ringback=config.sounds.ringback,
+            whisper=queue.whisper,
+            ring_timeout=queue.ring_timeout,
+            wrap_up_seconds=queue.wrap_up_seconds,
+            private_max_wait=queue.private_max_wait,
+            sticky_window=queue.sticky_window,
+            transfer_priority=queue.priority_transfer_priority,
+        )
+    agents = {}
+    for agent_id, agent in config.agents.items():
+        digest = agent.pin_sha256 if agent.pin is None else AgentEntry.hash_pin(agent.pin)
+        assert digest is not None
+        agents[agent_id] = AgentEntry(
+            agent_id, digest, agent.contact, tuple(agent.queues), agent.name or ""
+        )
+    codes = config.feature_codes
+    return EngineSettings(
+        queues=queues,
+        agents=agents,
+        queue_codes={q.code: name for name, q in config.queues.items()},
+        pause_reasons=dict(codes.pause_reasons),
+        id_digits=(codes.id_digits, codes.id_digits),
+        pin_digits=(codes.pin_min_digits, codes.pin_max_digits),
+        digit_timeout_ms=int(codes.inter_digit_timeout * 1000),
+        first_digit_timeout_ms=int(codes.first_digit_timeout * 1000),
+        max_tries=codes.max_tries,
+    )
+
+
+def apply_config(
+    config: Config, settings: EngineSettings, router: RedisRouter, now: float
+) -> list[Reservation]:
+    """Put every queue and agent into routing (idempotent: a restart or reload applies
+    the same file again); returns the reservations this made.
+
+    The reservation timeout is at least the ring, the whisper and a margin, so routing
+    never expires an offer the engine is still working on."""
+    made: list[Reservation] = []
+    for name, queue in config.queues.items():
+        cfg = queue.routing_config()
+        timeout = max(cfg.reservation_timeout, settings.reservation_timeout(settings.queues[name]))
+        made += router.put_queue(dataclasses.replace(cfg, reservation_timeout=timeout), now)
+    for agent in config.agents.values():
+        made += router.put_agent(agent.routing_profile(), now)
+    return made
+
+
+@dataclass
+class App:
+    """A running engine: what ``acd run`` starts and stops."""
+
+    config: Config
+    redis: redis.Redis
+    router: RedisRouter
+    store: RedisCallStore
+    engine: Engine
+    client: ESLClient
+    runner: Runner
+    http: AdminApi
+
+    @property
+    def http_port(self) -> int | None:
+        """The HTTP API's bound port while it serves (``http.port: 0`` picks a free one)."""
+        return self.http.port
+
+    def stop(self) -> None:
+        self.http.stop()
+        self.runner.stop()
+        self.client.stop()
+        self.redis.close()
+
+
+def build(
+    config: Config,
+    *,
+    redis_url: str | None = None,
+    clock: Callable[[], float] = time.time,
+    observers: Sequence[Observer] = (),
+) -> App:
+    """Wire everything for ``config`` (nothing connects yet). ``redis_url`` overrides the
+    file's (the demo brings its own Redis). Raises :class:`ConfigError` without a Redis."""
+    url = redis_url or (config.redis.url if config.redis is not None else None)
+    if url is None:
+        raise ConfigError("redis: no url configured")
+    client_redis = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=5.0)
+    router = RedisRouter(client_redis, config.tenant)
+    store = RedisCallStore(client_redis, config.tenant)
+    settings = engine_settings(config)
+    engine = Engine(settings, router, store)
+    esl = config.esl.client_settings(ENGINE_EVENTS)
+    if not esl.idle_timeout:
+        esl = dataclasses.replace(esl, idle_timeout=IDLE_TIMEOUT)
+    client = ESLClient(esl)
+    runner = Runner(engine, client, clock=clock, observers=observers)
+    http = AdminApi(runner, config.http.tokens)
+    return App(config, client_redis, router, store, engine, client, runner, http)
+
+
+def start(app: App, *, connect_deadline: float | None = None) -> None:
+    """Apply the configuration to routing, connect to FreeSWITCH (retrying with back-off
+    until ``connect_deadline`` seconds have passed, forever if None), reconcile, run."""
+    now = app.runner.clock()
+    made = apply_config(app.config, app.engine.settings, app.router, now)
+    app.runner.attach()
+    delay, started = 0.2, time.monotonic()
+    while True:
+        try:
+            app.client.connect()
+            break
+        except ESLError as exc:
+            if connect_deadline is not None and time.monotonic() - started > connect_deadline:
+                raise
+            _log.warning("acd.connect_failed", error=str(exc), retry_in=delay)
+            gevent.sleep(delay)
+            delay = min(delay * 2, 10.0)
+    app.runner.start()
+    app.runner.apply(app.engine.offers(made, now))
+    app.http.start(app.config.http.host, app.config.http.port)
+    _log.info(
+        "acd.started",
+        queues=len(app.config.queues),
+        agents=len(app.config.agents),
+        esl=f"{app.config.esl.host}:{app.config.esl.port}",
+        http_port=app.http_port,
+    )
+
+
+def run(config: Config) -> int:
+    """``acd run``: start, serve until SIGTERM/SIGINT, stop. Returns the exit status."""
+    app = build(config)
+    stopping = gevent.event.Event()
+    gevent.signal_handler(signal.SIGTERM, stopping.set)
+    gevent.signal_handler(signal.SIGINT, stopping.set)
+    start(app)
+    stopping.wait()
+    _log.info("acd.stopping")
+    app.stop()
+    return 0

@@ -1,0 +1,67 @@
+"""``acd check-config FILE``: validate a configuration file and summarise it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from acd.config.loading import load_config
+from acd.config.model import Config
+from acd.config.queues import QueueSettings
+from acd.errors import ConfigError
+
+EXIT_OK = 0
+EXIT_INVALID = 2
+
+
+def main(path: str | Path, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Check the file at ``path``: print ``FILE: OK — ...`` and one line per queue to
+    ``out`` and return 0, or print every problem to ``err`` and return 2."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        print(error, file=err)
+        return EXIT_INVALID
+    for line in summary(config, str(path)):
+        print(line, file=out)
+    return EXIT_OK
+
+
+def summary(config: Config, source: str) -> list[str]:
+    """The lines ``check-config`` prints for a valid configuration."""
+    counts = (
+        f"{len(config.queues)} queue{'s' if len(config.queues) != 1 else ''},"
+        f" {len(config.agents)} agent{'s' if len(config.agents) != 1 else ''},"
+        f" {len(config.skills)} skill{'s' if len(config.skills) != 1 else ''}"
+    )
+    lines = [f"{source}: OK — {counts}"]
+    lines.extend(f"  {_queue_line(config, queue)}" for queue in config.queues.values())
+    if config.redis is None:
+        lines.append("  note: no redis section: `acd run` needs one (`acd demo` brings its own)")
+    return lines
+
+
+def _queue_line(config: Config, queue: QueueSettings) -> str:
+    skills = ", ".join(f"{skill}>={level}" for skill, level in queue.skills.items()) or "none"
+    members = sum(1 for agent in config.agents.values() if queue.name in agent.queues)
+    qualified = len(config.qualified_agents(queue.name))
+    told = [
+        part
+        for part, enabled in (
+            ("position", queue.announcements.position),
+            ("ewt", queue.announcements.ewt),
+            ("agents", queue.announcements.agents_min is not None),
+        )
+        if enabled
+    ]
+    announce = f"every {queue.announcements.every:g} s: {'+'.join(told)}" if told else "none"
+    return (
+        f"{queue.name}: code {queue.code}, {queue.language}, skills {skills},"
+        f" {members} agents ({qualified} qualified), ring {queue.ring_timeout} s,"
+        f" wrap-up {queue.wrap_up_seconds:g} s, no answer -> {queue.no_answer.state},"
+        f" announcements {announce}, waiting sound {queue.waiting_sound},"
+        f" {len(queue.escalation)} escalation steps"
+    )

@@ -1,0 +1,44 @@
+"""What a waiting caller hears about their place (R-POS, R-POSALL, R-EWT, R-AGENTS,
+R-NUMBERS).
+
+Numbers are spoken by FreeSWITCH's say modules inside the shipped phrase macros
+(``freeswitch/conf/lang/<lang>/acd.xml``), so gender and cardinal/ordinal forms follow
+the caller's language: the engine only passes the number.
+"""
+
+from __future__ import annotations
+
+import math
+
+from acd.engine.policy import AnnouncePart, QueuePolicy
+from freeswitch.media import Phrase
+from routing.api import PositionInfo
+
+
+def announcement(
+    policy: QueuePolicy, info: PositionInfo, *, first: bool, case_type: str | None
+) -> list[Phrase]:
+    """The phrases of one announcement, in the order they play.
+
+    The position is ``info.announced_position`` (never rises, R-POS); the expected wait is
+    whole minutes rounded up (at least 1) and left out when uncertain or inhibited for the
+    case type (R-EWT); available agents only on the first announcement and only when at
+    least ``policy.agents_min`` are available (R-AGENTS)."""
+    parts: tuple[AnnouncePart, ...] = policy.first if first else policy.repeat
+    phrases: list[Phrase] = []
+    for part in parts:
+        if part == "position" and info.announced_position > 0:
+            phrases.append(Phrase("acd_position", str(info.announced_position)))
+        elif part == "ewt":
+            if info.ewt_uncertain or (case_type and case_type in policy.ewt_inhibit_case_types):
+                continue
+            minutes = max(1, math.ceil(info.ewt_seconds / 60.0))
+            phrases.append(Phrase("acd_ewt", str(minutes)))
+        elif (
+            part == "agents"
+            and first
+            and policy.agents_min is not None
+            and info.available_agents >= policy.agents_min
+        ):
+            phrases.append(Phrase("acd_agents", str(info.available_agents)))
+    return phrases

@@ -1,0 +1,103 @@
+"""What the engine asks the adapters to do. Effects are plain data; the engine never
+performs them itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from acd.engine.events import Offer, TimerKind
+from freeswitch.commands import ApiCommand, SendMsg
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    """Send ``command`` with ``api`` and ignore a failing reply (logged): used where the
+    channel may already be gone (``uuid_break``, ``uuid_kill``, broadcasts)."""
+
+    command: ApiCommand
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``message`` (``sendmsg``) to a channel."""
+
+    message: SendMsg
+
+
+@dataclass(frozen=True, slots=True)
+class Originate:
+    """Start the agent leg ``leg`` for ``contact`` with ``bgapi``; a ``-ERR`` result comes
+    back to the contact's lane as :class:`acd.engine.events.OriginateFailed`.
+
+    ``leg`` events are routed to ``contact``'s lane from now on (one contact, one lane)."""
+
+    contact: str
+    leg: str
+    command: ApiCommand
+
+
+@dataclass(frozen=True, slots=True)
+class Unlink:
+    """Events of ``leg`` go back to their own lane (the leg is gone or released)."""
+
+    leg: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    """Deliver :class:`TimerDue(contact, kind)` at epoch second ``at`` (replaces a timer of
+    the same contact and kind)."""
+
+    contact: str
+    kind: TimerKind
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimers:
+    """Forget every timer of ``contact``."""
+
+    contact: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    """Hand ``offer`` to its contact's lane."""
+
+    offer: Offer
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """Something observers (logs, metrics, the demo's summary) may want to know.
+
+    ``kind`` is one of :data:`FACT_KINDS`; ``data`` holds plain values."""
+
+    kind: str
+    data: Mapping[str, object] = field(default_factory=dict)
+
+
+FACT_KINDS = frozenset(
+    {
+        "queued",
+        "offered",
+        "agent_no_answer",
+        "answered",
+        "bridged",
+        "abandoned",
+        "completed",
+        "announced",
+        "announcement_not_played",
+        "agent_login",
+        "agent_logout",
+        "agent_pause",
+        "agent_unpause",
+        "login_failed",
+        "caller_refused",
+        "adopted",
+        "closed",
+    }
+)
+
+Effect = Api | Send | Originate | Unlink | SetTimer | CancelTimers | Deliver | Fact

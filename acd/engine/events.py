@@ -1,0 +1,163 @@
+"""What the engine reacts to: typed, validated events.
+
+The adapters turn Event Socket events, timers and API calls into these; nothing else
+reaches the engine. Every time is epoch seconds (``at``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+AgentAction = Literal["login", "logout", "pause", "unpause"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallerParked:
+    """A caller parked by a queue entry of the dialplan (``acd_queue`` set).
+
+    ``skills``/``language``/``priority``/``case_type`` are the validated ``acd_*``
+    variables; ``caller_number``/``caller_name`` are what the caller sent, already
+    reduced to values safe for a command (see :mod:`acd.engine.callerid`).
+    ``arrival`` is the effective arrival (a re-adopted caller keeps its place).
+    """
+
+    uuid: str
+    queue: str
+    at: float
+    answered: bool
+    arrival: float
+    skills: Mapping[str, int] = field(default_factory=dict)
+    language: str | None = None
+    priority: int = 0
+    case_type: str | None = None
+    caller_number: str = ""
+    caller_name: str = ""
+    agent: str | None = None  # private queue target (R-PRIVQ), from acd_agent
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureCodeCall:
+    """An agent's phone called a feature code (``acd_action``): R-PHONELOGIN, R-PAUSE."""
+
+    uuid: str
+    action: AgentAction
+    arg: str
+    phone: str
+    at: float
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LegAnswered:
+    uuid: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LegHungUp:
+    uuid: str
+    cause: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LegBridged:
+    a_uuid: str
+    b_uuid: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackStarted:
+    uuid: str
+    path: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackStopped:
+    uuid: str
+    path: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DigitsCollected:
+    """``play_and_get_digits`` finished (``CHANNEL_EXECUTE_COMPLETE``); ``digits`` may be
+    empty (no input). Digits are checked to be ``[0-9*#]`` by the adapter."""
+
+    uuid: str
+    variable: str
+    digits: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateFailed:
+    """The agent leg of ``contact`` could not be set up (``-ERR <cause>`` of the job, or
+    the command could not be sent)."""
+
+    contact: str
+    leg: str
+    cause: str
+    at: float
+
+
+TimerKind = Literal["announce", "announce_check", "whisper", "digits", "reoffer"]
+
+
+@dataclass(frozen=True, slots=True)
+class TimerDue:
+    """A timer set by a :class:`acd.engine.effects.SetTimer` effect came due."""
+
+    contact: str
+    kind: TimerKind
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A reservation made while handling another call, delivered to its contact's lane."""
+
+    reservation_id: str
+    agent_id: str
+    contact: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RouterTick:
+    """Time passed: due routing timers (wrap-up ends, expiries, escalation) apply."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCommand:
+    """An agent action from the admin API (R-MULTI: an administrator logs agents in and
+    out). ``queues`` None means all of the agent's own queues."""
+
+    agent: str
+    action: AgentAction
+    at: float
+    queues: tuple[str, ...] | None = None
+    reason: str | None = None
+
+
+EngineEvent = (
+    CallerParked
+    | FeatureCodeCall
+    | LegAnswered
+    | LegHungUp
+    | LegBridged
+    | PlaybackStarted
+    | PlaybackStopped
+    | DigitsCollected
+    | OriginateFailed
+    | TimerDue
+    | Offer
+    | RouterTick
+    | AgentCommand
+)

@@ -1,0 +1,102 @@
+"""The engine's view of the configuration: per-queue call handling and the agents'
+directory. Built from :mod:`acd.config` by :mod:`acd.app`; kept separate so the core
+depends on nothing but these small frozen types."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from freeswitch.media import RINGBACK, LocalStream, Phrase, Playable
+
+AnnouncePart = Literal["position", "ewt", "agents"]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePolicy:
+    """How the engine treats callers of one queue. Times in seconds.
+
+    - ``announce_first_after``/``announce_every``: when the first announcement plays after
+      queueing and the cadence of the repeats (R-POS).
+    - ``first``/``repeat``: what each says (R-POS, R-EWT, R-AGENTS); ``ewt`` is skipped for
+      case types in ``ewt_inhibit_case_types`` and while the estimate is uncertain;
+      ``agents`` only when at least ``agents_min`` agents are available.
+    - ``waiting_sound``: ``auto`` plays ``moh`` to answered callers and ``ringback`` to
+      unanswered ones (R-NOSILENCE).
+    - ``whisper``: what both parties hear before the bridge (R-WHISPER), or None.
+    - ``ring_timeout``: the agent leg's ``originate_timeout`` (whole seconds).
+    - ``private_max_wait``: R-PRIVQ; ``sticky_window``/``sticky_wait``: R-STICKY (0: off).
+    """
+
+    name: str
+    announce_first_after: float = 0.0
+    announce_every: float = 30.0
+    first: tuple[AnnouncePart, ...] = ("position", "ewt", "agents")
+    repeat: tuple[AnnouncePart, ...] = ("position",)
+    ewt_inhibit_case_types: frozenset[str] = frozenset()
+    agents_min: int | None = None
+    waiting_sound: Literal["auto", "moh", "ringback"] = "auto"
+    moh: Playable = field(default_factory=lambda: LocalStream("moh"))
+    ringback: Playable = RINGBACK
+    whisper: Playable | None = field(default_factory=lambda: Phrase("acd_whisper"))
+    ring_timeout: int = 20
+    wrap_up_seconds: float = 0.0
+    private_max_wait: float = 300.0
+    sticky_window: float = 0.0
+    sticky_wait: float = 20.0
+    transfer_priority: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class AgentEntry:
+    """An agent as the phone login sees it (R-PHONELOGIN): the id (digits), the SHA-256
+    of the PIN (hex), the default contact (dial string) and the queues of their own."""
+
+    id: str
+    pin_sha256: str
+    contact: str | None
+    queues: tuple[str, ...]
+    name: str = ""
+
+    @staticmethod
+    def hash_pin(pin: str) -> str:
+        return hashlib.sha256(pin.encode("ascii", "replace")).hexdigest()
+
+    def check_pin(self, entered: str) -> bool:
+        """Constant-time comparison of the keyed digits with the stored hash."""
+        if not entered.isdigit():
+            return False
+        return hmac.compare_digest(self.hash_pin(entered), self.pin_sha256)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Everything the core needs besides the ports.
+
+    ``queue_codes`` maps the digits of ``*21<code>`` to a queue name; ``pause_reasons``
+    maps the digits of ``*23<code>`` to a reason. ``whisper_timeout``: longest whisper
+    before the bridge happens anyway; ``announce_check_after``: how long a prompt may take
+    to start (``PLAYBACK_START``) before it counts as not played. ``phone_template``
+    turns the number an agent logs in from into a dial string (free seating)."""
+
+    queues: Mapping[str, QueuePolicy]
+    agents: Mapping[str, AgentEntry]
+    queue_codes: Mapping[str, str] = field(default_factory=dict)
+    pause_reasons: Mapping[str, str] = field(default_factory=dict)
+    id_digits: tuple[int, int] = (1, 10)
+    pin_digits: tuple[int, int] = (4, 8)
+    digit_timeout_ms: int = 3000
+    first_digit_timeout_ms: int = 8000
+    max_tries: int = 3
+    whisper_timeout: float = 15.0
+    announce_check_after: float = 5.0
+    phone_template: str = "user/{phone}"
+    tick_interval: float = 0.25
+
+    def reservation_timeout(self, policy: QueuePolicy) -> float:
+        """Routing's reservation lifetime: the ring, the whisper and a margin, so the
+        router never expires an offer the engine is still working on."""
+        return float(policy.ring_timeout) + self.whisper_timeout + 15.0

@@ -1,0 +1,157 @@
+"""What the engine remembers about calls and agents, and the port that keeps it.
+
+Records are plain dataclasses that round-trip through msgpack (``to_wire``/``from_wire``),
+so the Redis adapter (:mod:`acd.adapters.redis_store`) and the in-memory store here hold
+exactly the same thing. Redis is the source of truth: a restarted engine rebuilds
+everything from these records, the routing store and ``show channels``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from acd.engine.states import AgentState, CallState
+
+CallKind = Literal["caller", "feature"]
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """One caller (``kind="caller"``) or one feature-code call (``kind="feature"``),
+    keyed by the caller leg's uuid (``contact``). Times are epoch seconds."""
+
+    contact: str
+    kind: CallKind
+    state: CallState
+    parked_at: float
+    queue: str = ""
+    arrival: float = 0.0
+    answered: bool = False
+    language: str | None = None
+    case_type: str | None = None
+    priority: int = 0
+    caller_number: str = ""
+    caller_name: str = ""
+    reservation: str | None = None
+    agent: str | None = None
+    agent_leg: str | None = None
+    offered_at: float | None = None
+    answered_at: float | None = None
+    bridged_at: float | None = None
+    attempts: int = 0
+    announcements: int = 0
+    announce_pending: bool = False
+    # feature-code calls
+    action: str = ""
+    action_arg: str = ""
+    phone: str = ""
+    step: str = ""
+    entered_agent: str = ""
+    tries: int = 0
+
+    def to_wire(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> CallRecord:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(slots=True)
+class AgentRecord:
+    """The engine's view of an agent's phone: state per :data:`acd.engine.states.AGENT_TABLE`,
+    since when (epoch seconds), the phone used this session (free seating, R-FREESEAT) and
+    the contact it is busy with."""
+
+    id: str
+    state: AgentState = "logged_out"
+    since: float = 0.0
+    phone: str | None = None
+    contact: str | None = None
+    wrap_until: float | None = None
+    pause_reason: str | None = None
+    queues: list[str] = field(default_factory=list)
+
+    def to_wire(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> AgentRecord:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class CallStore(Protocol):
+    """Where call and agent records live. Each method is one round trip; a record is
+    written by the lane of its contact only, so no two writers race on one record."""
+
+    def get_call(self, contact: str) -> CallRecord | None: ...
+    def put_call(self, record: CallRecord) -> None: ...
+    def delete_call(self, contact: str) -> None: ...
+    def calls(self) -> list[CallRecord]: ...
+    def link_leg(self, leg: str, contact: str) -> None: ...
+    def unlink_leg(self, leg: str) -> None: ...
+    def contact_of_leg(self, leg: str) -> str | None: ...
+    def get_agent(self, agent_id: str) -> AgentRecord | None: ...
+    def put_agent(self, record: AgentRecord) -> None: ...
+    def agents(self) -> list[AgentRecord]: ...
+    def last_agent(self, caller_number: str, now: float, window: float) -> str | None:
+        """The agent who last served ``caller_number`` within ``window`` seconds (R-STICKY)."""
+        ...
+
+    def remember_agent(self, caller_number: str, agent_id: str, now: float) -> None: ...
+
+
+class MemoryCallStore:
+    """A :class:`CallStore` in process memory (tests, and the contract suite's second
+    adapter)."""
+
+    def __init__(self) -> None:
+        self._calls: dict[str, dict[str, Any]] = {}
+        self._legs: dict[str, str] = {}
+        self._agents: dict[str, dict[str, Any]] = {}
+        self._last: dict[str, tuple[str, float]] = {}
+
+    def get_call(self, contact: str) -> CallRecord | None:
+        data = self._calls.get(contact)
+        return None if data is None else CallRecord.from_wire(dict(data))
+
+    def put_call(self, record: CallRecord) -> None:
+        self._calls[record.contact] = record.to_wire()
+
+    def delete_call(self, contact: str) -> None:
+        self._calls.pop(contact, None)
+
+    def calls(self) -> list[CallRecord]:
+        return [CallRecord.from_wire(dict(d)) for d in self._calls.values()]
+
+    def link_leg(self, leg: str, contact: str) -> None:
+        self._legs[leg] = contact
+
+    def unlink_leg(self, leg: str) -> None:
+        self._legs.pop(leg, None)
+
+    def contact_of_leg(self, leg: str) -> str | None:
+        return self._legs.get(leg)
+
+    def get_agent(self, agent_id: str) -> AgentRecord | None:
+        data = self._agents.get(agent_id)
+        return None if data is None else AgentRecord.from_wire(dict(data))
+
+    def put_agent(self, record: AgentRecord) -> None:
+        self._agents[record.id] = record.to_wire()
+
+    def agents(self) -> list[AgentRecord]:
+        return [AgentRecord.from_wire(dict(d)) for d in self._agents.values()]
+
+    def last_agent(self, caller_number: str, now: float, window: float) -> str | None:
+        entry = self._last.get(caller_number)
+        if entry is None or now - entry[1] > window:
+            return None
+        return entry[0]
+
+    def remember_agent(self, caller_number: str, agent_id: str, now: float) -> None:
+        self._last[caller_number] = (agent_id, now)

@@ -1,0 +1,548 @@
+"""The engine end to end under load: dispatch latency, engine CPU, calls lost (issue 12 §8).
+
+Three processes, all on loopback, in real time (the simulator's ``time_scale`` is 1.0, so
+call rates and durations are the honest ones):
+
+* this process: the FreeSWITCH simulator with the shipped dialplan, the callers (Poisson
+  arrivals on 7000 support / 7001 sales, patience, talk time) and the agent phones
+  ``user/1001``.. (answer after 0.5-1.5 s), plus the measurement;
+* the engine: ``python bench/e2e.py --engine CONFIG`` — ``acd.app.build``/``start`` as
+  ``acd run`` does (gevent-patched), every configured agent logged in at start;
+* a private Redis (:class:`acd.dev.redis_server.RedisServer`).
+
+**Dispatch latency** is measured in the simulator's process, on its side of the one Event
+Socket connection: from the moment the trigger event's bytes are handed to the socket to
+the moment the ``bgapi originate`` for that caller (it carries ``acd_contact=<caller>``)
+has been read from it. The trigger is whichever came last of: the caller's
+``CHANNEL_PARK`` ("arrival": an agent was already free) and the first hang-up of the
+chosen agent's previous call ("freed": the caller was already waiting). It includes two
+loopback hops, the engine's parsing, its Redis round trips (routing is a Lua call) and
+the simulator's own scheduling delay. The floor measured in the same run: the engine
+times ``api status`` on the same connection (engine -> simulator -> engine) 20 times a
+second.
+
+**Engine CPU** is the engine process's user+system time over the traffic window divided
+by the wall time, in % of one core (``/proc``); Redis's and the simulator's are shown too.
+
+**Lost**: a caller that ended neither bridged to an agent nor by its own choice
+(patience), or one that waited more than ``STARVED_AFTER`` seconds without an agent
+being called while an agent phone had been idle that long (every agent can serve every
+caller here). Callers still waiting at the end are not lost unless starved.
+
+Last line: ``RESULT calls=… lost=… p50_ms=… p99_ms=… engine_cpu_pct=…``.
+Run: ``python bench/e2e.py [--quick]`` (full: 2,000 agents, 100 calls/s for 120 s;
+quick: 200 agents, 20 calls/s for 15 s).
+"""
+
+from __future__ import annotations
+
+import sys
+
+if __name__ == "__main__" and "--engine" in sys.argv:
+    # The engine process runs as ``acd run`` does: every socket wait cooperative.
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import argparse
+import json
+import os
+import re
+import signal
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+import gevent  # noqa: E402
+import gevent.event  # noqa: E402
+import gevent.subprocess  # noqa: E402
+
+from acd.dev.redis_server import RedisServer  # noqa: E402
+from freeswitch.sim import server as sim_server  # noqa: E402
+from freeswitch.sim.dialplan import SHIPPED_EXTENSIONS, Dialplan  # noqa: E402
+from freeswitch.sim.events import SimEvent  # noqa: E402
+from freeswitch.sim.simulator import Simulator  # noqa: E402
+from freeswitch.sim.traffic import Distribution, TrafficGenerator, TrafficProfile  # noqa: E402
+
+FIRST_AGENT = 1001
+#: Seconds a caller may wait with an idle agent phone before it counts as lost.
+STARVED_AFTER = 2.0
+#: Seconds of an agent's call beyond the talk time: answer delay, whisper, set-up.
+CALL_OVERHEAD = 2.5
+
+_CONTACT_RE = re.compile(r"acd_contact=([^,}\s]+)")
+_LEG_RE = re.compile(r"origination_uuid=([^,}\s]+)")
+_DIAL_RE = re.compile(r"\}(\S+)")
+
+
+# ---------------------------------------------------------------------------- engine side
+
+
+def run_engine(config_path: str) -> int:
+    """The engine process: start, log every agent in, say READY, serve until SIGTERM, then
+    print one JSON line (the ``api status`` floor and the engine's counters)."""
+    from acd.app import build, start  # noqa: PLC0415 - after monkey.patch_all
+    from acd.config import load_config  # noqa: PLC0415
+    from acd.engine.effects import Fact  # noqa: PLC0415
+    from acd.engine.events import AgentCommand  # noqa: PLC0415
+    from acd.logs import configure_logging  # noqa: PLC0415
+
+    configure_logging("info")
+    config = load_config(config_path)
+    facts: Counter[str] = Counter()
+
+    def count(fact: Fact) -> None:
+        facts[fact.kind] += 1
+
+    app = build(config, observers=[count])
+    start(app, connect_deadline=10.0)
+    now = time.time()
+    for agent in config.agents:
+        app.runner.post(agent, AgentCommand(agent, "login", now))
+    deadline = time.monotonic() + 60.0
+    while facts["agent_login"] < len(config.agents) and time.monotonic() < deadline:
+        gevent.sleep(0.02)
+    floor: list[float] = []
+
+    def probe() -> None:
+        while True:
+            gevent.sleep(0.05)
+            started = time.perf_counter()
+            app.client.api("status")
+            floor.append(time.perf_counter() - started)
+
+    stopping = gevent.event.Event()
+    gevent.signal_handler(signal.SIGTERM, stopping.set)
+    print(f"READY logged_in={facts['agent_login']}", flush=True)
+    prober = gevent.spawn(probe)
+    stopping.wait()
+    prober.kill()
+    report = {
+        "floor": floor,
+        "facts": dict(facts),
+        "runner": dict(app.runner.counters),
+        "client": {k: v for k, v in app.client.counters().items() if isinstance(v, int)},
+    }
+    print(json.dumps(report), flush=True)
+    app.stop()
+    return 0
+
+
+# ---------------------------------------------------------------------------- simulator side
+
+
+@dataclass
+class Probe:
+    """What the simulator's side saw, stamped with ``time.perf_counter()`` seconds."""
+
+    parked: dict[str, float] = field(default_factory=dict)  # caller -> CHANNEL_PARK written
+    agent_of_leg: dict[str, str] = field(default_factory=dict)  # agent leg -> dial string
+    call_of_agent: dict[str, tuple[str, str]] = field(default_factory=dict)  # (caller, leg)
+    freed: dict[str, float] = field(default_factory=dict)  # agent -> first hang-up written
+    idle_since: dict[str, float] = field(default_factory=dict)  # agents with no call
+    ringing: dict[str, str] = field(default_factory=dict)  # caller -> agent, originate seen
+    bridged: set[str] = field(default_factory=set)
+    by_choice: set[str] = field(default_factory=set)
+    ended: dict[str, str] = field(default_factory=dict)  # caller -> outcome
+    starved: set[str] = field(default_factory=set)
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {"arrival": [], "freed": []})
+    anomalies: Counter[str] = field(default_factory=Counter)
+    originates: int = 0
+    _pending: list[SimEvent] = field(default_factory=list)
+
+    def encoded(self, event: SimEvent) -> None:
+        self._pending.append(event)
+
+    def sending(self) -> None:
+        """The frames encoded since the last send are about to be written: stamp them."""
+        if not self._pending:
+            return
+        now = time.perf_counter()
+        for event in self._pending:
+            self._written(event, now)
+        self._pending.clear()
+
+    def _written(self, event: SimEvent, now: float) -> None:
+        name, uuid = event.name, event.unique_id or ""
+        if name == "CHANNEL_PARK":
+            # Agent legs park too (``&park()``) and were announced by their originate.
+            if (
+                event.get("variable_acd_queue")
+                and uuid not in self.parked
+                and uuid not in self.agent_of_leg
+            ):
+                self.parked[uuid] = now
+        elif name == "CHANNEL_HANGUP":
+            agent = self.agent_of_leg.get(uuid)
+            if agent is None:
+                ringing = self.ringing.get(uuid)
+                agent = ringing if ringing is not None else None
+            if agent is not None and agent not in self.freed:
+                self.freed[agent] = now
+                self.idle_since[agent] = now
+            if uuid in self.parked and uuid not in self.ended:
+                self._caller_ended(uuid)
+        elif name == "CHANNEL_BRIDGE":
+            for header in ("Bridge-A-Unique-ID", "Bridge-B-Unique-ID"):
+                other = event.get(header) or ""
+                if other in self.parked:
+                    self.bridged.add(other)
+
+    def _caller_ended(self, uuid: str) -> None:
+        if uuid in self.bridged:
+            self.ended[uuid] = "answered"
+        elif uuid in self.by_choice:
+            self.ended[uuid] = "abandoned"
+        else:
+            self.ended[uuid] = "lost"
+
+    def received(self, line: str) -> None:
+        """A command line was read from the engine's socket."""
+        if not line.startswith("bgapi originate"):
+            return
+        now = time.perf_counter()
+        contact, leg, dial = (
+            _CONTACT_RE.search(line),
+            _LEG_RE.search(line),
+            _DIAL_RE.search(line),
+        )
+        if contact is None or leg is None or dial is None:
+            self.anomalies["unreadable_originate"] += 1
+            return
+        caller, agent = contact.group(1), dial.group(1)
+        self.originates += 1
+        parked = self.parked.get(caller)
+        if parked is None:
+            self.anomalies["originate_for_unknown_caller"] += 1
+            return
+        busy_with = self.call_of_agent.get(agent)
+        if busy_with is not None and agent not in self.freed:
+            self.anomalies["agent_called_while_busy"] += 1
+        freed = self.freed.pop(agent, None)
+        trigger, start = (
+            ("freed", freed)
+            if freed is not None and freed > parked
+            else (
+                "arrival",
+                parked,
+            )
+        )
+        self.latencies[trigger].append(now - start)
+        self.agent_of_leg[leg.group(1)] = agent
+        self.call_of_agent[agent] = (caller, leg.group(1))
+        self.ringing[caller] = agent
+        self.idle_since.pop(agent, None)
+
+    def check_starved(self, now: float) -> None:
+        """Callers waiting (parked, no agent called, not ended) longer than STARVED_AFTER
+        while an agent phone has been idle that long."""
+        idle = any(now - since > STARVED_AFTER for since in self.idle_since.values())
+        if not idle:
+            return
+        for caller, parked in self.parked.items():
+            if (
+                now - parked > STARVED_AFTER
+                and caller not in self.ended
+                and caller not in self.ringing
+                and caller not in self.starved
+            ):
+                self.starved.add(caller)
+
+
+def install_probe(probe: Probe) -> Callable[[], None]:
+    """Hook the simulator's Event Socket writer and reader; returns the undo."""
+    listener = sim_server.Listener
+    original_send = listener._send
+    original_encode = SimEvent.encode
+    original_split = sim_server.split_commands
+
+    def send(self: sim_server.Listener, data: bytes) -> None:
+        probe.sending()
+        original_send(self, data)
+
+    def encode(self: SimEvent, fmt: str) -> bytes:
+        probe.encoded(self)
+        return original_encode(self, fmt)
+
+    def split(buffer: bytearray) -> list[sim_server.Command]:
+        commands = original_split(buffer)
+        for command in commands:
+            probe.received(command.line)
+        return commands
+
+    listener._send = send  # type: ignore[method-assign]
+    SimEvent.encode = encode  # type: ignore[method-assign]
+    sim_server.split_commands = split
+
+    def undo() -> None:
+        listener._send = original_send  # type: ignore[method-assign]
+        SimEvent.encode = original_encode  # type: ignore[method-assign]
+        sim_server.split_commands = original_split
+
+    return undo
+
+
+class BenchTraffic(TrafficGenerator):
+    """The simulator's traffic, remembering which callers gave up by their own choice."""
+
+    def __init__(self, sim: Simulator, profile: TrafficProfile, probe: Probe, seed: int) -> None:
+        super().__init__(sim, profile, seed=seed)
+        self.probe = probe
+
+    def _give_up(self, uuid: str, patience: float) -> None:
+        self.sim.core.sleep(patience)
+        ch = self.sim.core.find(uuid)
+        if ch is None or not ch.is_up or ch.bridged or ch.other_leg:
+            return
+        self.probe.by_choice.add(uuid)
+        self.stats["abandoned"] += 1
+        self.sim.core.hangup(ch, "NORMAL_CLEARING" if ch.answered_us else "ORIGINATOR_CANCEL")
+
+    def stop_arrivals(self) -> None:
+        if self._arrivals is not None:
+            self._arrivals.kill(block=False)
+
+
+def config_yaml(agents: int, esl_port: int, redis_url: str) -> str:
+    """Two queues, wrap-up 0, ``agents`` agents who serve both queues in both languages."""
+    lines = [
+        "tenant: bench",
+        f"esl: {{host: 127.0.0.1, port: {esl_port}, password: ClueCon}}",
+        f"redis: {{url: '{redis_url}'}}",
+        "http: {port: 0}",
+        "language: sv",
+        "languages: [sv, en]",
+        "skills: {billing: Invoices, products: Products}",
+        "queues:",
+        "  support: {code: 1, language: sv, skills: {billing: 1}, wrap_up_seconds: 0}",
+        "  sales: {code: 2, language: en, skills: {products: 1}, wrap_up_seconds: 0}",
+        "agents:",
+    ]
+    for number in range(FIRST_AGENT, FIRST_AGENT + agents):
+        lines.append(
+            f"  '{number}': {{pin: '1234', contact: user/{number}, queues: [support, sales],"
+            " skills: {billing: 1, products: 1}, languages: [sv, en]}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _cpu(pid: int | None) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``); 0 if None."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Workload:
+    agents: int
+    rate: float  # calls per second
+    seconds: float
+    load: float  # offered load / agents (1.0: the agents are just busy enough)
+    patience: float  # mean seconds
+
+    @property
+    def talk(self) -> float:
+        return max(1.0, self.load * self.agents / self.rate - CALL_OVERHEAD)
+
+
+def run_bench(work: Workload, seed: int) -> int:
+    probe = Probe()
+    undo = install_probe(probe)
+    me = os.getpid()
+    with tempfile.TemporaryDirectory(prefix="acd-e2e-") as tmp, RedisServer() as redis_server:
+        sim = Simulator(
+            port=0, time_scale=1.0, dialplan=Dialplan(SHIPPED_EXTENSIONS), seed=seed
+        ).start()
+        profile = TrafficProfile(
+            arrival_rate=work.rate,
+            patience=Distribution("exponential", work.patience),
+            talk_time=Distribution("exponential", work.talk),
+            destinations={"7000": 0.6, "7001": 0.4},
+            agents=work.agents,
+            agent_answer=Distribution("uniform", 1.0, 0.5, 1.5),
+            first_agent=FIRST_AGENT,
+        )
+        traffic = BenchTraffic(sim, profile, probe, seed)
+        for contact in traffic.register_agents():
+            probe.idle_since[contact] = time.perf_counter()
+        config = Path(tmp) / "acd.yaml"
+        config.write_text(config_yaml(work.agents, sim.port, redis_server.url))
+        engine_log = Path(tmp) / "engine.log"
+        with engine_log.open("wb") as log:
+            engine = gevent.subprocess.Popen(
+                [sys.executable, __file__, "--engine", str(config)],
+                stdout=gevent.subprocess.PIPE,
+                stderr=log,
+            )
+        assert engine.stdout is not None
+        with gevent.Timeout(120, False):
+            ready = engine.stdout.readline().decode()
+        if not ready.startswith("READY"):
+            engine.kill()
+            print(f"engine did not start: {ready!r}\n{engine_log.read_text()[-3000:]}")
+            return 2
+        engine_pid = engine.pid
+        redis_pid = _redis_pid(redis_server.port)
+        print(
+            f"e2e: {work.agents} agents ({ready.strip()}), {work.rate:g} calls/s for "
+            f"{work.seconds:g} s, talk exp({work.talk:.1f} s), patience exp({work.patience:g} s),"
+            f" offered load {work.load:.2f}",
+            flush=True,
+        )
+        before = {"engine": _cpu(engine_pid), "redis": _cpu(redis_pid), "sim": _cpu(me)}
+        started = time.perf_counter()
+        traffic.start()
+        while time.perf_counter() - started < work.seconds:
+            gevent.sleep(0.5)
+            probe.check_starved(time.perf_counter())
+        wall = time.perf_counter() - started
+        cpu = {
+            "engine": _cpu(engine_pid) - before["engine"],
+            "redis": _cpu(redis_pid) - before["redis"],
+            "sim": _cpu(me) - before["sim"],
+        }
+        traffic.stop_arrivals()
+        # Let the last arrivals be parked and dispatched, then judge who is left.
+        gevent.sleep(2.0)
+        probe.check_starved(time.perf_counter())
+        load_avg = os.getloadavg()
+        engine.send_signal(signal.SIGTERM)
+        report: dict[str, Any] = {}
+        with gevent.Timeout(30, False):
+            line = engine.stdout.readline().decode()
+            report = json.loads(line) if line.strip() else {}
+        engine.wait(timeout=10)
+        engine.stdout.close()
+        traffic.stop()
+        sim.stop()
+        log_text = engine_log.read_text()
+        errors = log_text.count("[error")
+        if errors:
+            tail = log_text[log_text.index("[error") - 40 :].splitlines()
+            # The log line and the exception's last line, not rich's traceback boxes.
+            first = [tail[0], *[x for x in tail[1:40] if x[:1] not in "│╭╰ " and x][:3]]
+            print(f"first engine error (of {errors}):", *first, sep="\n  ")
+    undo()
+    return _print_results(work, probe, traffic, cpu, wall, report, load_avg, errors)
+
+
+def _redis_pid(port: int) -> int | None:
+    """The pid of the redis-server listening on ``port`` (found by its command line)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "redis-server" in cmdline and (f":{port}" in cmdline or f" {port} " in cmdline):
+            return int(entry.name)
+    return None
+
+
+def _print_results(
+    work: Workload,
+    probe: Probe,
+    traffic: BenchTraffic,
+    cpu: dict[str, float],
+    wall: float,
+    report: dict[str, Any],
+    load_avg: tuple[float, float, float],
+    errors: int,
+) -> int:
+    both = probe.latencies["arrival"] + probe.latencies["freed"]
+    outcomes = Counter(probe.ended.values())
+    waiting = [c for c in probe.parked if c not in probe.ended]
+    lost_ended = outcomes["lost"]
+    lost = lost_ended + len(probe.starved)
+    floor = report.get("floor", [])
+
+    def ms(values: Sequence[float], q: float) -> str:
+        return f"{percentile(values, q) * 1000:.2f}"
+
+    print(
+        f"callers: parked={len(probe.parked)} answered={outcomes['answered']}"
+        f" abandoned_by_choice={outcomes['abandoned']} lost_hung_up={lost_ended}"
+        f" starved={len(probe.starved)} still_up_at_end={len(waiting)}"
+        f" originates={probe.originates} (offered by traffic: {traffic.stats['offered']})"
+    )
+    for name, values in (
+        ("arrival", probe.latencies["arrival"]),
+        ("freed", probe.latencies["freed"]),
+        ("all", both),
+    ):
+        print(
+            f"dispatch {name:7s}: n={len(values)} p50={ms(values, 0.5)} ms"
+            f" p99={ms(values, 0.99)} ms max={ms(values, 1.0)} ms"
+        )
+    print(
+        f"floor: api status round trip on the engine's connection: n={len(floor)}"
+        f" p50={ms(floor, 0.5)} ms p99={ms(floor, 0.99)} ms"
+    )
+    print(
+        "  (dispatch = trigger event written by the simulator -> bgapi originate read by it:"
+        " two loopback hops, ESL parsing both ends, the engine, its Redis calls)"
+    )
+    print(
+        f"cpu over {wall:.1f} s, % of one core: engine={100 * cpu['engine'] / wall:.1f}"
+        f" redis={100 * cpu['redis'] / wall:.1f} simulator+bench={100 * cpu['sim'] / wall:.1f}"
+        f"; load average {load_avg[0]:.2f} on {os.cpu_count()} cores"
+    )
+    runner = report.get("runner", {})
+    print(
+        f"engine: events={runner.get('events')} engine_errors={runner.get('engine_errors')}"
+        f" command_errors={runner.get('command_errors')} originates={runner.get('originates')}"
+        f" error_log_lines={errors} facts={report.get('facts')}"
+    )
+    if probe.anomalies:
+        print(f"anomalies: {dict(probe.anomalies)}")
+    print(
+        f"RESULT calls={len(probe.parked)} lost={lost} p50_ms={ms(both, 0.5)}"
+        f" p99_ms={ms(both, 0.99)} engine_cpu_pct={100 * cpu['engine'] / wall:.1f}"
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="200 agents, 20 calls/s, 15 s")
+    parser.add_argument("--agents", type=int, default=None)
+    parser.add_argument("--rate", type=float, default=None, help="calls per second")
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--load", type=float, default=1.0, help="offered load per agent")
+    parser.add_argument("--patience", type=float, default=30.0, help="mean, seconds")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--engine", metavar="CONFIG", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.engine:
+        return run_engine(args.engine)
+    agents, rate, seconds = (200, 20.0, 15.0) if args.quick else (2000, 100.0, 120.0)
+    work = Workload(
+        agents=args.agents or agents,
+        rate=args.rate or rate,
+        seconds=args.seconds or seconds,
+        load=args.load,
+        patience=args.patience,
+    )
+    return run_bench(work, args.seed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

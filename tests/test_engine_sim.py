@@ -1,0 +1,83 @@
+"""The engine end to end against the simulator over TCP, with a real Redis (R-* cited)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from freeswitch.sim import AgentPhone
+from tests.engine_harness import Harness, engine_fixture
+
+
+@pytest.fixture
+def acd(redis_client: redis.Redis, tenant: str) -> Iterator[Harness]:
+    yield from engine_fixture(redis_client, tenant)
+
+
+def test_caller_queues_hears_position_and_is_bridged_to_agent_r_pos_r_whisper(acd: Harness) -> None:
+    acd.sim.add_agent_phone(AgentPhone("user/1001", answer_after=1.0))
+    caller = acd.sim.place_call("0701234567", "7000")
+    queued = acd.wait_fact("queued", contact=caller)
+    assert queued.data["queue"] == "support"
+    acd.wait_fact("announced", contact=caller)  # PLAYBACK_START of the position phrase
+    assert any("phrase::acd_position,1" in c for c in acd.commands("api uuid_broadcast"))
+    acd.login("1001")
+    offered = acd.wait_fact("offered", contact=caller)
+    assert offered.data["agent"] == "1001"
+    bridged = acd.wait_fact("bridged", contact=caller)
+    assert bridged.data["agent"] == "1001"
+    originate = acd.commands("bgapi originate")[0]
+    assert f"acd_contact={caller}" in originate and "user/1001" in originate
+    assert any(c.startswith(f"api uuid_bridge {caller} ") for c in acd.commands("api uuid_bridge"))
+    # whisper to both legs before the bridge (R-WHISPER)
+    whispers = [c for c in acd.commands("api uuid_broadcast") if "acd_whisper" in c]
+    assert len(whispers) == 2
+    acd.sim.hangup(caller)
+    done = acd.wait_fact("completed", contact=caller)
+    assert done.data["agent"] == "1001"
+    assert acd.store.get_call(caller) is None
+
+
+def test_agent_no_answer_next_agent_gets_the_caller_r_noanswer(acd: Harness) -> None:
+    acd.sim.add_agent_phone(AgentPhone("user/1001", behaviour="no_answer"))
+    acd.sim.add_agent_phone(AgentPhone("user/1002", answer_after=1.0))
+    acd.login("1001")
+    caller = acd.sim.place_call("0701234567", "7000")
+    first = acd.wait_fact("offered", contact=caller)
+    acd.login("1002")
+    if first.data["agent"] == "1001":
+        acd.wait_fact("agent_no_answer", contact=caller, agent="1001")
+    bridged = acd.wait_fact("bridged", contact=caller)
+    assert bridged.data["agent"] == "1002"
+
+
+def test_caller_hangs_up_while_agent_rings_cancels_leg_and_frees_agent(acd: Harness) -> None:
+    acd.sim.add_agent_phone(AgentPhone("user/1001", answer_after=30.0))
+    acd.login("1001")
+    caller = acd.sim.place_call("0701234567", "7000")
+    offered = acd.wait_fact("offered", contact=caller)
+    leg = str(offered.data["leg"])
+    acd.sim.hangup(caller)
+    abandoned = acd.wait_fact("abandoned", contact=caller)
+    assert float(str(abandoned.data["wait"])) >= 0.0
+    assert acd.wait(lambda: any(c.startswith(f"api uuid_kill {leg} ORIGINATOR_CANCEL")
+                                for c in acd.commands("api uuid_kill")))
+    # the agent is free again: the next caller goes to the same agent
+    acd.sim.add_agent_phone(AgentPhone("user/1001", answer_after=1.0))
+    second = acd.sim.place_call("0701234568", "7000")
+    assert acd.wait_fact("bridged", contact=second).data["agent"] == "1001"
+
+
+def test_unanswered_entry_hears_ringback_never_silence_r_nosilence(acd: Harness) -> None:
+    caller = acd.sim.place_call("0701234567", "7001")
+    acd.wait_fact("queued", contact=caller)
+    assert acd.wait(lambda: any(
+        c.startswith(f"api uuid_broadcast {caller} tone_stream://")
+        for c in acd.commands("api uuid_broadcast")
+    ))
+    acd.sim.add_agent_phone(AgentPhone("user/1002", answer_after=1.0))
+    acd.login("1002", ("sales",))
+    assert acd.wait_fact("bridged", contact=caller).data["agent"] == "1002"
+    assert any(c == f"api uuid_answer {caller}" for c in acd.commands("api uuid_answer"))

@@ -1,0 +1,207 @@
+"""The HTTP admin API over real HTTP against a running engine and the simulator (R-MULTI:
+an administrator logs agents in and out; issue 12 section 5)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+import pytest
+import redis
+
+from acd.adapters.http import AdminApi
+from acd.config.endpoints import ApiToken
+from freeswitch.sim import AgentPhone
+from routing.api import RouterState
+from tests.engine_harness import Harness, engine_fixture
+
+ADMIN = "admin-token-0123456789abcdef"
+SUPERVISOR = "supervisor-token-0123456789"
+VIEWER = "viewer-token-0123456789abcd"
+AGENT_1001 = "agent-1001-token-0123456789"
+TOKENS = (
+    ApiToken(token=ADMIN, role="admin", name="ops"),
+    ApiToken(token=SUPERVISOR, role="supervisor", name="lead"),
+    ApiToken(token=VIEWER, role="viewer", name="board"),
+    ApiToken(token=AGENT_1001, role="agent", name="1001"),
+)
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass
+class Api:
+    harness: Harness
+    base: str
+
+    def call(
+        self, method: str, path: str, token: str | None = ADMIN, body: bytes | object = None
+    ) -> Answer:
+        """One HTTP request, made on a native thread so the engine's gevent hub (and the
+        server in it) keeps running meanwhile."""
+        data = body if isinstance(body, bytes) else None if body is None else json.dumps(body)
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(
+            self.base + path,
+            data=data.encode() if isinstance(data, str) else data,
+            method=method,
+            headers=headers,
+        )
+
+        def send() -> Answer:
+            try:
+                with urllib.request.urlopen(req, timeout=10) as reply:
+                    return Answer(reply.status, json.loads(reply.read()))
+            except urllib.error.HTTPError as error:
+                return Answer(error.code, json.loads(error.read()))
+
+        answer: Answer = gevent.get_hub().threadpool.apply(send)
+        return answer
+
+    def post(self, path: str, token: str | None = ADMIN, body: bytes | object = None) -> Answer:
+        return self.call("POST", path, token, body)
+
+    def get(self, path: str, token: str | None = VIEWER) -> Answer:
+        return self.call("GET", path, token)
+
+    def state(self) -> RouterState:
+        return self.harness.router.snapshot()
+
+
+@pytest.fixture
+def api(redis_client: redis.Redis, tenant: str) -> Iterator[Api]:
+    for harness in engine_fixture(redis_client, tenant):
+        server = AdminApi(harness.runner, TOKENS, timeout=5.0)
+        port = server.start("127.0.0.1", 0)
+        try:
+            yield Api(harness, f"http://127.0.0.1:{port}")
+        finally:
+            server.stop()
+
+
+def _agent(answer: Answer, agent_id: str) -> dict[str, Any]:
+    found = [a for a in answer.body["agents"] if a["id"] == agent_id]
+    assert len(found) == 1, answer.body
+    view: dict[str, Any] = found[0]
+    return view
+
+
+def test_login_by_http_serves_callers_and_lists_queues_r_multi(api: Api) -> None:
+    api.harness.sim.add_agent_phone(AgentPhone("user/1001", answer_after=0.5))
+    before = api.get("/api/agents")
+    assert before.status == 200
+    assert _agent(before, "1001")["presence"] == "logged_out"
+
+    login = api.post("/api/agents/1001/login", token=AGENT_1001, body={"queues": ["support"]})
+    assert login.status == 200, login.body
+    assert login.body == {"agent": "1001", "action": "login", "queues": ["support"]}
+
+    listed = _agent(api.get("/api/agents"), "1001")
+    assert listed["queues"] == ["support"] and listed["presence"] == "ready"
+    assert listed["phone_state"] == "available"
+    support = api.get("/api/queues/support/agents")
+    assert support.status == 200
+    assert [a["id"] for a in support.body["agents"]] == ["1001"]
+    assert api.get("/api/queues/sales/agents").body["agents"] == []
+
+    # The login went through the engine: a caller in support is bridged to 1001.
+    caller = api.harness.sim.place_call("0701234567", "7000")
+    assert api.harness.wait_fact("bridged", contact=caller).data["agent"] == "1001"
+    busy = _agent(api.get("/api/agents"), "1001")
+    assert busy["contacts"] == [caller]
+
+
+def test_logout_of_one_queue_then_all_r_multi(api: Api) -> None:
+    assert api.post("/api/agents/1002/login").status == 200  # all own queues
+    assert _agent(api.get("/api/agents"), "1002")["queues"] == ["sales", "support"]
+    one = api.post("/api/agents/1002/logout", token=SUPERVISOR, body={"queues": ["sales"]})
+    assert one.status == 200, one.body
+    assert _agent(api.get("/api/agents"), "1002")["queues"] == ["support"]
+    assert [a["id"] for a in api.get("/api/queues/sales/agents").body["agents"]] == []
+    assert api.post("/api/agents/1002/logout", body=b"").status == 200
+    gone = _agent(api.get("/api/agents"), "1002")
+    assert gone["presence"] == "logged_out" and gone["phone_state"] == "logged_out"
+
+
+def test_pause_and_unpause_r_pause(api: Api) -> None:
+    assert api.post("/api/agents/1003/login").status == 200
+    paused = api.post("/api/agents/1003/pause", body={"reason": "lunch"})
+    assert paused.status == 200 and paused.body["reason"] == "lunch"
+    view = _agent(api.get("/api/agents"), "1003")
+    assert (view["presence"], view["pause_reason"]) == ("paused", "lunch")
+    assert api.post("/api/agents/1003/unpause", token=SUPERVISOR).status == 200
+    assert _agent(api.get("/api/agents"), "1003")["presence"] == "ready"
+    # Not paused any more: the state refuses, and says so.
+    again = api.post("/api/agents/1003/unpause", token=SUPERVISOR)
+    assert again.status == 409 and again.body["error"] == "invalid-transition"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "token", "status", "slug"),
+    [
+        ("GET", "/api/agents", None, 401, "unauthorized"),
+        ("GET", "/api/agents", "not-a-token-of-this-engine", 401, "unauthorized"),
+        ("POST", "/api/agents/1001/login", None, 401, "unauthorized"),
+        ("POST", "/api/agents/1001/login", "x" * 30, 401, "unauthorized"),
+        ("POST", "/api/agents/1001/login", VIEWER, 403, "forbidden"),
+        ("POST", "/api/agents/1002/login", AGENT_1001, 403, "forbidden"),
+        ("POST", "/api/agents/1001/unpause", AGENT_1001, 403, "forbidden"),
+        ("POST", "/api/agents/1001/pause", VIEWER, 403, "forbidden"),
+    ],
+)
+def test_wrong_or_weak_token_is_refused_and_changes_nothing(
+    api: Api, method: str, path: str, token: str | None, status: int, slug: str
+) -> None:
+    before = api.state()
+    answer = api.call(method, path, token)
+    assert (answer.status, answer.body["error"]) == (status, slug)
+    assert answer.body["message"]
+    assert api.state() == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "slug"),
+    [
+        ("/api/agents/1001/login", b"{not json", 400, "invalid-json"),
+        ("/api/agents/1001/login", [], 400, "invalid-input"),
+        ("/api/agents/1001/login", {"queues": "support"}, 400, "invalid-input"),
+        ("/api/agents/1001/login", {"queues": []}, 400, "invalid-input"),
+        ("/api/agents/1001/login", {"queues": ["bad name!"]}, 400, "invalid-input"),
+        ("/api/agents/1001/login", {"queue": ["support"]}, 400, "invalid-input"),
+        ("/api/agents/1001/login", {"queues": ["nosuch"]}, 400, "invalid-input"),
+        ("/api/agents/1001/pause", {"reason": 5}, 400, "invalid-input"),
+        ("/api/agents/1001/pause", {"reason": "x y"}, 400, "invalid-input"),
+        ("/api/agents/1001/unpause", {"reason": "lunch"}, 400, "invalid-input"),
+        ("/api/agents/9999/login", None, 404, "unknown-agent"),
+        ("/api/agents/1001/pause", None, 409, "invalid-transition"),  # logged out
+    ],
+)
+def test_bad_input_gets_a_clear_error_and_changes_nothing(
+    api: Api, path: str, body: object, status: int, slug: str
+) -> None:
+    before = api.state()
+    answer = api.post(path, body=body)
+    assert (answer.status, answer.body["error"]) == (status, slug), answer.body
+    assert answer.body["message"]
+    assert api.state() == before
+    assert _agent(api.get("/api/agents"), "1001")["phone_state"] == "logged_out"
+
+
+def test_unknown_queue_and_endpoint_are_404(api: Api) -> None:
+    queue = api.get("/api/queues/nosuch/agents")
+    assert (queue.status, queue.body["error"]) == (404, "unknown-queue")
+    endpoint = api.get("/api/nothing-here")
+    assert (endpoint.status, endpoint.body["error"]) == (404, "not-found")
+    wrong_method = api.call("GET", "/api/agents/1001/login", ADMIN)
+    assert wrong_method.status == 405
