@@ -33,22 +33,30 @@ test: lint types unit
 
 check: test
 
-# The simulator with generated traffic, and a log of what the engine sees.
+# Own Redis + the simulator with traffic (own process) + the engine; a summary line a second.
 demo: $(STAMP)
 	$(BIN)/python -m acd.dev.demo
 
 sim: $(STAMP)
 	$(BIN)/python -m freeswitch.sim
 
+# The default prompt set (sv, en; espeak-ng + sox) as a FreeSWITCH sounds directory to
+# install (freeswitch/conf/README.md). The real-FreeSWITCH tests make their own copy.
+.PHONY: prompts
+prompts: $(STAMP)
+	$(BIN)/python -m freeswitch.prompts.generate build/sounds
+
 bench: $(STAMP)
 	$(BIN)/python bench/esl_parse.py
 	$(BIN)/python bench/esl_client.py
 	$(BIN)/python bench/routing.py
+	$(BIN)/python bench/e2e.py
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/esl_parse.py --quick
 	$(BIN)/python bench/esl_client.py --quick
 	$(BIN)/python bench/routing.py --quick
+	$(BIN)/python bench/e2e.py --quick
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .hypothesis .import_linter_cache

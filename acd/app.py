@@ -64,6 +64,7 @@ def engine_settings(config: Config) -> EngineSettings:
             whisper=queue.whisper,
             ring_timeout=queue.ring_timeout,
             wrap_up_seconds=queue.wrap_up_seconds,
+            no_answer_state=queue.no_answer.state,
             private_max_wait=queue.private_max_wait,
             sticky_window=queue.sticky_window,
             transfer_priority=queue.priority_transfer_priority,
@@ -144,7 +145,12 @@ def build(
     url = redis_url or (config.redis.url if config.redis is not None else None)
     if url is None:
         raise ConfigError("redis: no url configured")
-    client_redis = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=5.0)
+    # Blocking pool: under gevent every lane may be in a Redis call at once, and redis-py's
+    # default pool raises "Too many connections" past 100; waiting for a connection is right.
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=64, timeout=5.0, socket_timeout=5.0, socket_connect_timeout=5.0
+    )
+    client_redis = redis.Redis(connection_pool=pool)
     router = RedisRouter(client_redis, config.tenant)
     store = RedisCallStore(client_redis, config.tenant)
     settings = engine_settings(config)

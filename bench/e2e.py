@@ -49,6 +49,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import tempfile
 import time
 from collections import Counter
@@ -103,6 +104,7 @@ def run_engine(config_path: str) -> int:
         facts[fact.kind] += 1
 
     app = build(config, observers=[count])
+    handling = _instrument(app)
     start(app, connect_deadline=10.0)
     now = time.time()
     for agent in config.agents:
@@ -128,12 +130,68 @@ def run_engine(config_path: str) -> int:
     report = {
         "floor": floor,
         "facts": dict(facts),
+        "handling": handling,
         "runner": dict(app.runner.counters),
         "client": {k: v for k, v in app.client.counters().items() if isinstance(v, int)},
     }
     print(json.dumps(report), flush=True)
     app.stop()
     return 0
+
+
+def _instrument(app: Any) -> dict[str, Any]:
+    """Time the engine's own part (call before ``attach``).
+
+    - ``events``: per event name, [seconds its handler ran, count]; a handler's time
+      includes its waits for Redis and FreeSWITCH replies and the greenlets run meanwhile;
+    - ``park_to_bgapi``: a ``CHANNEL_PARK`` that dispatches on its own lane, handler entry
+      -> ``bgapi`` called; ``park_redis``: the Redis commands on that path (each one a
+      sequential round trip), and ``park_redis_kinds`` the commands of the last one;
+    - ``redis_commands``: every Redis command of the engine, by name."""
+    runner, client, execute = app.runner, app.client, app.redis.execute_command
+    on_event, bgapi = runner._on_event, client.bgapi
+    events: dict[str, list[float]] = {}
+    every: Counter[str] = Counter()
+    handling: dict[str, Any] = {
+        "events": events,
+        "park_to_bgapi": [],
+        "park_redis": [],
+        "redis_commands": every,
+    }
+    parks: dict[object, tuple[float, Counter[str]]] = {}  # greenlet -> (entry, commands)
+
+    def timed_event(event: Any) -> None:
+        started = time.perf_counter()
+        me = gevent.getcurrent()
+        if event.name == "CHANNEL_PARK":
+            parks[me] = (started, Counter())
+        try:
+            on_event(event)
+        finally:
+            parks.pop(me, None)
+            entry = events.setdefault(event.name or "?", [0.0, 0])
+            entry[0] += time.perf_counter() - started
+            entry[1] += 1
+
+    def timed_bgapi(command: Any, **kwargs: Any) -> Any:
+        park = parks.pop(gevent.getcurrent(), None)
+        if park is not None:
+            handling["park_to_bgapi"].append(time.perf_counter() - park[0])
+            handling["park_redis"].append(sum(park[1].values()))
+            handling["park_redis_kinds"] = dict(park[1])
+        return bgapi(command, **kwargs)
+
+    def counted_execute(*args: Any, **options: Any) -> Any:
+        every[str(args[0])] += 1
+        park = parks.get(gevent.getcurrent())
+        if park is not None:
+            park[1][str(args[0])] += 1
+        return execute(*args, **options)
+
+    runner._on_event = timed_event
+    client.bgapi = timed_bgapi
+    app.redis.execute_command = counted_execute
+    return handling
 
 
 # ---------------------------------------------------------------------------- simulator side
@@ -145,6 +203,7 @@ class Probe:
 
     parked: dict[str, float] = field(default_factory=dict)  # caller -> CHANNEL_PARK written
     agent_of_leg: dict[str, str] = field(default_factory=dict)  # agent leg -> dial string
+    agent_of_job: dict[str, str] = field(default_factory=dict)  # originate Job-UUID -> agent
     call_of_agent: dict[str, tuple[str, str]] = field(default_factory=dict)  # (caller, leg)
     freed: dict[str, float] = field(default_factory=dict)  # agent -> first hang-up written
     idle_since: dict[str, float] = field(default_factory=dict)  # agents with no call
@@ -155,6 +214,7 @@ class Probe:
     starved: set[str] = field(default_factory=set)
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"arrival": [], "freed": []})
     anomalies: Counter[str] = field(default_factory=Counter)
+    samples: list[str] = field(default_factory=list)
     originates: int = 0
     _pending: list[SimEvent] = field(default_factory=list)
 
@@ -190,6 +250,13 @@ class Probe:
                 self.idle_since[agent] = now
             if uuid in self.parked and uuid not in self.ended:
                 self._caller_ended(uuid)
+        elif name == "BACKGROUND_JOB":
+            # An originate that failed before any channel hung up (busy, rejected...)
+            # frees its agent with the job's result.
+            agent = self.agent_of_job.pop(event.get("Job-UUID") or "", None)
+            if agent is not None and event.body.startswith("-ERR") and agent not in self.freed:
+                self.freed[agent] = now
+                self.idle_since[agent] = now
         elif name == "CHANNEL_BRIDGE":
             for header in ("Bridge-A-Unique-ID", "Bridge-B-Unique-ID"):
                 other = event.get(header) or ""
@@ -204,8 +271,8 @@ class Probe:
         else:
             self.ended[uuid] = "lost"
 
-    def received(self, line: str) -> None:
-        """A command line was read from the engine's socket."""
+    def received(self, line: str, job: str | None) -> None:
+        """A command (its first line and Job-UUID) was read from the engine's socket."""
         if not line.startswith("bgapi originate"):
             return
         now = time.perf_counter()
@@ -226,6 +293,11 @@ class Probe:
         busy_with = self.call_of_agent.get(agent)
         if busy_with is not None and agent not in self.freed:
             self.anomalies["agent_called_while_busy"] += 1
+            if len(self.samples) < 5:
+                self.samples.append(
+                    f"{agent} called for {caller} while its call with {busy_with[0]}"
+                    f" (leg {busy_with[1]}) had no hang-up written"
+                )
         freed = self.freed.pop(agent, None)
         trigger, start = (
             ("freed", freed)
@@ -237,13 +309,16 @@ class Probe:
         )
         self.latencies[trigger].append(now - start)
         self.agent_of_leg[leg.group(1)] = agent
+        if job is not None:
+            self.agent_of_job[job] = agent
         self.call_of_agent[agent] = (caller, leg.group(1))
         self.ringing[caller] = agent
         self.idle_since.pop(agent, None)
 
     def check_starved(self, now: float) -> None:
-        """Callers waiting (parked, no agent called, not ended) longer than STARVED_AFTER
-        while an agent phone has been idle that long."""
+        """Mark callers waiting (parked, no agent called yet, not ended) longer than
+        STARVED_AFTER while an agent phone has been idle that long. A marked caller who
+        gets an agent called later is slow, not lost (see :meth:`lost_starved`)."""
         idle = any(now - since > STARVED_AFTER for since in self.idle_since.values())
         if not idle:
             return
@@ -255,6 +330,10 @@ class Probe:
                 and caller not in self.starved
             ):
                 self.starved.add(caller)
+
+    def lost_starved(self) -> set[str]:
+        """Callers marked by :meth:`check_starved` that never got an agent called."""
+        return {caller for caller in self.starved if caller not in self.ringing}
 
 
 def install_probe(probe: Probe) -> Callable[[], None]:
@@ -275,7 +354,7 @@ def install_probe(probe: Probe) -> Callable[[], None]:
     def split(buffer: bytearray) -> list[sim_server.Command]:
         commands = original_split(buffer)
         for command in commands:
-            probe.received(command.line)
+            probe.received(command.line, command.header("job-uuid"))
         return commands
 
     listener._send = send  # type: ignore[method-assign]
@@ -362,7 +441,9 @@ class Workload:
         return max(1.0, self.load * self.agents / self.rate - CALL_OVERHEAD)
 
 
-def run_bench(work: Workload, seed: int) -> int:
+def run_bench(
+    work: Workload, seed: int, log_path: str | None = None, profile: str | None = None
+) -> int:
     probe = Probe()
     undo = install_probe(probe)
     me = os.getpid()
@@ -370,7 +451,7 @@ def run_bench(work: Workload, seed: int) -> int:
         sim = Simulator(
             port=0, time_scale=1.0, dialplan=Dialplan(SHIPPED_EXTENSIONS), seed=seed
         ).start()
-        profile = TrafficProfile(
+        people = TrafficProfile(
             arrival_rate=work.rate,
             patience=Distribution("exponential", work.patience),
             talk_time=Distribution("exponential", work.talk),
@@ -379,15 +460,21 @@ def run_bench(work: Workload, seed: int) -> int:
             agent_answer=Distribution("uniform", 1.0, 0.5, 1.5),
             first_agent=FIRST_AGENT,
         )
-        traffic = BenchTraffic(sim, profile, probe, seed)
+        traffic = BenchTraffic(sim, people, probe, seed)
         for contact in traffic.register_agents():
             probe.idle_since[contact] = time.perf_counter()
         config = Path(tmp) / "acd.yaml"
         config.write_text(config_yaml(work.agents, sim.port, redis_server.url))
-        engine_log = Path(tmp) / "engine.log"
+        engine_log = Path(log_path) if log_path else Path(tmp) / "engine.log"
         with engine_log.open("wb") as log:
             engine = gevent.subprocess.Popen(
-                [sys.executable, __file__, "--engine", str(config)],
+                [
+                    sys.executable,
+                    __file__,
+                    "--engine",
+                    str(config),
+                    *(["--profile", profile] if profile else []),
+                ],
                 stdout=gevent.subprocess.PIPE,
                 stderr=log,
             )
@@ -425,10 +512,16 @@ def run_bench(work: Workload, seed: int) -> int:
         load_avg = os.getloadavg()
         engine.send_signal(signal.SIGTERM)
         report: dict[str, Any] = {}
-        with gevent.Timeout(30, False):
+        with gevent.Timeout(60, False):
             line = engine.stdout.readline().decode()
             report = json.loads(line) if line.strip() else {}
-        engine.wait(timeout=10)
+        if not report:
+            print("the engine did not report within 60 s of SIGTERM (overloaded?): killed")
+        with gevent.Timeout(30, False):
+            engine.wait()
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait()
         engine.stdout.close()
         traffic.stop()
         sim.stop()
@@ -471,7 +564,8 @@ def _print_results(
     outcomes = Counter(probe.ended.values())
     waiting = [c for c in probe.parked if c not in probe.ended]
     lost_ended = outcomes["lost"]
-    lost = lost_ended + len(probe.starved)
+    starved = probe.lost_starved()
+    lost = lost_ended + len(starved)
     floor = report.get("floor", [])
 
     def ms(values: Sequence[float], q: float) -> str:
@@ -480,7 +574,9 @@ def _print_results(
     print(
         f"callers: parked={len(probe.parked)} answered={outcomes['answered']}"
         f" abandoned_by_choice={outcomes['abandoned']} lost_hung_up={lost_ended}"
-        f" starved={len(probe.starved)} still_up_at_end={len(waiting)}"
+        f" never_called_while_agents_idle={len(starved)}"
+        f" (late: {len(probe.starved) - len(starved)})"
+        f" still_up_at_end={len(waiting)}"
         f" originates={probe.originates} (offered by traffic: {traffic.stats['offered']})"
     )
     for name, values in (
@@ -511,8 +607,33 @@ def _print_results(
         f" command_errors={runner.get('command_errors')} originates={runner.get('originates')}"
         f" error_log_lines={errors} facts={report.get('facts')}"
     )
+    handling = report.get("handling", {})
+    park = handling.get("park_to_bgapi", [])
+    print(
+        f"engine part: CHANNEL_PARK handler entry -> bgapi called: n={len(park)}"
+        f" p50={ms(park, 0.5)} ms p99={ms(park, 0.99)} ms"
+    )
+    calls = handling.get("park_redis", [])
+    if calls:
+        print(
+            f"  Redis commands on that path (sequential round trips): median"
+            f" {statistics.median(calls):g}, e.g. {handling.get('park_redis_kinds')}"
+        )
+    every = handling.get("redis_commands", {})
+    if every:
+        top = sorted(every.items(), key=lambda kv: -kv[1])[:8]
+        print(
+            f"  Redis commands in the whole run: {sum(every.values())}"
+            f" ({sum(every.values()) / max(len(probe.parked), 1):.1f} per caller, logins"
+            f" included): " + ", ".join(f"{k}={v}" for k, v in top)
+        )
+    busiest = sorted(handling.get("events", {}).items(), key=lambda kv: -kv[1][0])[:6]
+    print(
+        "engine handler time by event (s total / count / ms mean): "
+        + ", ".join(f"{name} {t:.1f}/{n}/{1000 * t / max(n, 1):.2f}" for name, (t, n) in busiest)
+    )
     if probe.anomalies:
-        print(f"anomalies: {dict(probe.anomalies)}")
+        print(f"anomalies: {dict(probe.anomalies)}", *probe.samples, sep="\n  ")
     print(
         f"RESULT calls={len(probe.parked)} lost={lost} p50_ms={ms(both, 0.5)}"
         f" p99_ms={ms(both, 0.99)} engine_cpu_pct={100 * cpu['engine'] / wall:.1f}"
@@ -529,9 +650,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--load", type=float, default=1.0, help="offered load per agent")
     parser.add_argument("--patience", type=float, default=30.0, help="mean, seconds")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--engine-log", help="keep the engine's log in this file")
+    parser.add_argument("--profile", help="write a cProfile of the engine process to this file")
     parser.add_argument("--engine", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.engine:
+        if args.profile:
+            # cProfile of the engine process (py-spy cannot read this interpreter here).
+            import cProfile  # noqa: PLC0415
+
+            profiler = cProfile.Profile()
+            try:
+                return int(profiler.runcall(run_engine, args.engine))
+            finally:
+                profiler.dump_stats(args.profile)
         return run_engine(args.engine)
     agents, rate, seconds = (200, 20.0, 15.0) if args.quick else (2000, 100.0, 120.0)
     work = Workload(
@@ -541,7 +673,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         load=args.load,
         patience=args.patience,
     )
-    return run_bench(work, args.seed)
+    return run_bench(work, args.seed, args.engine_log, args.profile)
 
 
 if __name__ == "__main__":

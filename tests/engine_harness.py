@@ -185,6 +185,13 @@ def start_engine(
     ``no_answer_state`` and any other :class:`QueueConfig` field in ``queue_options``;
     agents with ``profiles`` (default: :data:`AGENT_SKILLS`, sv and en)."""
     settings = settings or default_settings()
+    settings = replace(
+        settings,
+        queues={
+            name: replace(policy, no_answer_state=no_answer_state, wrap_up_seconds=wrap_up_seconds)
+            for name, policy in settings.queues.items()
+        },
+    )
     router = RedisRouter(redis_client, tenant)
     store = RedisCallStore(redis_client, tenant)
     now = time.time()

@@ -463,6 +463,13 @@ class SippAgent(SippProcess):
             raise LabError(
                 f"REGISTER {self.user} (expires {expires}) failed\n{registrar.describe()}"
             )
+        # FreeSWITCH answers 200 before its database thread has stored the binding; until
+        # then user/<id> is still "not registered".
+        poll(
+            lambda: self._lab.registered(self.user) == (expires > 0),
+            timeout,
+            f"FreeSWITCH to store the registration of {self.user} (expires {expires})",
+        )
 
     def unregister(self) -> None:
         """Remove this phone's registration (``user/<id>`` then gives USER_NOT_REGISTERED)."""
@@ -563,9 +570,14 @@ class FreeSwitchLab:
         running = rf"^\s*{PROFILE}\s+profile\s+\S+\s+RUNNING"
         return re.search(running, profiles, re.MULTILINE) is not None
 
-    def stop(self, timeout: float = _STOP_TIMEOUT) -> None:
-        """Kill every sipp, then stop FreeSWITCH (SIGTERM; SIGKILL after ``timeout`` s)."""
+    def stop(self, timeout: float = _STOP_TIMEOUT, *, graceful: bool = True) -> None:
+        """Kill every sipp, then stop FreeSWITCH: SIGTERM, as an operator would (the
+        SHUTDOWN event, callers hung up with SYSTEM_SHUTDOWN; takes a few seconds), and
+        SIGKILL after ``timeout`` s; ``graceful=False``: SIGKILL at once."""
         self.kill_sipps()
+        if not graceful:
+            self.kill()
+            return
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
@@ -612,6 +624,14 @@ class FreeSwitchLab:
         match = re.search(r"^(\d+) session\(s\) - peak", self.api("status"), re.MULTILINE)
         if match is None:
             raise LabError("status: no session count")
+        return int(match.group(1))
+
+    def registration_count(self) -> int:
+        """SIP registrations on the lab's profile."""
+        listing = self.api(f"sofia status profile {PROFILE} reg")
+        match = re.search(r"Total items returned: (\d+)", listing)
+        if match is None:
+            raise LabError(f"sofia status profile {PROFILE} reg: no total")
         return int(match.group(1))
 
     def registered(self, user: str) -> bool:
@@ -730,9 +750,13 @@ class FreeSwitchLab:
         return path
 
     def kill_sipps(self) -> None:
-        """SIGKILL every sipp the lab started."""
+        """SIGKILL every sipp the lab started. Those that had already failed are printed
+        (pytest shows a test's output when it fails: the first clue when a call did not
+        arrive)."""
         sipps, self._sipps = self._sipps, []
         for process in sipps:
+            if process.returncode not in (None, 0):
+                print(process.describe())
             process.kill()
 
     def reset(self, timeout: float = 10.0) -> None:
@@ -743,7 +767,12 @@ class FreeSwitchLab:
             self.start()
             return
         self.api("hupall NORMAL_CLEARING")
-        self.api(f"sofia profile {PROFILE} flush_inbound_reg")
+        # Flushing is queued to sofia's database thread while a REGISTER is stored at once:
+        # a flush still queued would delete the next test's registration. So flush only
+        # when there is something to flush, and wait until it has happened.
+        if self.registration_count():
+            self.api(f"sofia profile {PROFILE} flush_inbound_reg")
+            poll(lambda: self.registration_count() == 0, timeout, "registrations to be flushed")
         poll(lambda: self.channel_count() == 0, timeout, "FreeSWITCH to have no channels")
 
 
@@ -994,7 +1023,7 @@ def freeswitch_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreeSwi
     try:
         yield lab
     finally:
-        lab.stop()
+        lab.stop(graceful=False)  # nothing of it outlives the session: no need to wait
 
 
 @pytest.fixture

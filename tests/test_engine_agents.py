@@ -4,12 +4,14 @@ feature codes with agent id + PIN keyed as DTMF while ``play_and_get_digits`` ru
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 import redis
 
+from acd.engine.events import AgentCommand
 from acd.engine.policy import AgentEntry
 from freeswitch.sim import AgentPhone
 from tests.engine_harness import Harness, default_settings, engine_fixture
@@ -19,7 +21,10 @@ PHONE = "2001"  # the desk phone the agent sits at today (not the agent's defaul
 
 @pytest.fixture
 def acd(redis_client: redis.Redis, tenant: str) -> Iterator[Harness]:
-    yield from engine_fixture(redis_client, tenant)
+    for harness in engine_fixture(redis_client, tenant):
+        yield harness
+        # an engine error is a bug whatever the test looked at
+        assert harness.runner.counters["engine_errors"] == 0
 
 
 def _prompts(acd: Harness, uuid: str) -> list[str]:
@@ -212,3 +217,30 @@ def test_action_that_does_not_fit_the_agent_state_gets_a_prompt_and_hangup_r_pau
     assert acd.runner.counters["engine_errors"] == 0
     assert acd.router.snapshot().agents["1001"].presence == "logged_out"
     assert acd.agent_state("1001") == "logged_out"
+
+
+def test_administrator_logs_agent_out_of_one_queue_r_multi(acd: Harness) -> None:
+    """The admin's logout of one queue leaves the agent's other queue logged in."""
+    acd.sim.add_agent_phone(AgentPhone("user/1001", answer_after=0.3))
+    acd.login("1001")
+    acd.runner.post("1001", AgentCommand("1001", "logout", time.time(), ("support",)))
+    acd.wait_fact("agent_logout", agent="1001")
+    assert acd.router.snapshot().agents["1001"].queues == ("sales",)
+    assert acd.agent_state("1001") == "available"
+    sales = acd.sim.place_call("0702222222", "7001")
+    assert acd.wait_fact("bridged", contact=sales).data["agent"] == "1001"
+
+
+def test_phone_hung_up_during_pin_entry_changes_nothing_r_phonelogin(acd: Harness) -> None:
+    """The agent puts the phone down after the id: no login, no prompt left running."""
+    unhook = acd.key_in(PHONE, ["1001"])
+    try:
+        uuid = acd.sim.place_call(PHONE, "*21")
+        assert acd.wait(lambda: any("acd_enter_pin" in r for r in acd.requests_to(uuid)))
+        acd.sim.hangup(uuid)
+    finally:
+        unhook()
+    assert acd.wait(lambda: acd.store.get_call(uuid) is None)
+    assert not acd.kinds("agent_login") and not acd.kinds("login_failed")
+    assert acd.router.snapshot().agents["1001"].presence == "logged_out"
+    assert acd.engine.store.calls() == []

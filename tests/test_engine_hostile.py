@@ -26,14 +26,30 @@ HOSTILE = [
     "07012 34567",
     "^^:x:y",
     "0701\r\n\r\nsendmsg",
+    "0701234567\x00evil",
+    "9" * 2000,
 ]
 # What must never appear in a command the engine sends, whatever the caller sent.
-MARKERS = ["gateway", "evil", "system(", "rm)", "absolute_codec", "\udcff", "sendmsg\n", "^^:"]
+MARKERS = [
+    "gateway",
+    "evil",
+    "system(",
+    "rm)",
+    "absolute_codec",
+    "\udcff",
+    "sendmsg\n",
+    "^^:",
+    "\x00",
+    "9" * 100,
+]
 
 
 @pytest.fixture
 def acd(redis_client: redis.Redis, tenant: str) -> Iterator[Harness]:
-    yield from engine_fixture(redis_client, tenant)
+    for harness in engine_fixture(redis_client, tenant):
+        yield harness
+        # an engine error is a bug whatever the test looked at
+        assert harness.runner.counters["engine_errors"] == 0
 
 
 def _park_as(acd: Harness, number: str, name: str, **variables: str) -> str:

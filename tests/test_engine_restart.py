@@ -27,12 +27,20 @@ import yaml
 
 from acd.adapters.reconcile import CAUSE
 from acd.dev.redis_server import RedisServer
+from acd.engine.records import AgentRecord, CallRecord
 from freeswitch.client import ClientSettings
 from freeswitch.sim import AgentPhone, Simulator
 from freeswitch.sim.dialplan import SHIPPED_EXTENSIONS, Dialplan
 from freeswitch.sim.events import SimEvent
+from routing.api import Contact
 from routing.store import RedisRouter
-from tests.engine_harness import Harness, engine_fixture
+from tests.engine_harness import (
+    Harness,
+    engine_fixture,
+    shipped_simulator,
+    start_engine,
+    stop_engine,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -176,7 +184,7 @@ class EngineProcess:
 
     def start(self) -> None:
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
+            self.process = subprocess.Popen(
                 [sys.executable, "-m", "acd.cli", "run", "--config", str(self.config)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -356,13 +364,143 @@ def test_dropped_events_resync_leaves_no_record_of_a_gone_caller(
     (abandoned, cause ACD_RECONCILED) and no record or routing contact stays behind."""
     monkeypatch.setattr("tests.engine_harness.ClientSettings", partial(ClientSettings, backlog=2))
     for acd in engine_fixture(redis_client, tenant):
-        callers = [acd.sim.place_call(f"07012345{i:02d}", "7000") for i in range(12)]
-        assert acd.wait(lambda: len({f.data["contact"] for f in acd.kinds("queued")}) == 12, 20)
-        for caller in callers:
-            acd.sim.hangup(caller)  # a burst: more events than the backlog holds
-        assert acd.wait(lambda: not acd.store.calls(), 20), acd.store.calls()
-        assert acd.client.events_dropped > 0
-        closed = {f.data["contact"] for f in acd.kinds("abandoned") if f.data["cause"] == CAUSE}
-        assert closed, "no caller needed the resync: the test proved nothing"
-        assert {f.data["contact"] for f in acd.kinds("abandoned")} == set(callers)
-        assert acd.router.snapshot().contacts == {}
+        _overflow_then_resync(acd)
+
+
+def _overflow_then_resync(acd: Harness) -> None:
+    callers = [acd.sim.place_call(f"07012345{i:02d}", "7000") for i in range(12)]
+    assert acd.wait(lambda: len({f.data["contact"] for f in acd.kinds("queued")}) == 12, 20)
+    for caller in callers:
+        acd.sim.hangup(caller)  # a burst: more events than the backlog holds
+    assert acd.wait(lambda: not acd.store.calls(), 20), acd.store.calls()
+    assert acd.client.events_dropped > 0
+    abandoned = acd.kinds("abandoned")
+    closed = {f.data["contact"] for f in abandoned if f.data["cause"] == CAUSE}
+    assert closed, "no caller needed the resync: the test proved nothing"
+    assert {f.data["contact"] for f in abandoned} == set(callers)
+    assert acd.router.snapshot().contacts == {}
+
+
+# ---------------------------------------------------------------------- crash windows
+# What a process killed between two writes leaves behind, made by hand; a fresh engine on
+# the same Redis and simulator must repair it at once (routing's expiries would take the
+# reservation timeout, 31 s here, and an illegal agent state would never heal).
+
+
+@pytest.fixture
+def dead_then_new(
+    redis_client: redis.Redis, tenant: str
+) -> Iterator[tuple[Harness, Callable[[], Harness]]]:
+    """A first engine (to log agents in, then stop as if killed) and a factory for the
+    engine that starts next on the same simulator and Redis."""
+    sim = shipped_simulator()
+    first = start_engine(sim, redis_client, tenant)
+    made: list[Harness] = []
+
+    def restart() -> Harness:
+        made.append(start_engine(sim, redis_client, tenant))
+        return made[-1]
+
+    try:
+        yield first, restart
+    finally:
+        for harness in [first, *made]:
+            stop_engine(harness)
+        sim.stop()
+
+
+def _contact(uuid: str, queue: str = "support") -> Contact:
+    return Contact(uuid, "voice", queue, time.time(), language="sv")
+
+
+def test_stale_phone_record_is_corrected_so_the_agent_is_offered_again(
+    dead_then_new: tuple[Harness, Callable[[], Harness]],
+) -> None:
+    """The old process wrote ``ringing`` for a call and died before the call's record: the
+    next offer to that agent must still be legal (contract 2: agent states corrected)."""
+    first, restart = dead_then_new
+    first.sim.add_agent_phone(AgentPhone("user/1001", answer_after=1.0))
+    first.login("1001", ("support",))
+    first.store.put_agent(
+        AgentRecord("1001", "ringing", since=time.time() - 5, contact="gone", queues=["support"])
+    )
+    stop_engine(first)
+    acd = restart()
+    record = acd.store.get_agent("1001")
+    assert record is not None and (record.state, record.contact) == ("available", None)
+    caller = acd.sim.place_call("0701234567", "7000")
+    assert acd.wait_fact("bridged", contact=caller).data["agent"] == "1001"
+    assert acd.runner.counters["engine_errors"] == 0
+
+
+def test_offer_of_the_dead_process_is_released_and_the_caller_served_at_once(
+    dead_then_new: tuple[Harness, Callable[[], Harness]],
+) -> None:
+    """Routing reserved an agent for a waiting caller, the offer never reached the call
+    (its record still says queued): released without penalty, and offered again."""
+    first, restart = dead_then_new
+    first.sim.add_agent_phone(AgentPhone("user/1001", answer_after=1.0))
+    first.login("1001", ("support",))
+    stop_engine(first)  # the caller parks unseen
+    caller = first.sim.place_call("0701234567", "7000")
+    offers = first.router.arrive(_contact(caller), time.time())
+    assert [r.agent_id for r in offers] == ["1001"]
+    first.store.put_call(
+        CallRecord(caller, "caller", "queued", time.time(), queue="support", answered=True)
+    )
+    acd = restart()
+    assert acd.wait_fact("bridged", contact=caller, timeout=10).data["agent"] == "1001"
+
+
+def test_routing_contact_without_call_or_channel_is_closed(
+    dead_then_new: tuple[Harness, Callable[[], Harness]],
+) -> None:
+    """The old process put a contact into routing and died before its record; the caller
+    hung up meanwhile: the contact is closed, not left waiting for ever."""
+    first, restart = dead_then_new
+    stop_engine(first)
+    first.router.arrive(_contact("ghost-caller"), time.time())
+    acd = restart()
+    assert acd.wait(lambda: "ghost-caller" not in acd.router.snapshot().contacts)
+    assert acd.wait_fact("closed", contact="ghost-caller").data["reason"] == "no-call"
+
+
+def test_whisper_confirmed_in_routing_before_the_crash_is_bridged(
+    dead_then_new: tuple[Harness, Callable[[], Harness]],
+) -> None:
+    """The old process confirmed the offer in routing and died before writing the record
+    past the whisper: the new one bridges (confirming again would fail and strand the
+    caller, busy in routing but queued in its record)."""
+    first, restart = dead_then_new
+    first.login("1001", ("support",))
+    stop_engine(first)
+    caller = first.sim.place_call("0701234567", "7000")
+    leg = first.sim.place_call("0701230000", "7001")  # stands for the answered agent leg
+    [offer] = first.router.arrive(_contact(caller), time.time())
+    first.router.confirm(offer.id, time.time())
+    earlier = time.time() - 5
+    first.store.put_call(
+        CallRecord(
+            caller,
+            "caller",
+            "whisper",
+            earlier,
+            queue="support",
+            answered=True,
+            reservation=offer.id,
+            agent="1001",
+            agent_leg=leg,
+            offered_at=earlier,
+            answered_at=earlier,
+        )
+    )
+    first.store.link_leg(leg, caller)
+    first.store.put_agent(
+        AgentRecord("1001", "in_call", since=earlier, contact=caller, queues=["support"])
+    )
+    acd = restart()
+    assert acd.wait_fact("bridged", contact=caller).data["agent"] == "1001"
+    assert acd.wait(lambda: f"api uuid_bridge {caller} {leg}" in acd.commands("api uuid_bridge"))
+    acd.sim.hangup(caller)
+    assert acd.wait_fact("completed", contact=caller).data["agent"] == "1001"
+    assert acd.wait(lambda: acd.router.snapshot().contacts == {})

@@ -26,16 +26,21 @@ Start = Callable[..., Harness]
 def start(redis_client: redis.Redis, tenant: str) -> Iterator[Start]:
     """``start(settings=..., wrap_up_seconds=..., no_answer_state=...)`` -> a harness."""
     running: list[Iterator[Harness]] = []
+    made: list[Harness] = []
 
     def make(**kwargs: Any) -> Harness:
         fixture = engine_fixture(redis_client, tenant, **kwargs)
         running.append(fixture)
-        return next(fixture)
+        harness = next(fixture)
+        made.append(harness)
+        return harness
 
     yield make
     for fixture in running:
         for _ in fixture:  # runs the fixture's teardown
             pass
+    # an engine error is a bug whatever the test looked at
+    assert [h.runner.counters["engine_errors"] for h in made] == [0] * len(made)
 
 
 def _phones(acd: Harness, *agents: str, **behaviour: object) -> None:
@@ -189,7 +194,7 @@ def test_private_queue_waits_for_named_agent_then_general_r_privq(start: Start) 
     queued = acd.wait_fact("queued", contact=caller)
     offered = acd.wait_fact("offered", contact=caller)  # after the max wait, to anyone
     assert offered.data["agent"] == "1001"
-    assert acd.stamp(offered) - acd.stamp(queued) >= 0.8
+    assert acd.stamp(offered) - float(str(queued.data["wait_from"])) >= 0.8
     assert _served_by(acd, caller) == "1001"
     # the named agent gets it although another (1002) has been idle longer
     acd.login("1002")
@@ -269,7 +274,7 @@ def test_agent_hangs_up_during_whisper_caller_goes_to_next_agent(start: Start) -
 
 def test_agent_hangs_up_call_completes_and_caller_leg_ends(start: Start) -> None:
     acd = start(wrap_up_seconds=0.5)
-    acd.sim.add_agent_phone(AgentPhone("user/1001", answer_after=0.3, hangup_after=2.0))
+    acd.sim.add_agent_phone(AgentPhone("user/1001", answer_after=0.3, hangup_after=50.0))
     acd.login("1001")
     caller = acd.sim.place_call("0701000001", "7000")
     done = acd.wait_fact("completed", contact=caller)
@@ -292,3 +297,94 @@ def test_position_counts_down_as_callers_ahead_are_served_r_pos(start: Start) ->
     assert acd.wait(lambda: _positions(acd, last)[-1:] == [1])
     positions = _positions(acd, last)
     assert positions == sorted(positions, reverse=True)
+
+
+@pytest.mark.parametrize("answer_after", [0.0, 0.3])
+def test_caller_gone_right_after_offer_leaves_no_agent_leg_behind(
+    start: Start, answer_after: float
+) -> None:
+    """The caller hangs up as the agent's phone is being called: whether the leg rang or
+    was answered in the race, no agent leg stays up and the agent is free."""
+    acd = start()
+    acd.sim.add_agent_phone(AgentPhone("user/1001", answer_after=answer_after))
+    acd.login("1001")
+    caller = acd.sim.place_call("0701000001", "7000")
+    leg = str(acd.wait_fact("offered", contact=caller).data["leg"])
+    acd.sim.hangup(caller)
+    acd.wait_fact("abandoned", contact=caller)
+    assert acd.wait(lambda: leg not in acd.sim.channels and not acd.sim.channels)
+    assert acd.wait(lambda: acd.router.snapshot().agents["1001"].presence == "ready")
+    assert not acd.router.snapshot().agents["1001"].assigned
+
+
+def test_agent_paused_after_no_answer_comes_back_with_star24_r_noanswer_r_pause(
+    start: Start,
+) -> None:
+    acd = start(no_answer_state="paused")
+    acd.sim.add_agent_phone(AgentPhone("user/1001", behaviour="no_answer"))
+    acd.login("1001")
+    caller = acd.sim.place_call("0701000001", "7000")
+    acd.wait_fact("agent_no_answer", contact=caller, agent="1001")
+    assert acd.router.snapshot().agents["1001"].presence == "paused"
+    acd.sim.add_agent_phone(AgentPhone("user/1001", answer_after=0.3))
+    acd.feature_code("1001", "*24", ["1001", "1111"])
+    acd.wait_fact("agent_unpause", agent="1001")
+    assert _served_by(acd, caller) == "1001"
+
+
+def test_pause_during_wrap_up_holds_after_wrap_up_r_pause_r_wrap(start: Start) -> None:
+    acd = start(wrap_up_seconds=0.5)
+    _phones(acd, "1001")
+    acd.login("1001")
+    first = acd.sim.place_call("0701000001", "7000")
+    _served_by(acd, first)
+    acd.sim.hangup(first)
+    acd.wait_fact("completed", contact=first)
+    acd.feature_code("1001", "*232", ["1001", "1111"])  # 2 = meeting
+    assert acd.wait_fact("agent_pause", agent="1001").data["reason"] == "meeting"
+    second = acd.sim.place_call("0701000002", "7000")
+    acd.wait_fact("queued", contact=second)
+    view = acd.router.snapshot().agents["1001"]
+    assert view.presence == "paused"
+    # past the end of the wrap-up (and a few routing ticks): still paused, still waiting
+    done_at = acd.stamp(acd.wait_fact("completed", contact=first))
+    assert acd.wait(lambda: time.time() > done_at + 0.5 + 0.2)
+    assert acd.router.snapshot().agents["1001"].presence == "paused"
+    assert [f.data["contact"] for f in acd.kinds("offered")] == [first]
+    acd.feature_code("1001", "*24", ["1001", "1111"])
+    assert _served_by(acd, second) == "1001"
+
+
+@pytest.mark.parametrize("entry", ["7000", "7001"])
+def test_caller_hears_waiting_sound_while_the_agent_rings_r_nosilence(
+    start: Start, entry: str
+) -> None:
+    """Offered at once to an agent who lets it ring: the caller hears hold music (or
+    ringback) while it rings and after the no-answer, never silence."""
+    acd = start(settings=default_settings(ring_timeout=3, announce_first_after=30.0))
+    acd.sim.add_agent_phone(AgentPhone("user/1001", behaviour="no_answer"))
+    acd.login("1001")
+    caller = acd.sim.place_call("0701000001", entry)
+    acd.wait_fact("offered", contact=caller)
+    sound = "local_stream://moh" if entry == "7000" else "tone_stream://"
+    waiting = f"api uuid_broadcast {caller} {sound}"
+    assert acd.wait(lambda: any(c.startswith(waiting) for c in acd.sim.commands_received))
+    acd.wait_fact("agent_no_answer", contact=caller)
+    assert acd.sim.channels[caller].current_app is not None  # something plays
+
+
+def test_sticky_agent_logged_out_repeat_caller_not_kept_waiting_r_sticky(start: Start) -> None:
+    """The last agent is not logged in: the repeat caller goes to a free agent at once,
+    not after the sticky wait (20 s here)."""
+    acd = start(settings=default_settings(sticky_window=60.0, sticky_wait=20.0))
+    _phones(acd, "1001", "1002")
+    acd.login("1002")
+    first = acd.sim.place_call("0701234567", "7000")
+    assert _served_by(acd, first) == "1002"
+    acd.sim.hangup(first)
+    acd.wait_fact("completed", contact=first)
+    acd.runner.post("1002", AgentCommand("1002", "logout", time.time()))
+    acd.wait_fact("agent_logout", agent="1002")
+    acd.login("1001")
+    repeat = acd.sim.place_call("0701234567", "7000")
+    assert acd.wait_fact("bridged", contact=repeat, timeout=5.0).data["agent"] == "1001"

@@ -67,6 +67,7 @@ def test_queue_entries_park_with_their_variables(
     assert variables == dict(expected)
     assert park.get("variable_default_language") == expected["acd_language"]
     assert park.get("Caller-Caller-ID-Number") == "0701234567"
+    assert park.get("variable_sip_call_id") == caller.call_id  # how a test finds its channel
     assert park.get("Answer-State") == ("answered" if answered else "ringing")
     assert caller.answered() is answered
     if not answered:
@@ -228,6 +229,44 @@ def test_ringing_caller_hangs_up_with_cancel(
     gone = recorder.wait("CHANNEL_HANGUP_COMPLETE", {"Unique-ID": channel})
     assert gone.get("Hangup-Cause") == "ORIGINATOR_CANCEL"
     assert caller.returncode == 0
+
+
+def test_answered_caller_hangs_up_with_bye(
+    lab: FreeSwitchLab, events: tuple[ESLClient, EventRecorder]
+) -> None:
+    _, recorder = events
+    caller = lab.caller("7000")
+    channel = _parked(recorder, "7000")
+    caller.hangup()
+    gone = recorder.wait("CHANNEL_HANGUP_COMPLETE", {"Unique-ID": channel})
+    assert gone.get("Hangup-Cause") == "NORMAL_CLEARING"
+    assert gone.get("variable_sip_hangup_disposition") == "recv_bye"
+    assert caller.returncode == 0
+
+
+def test_agent_phone_hangs_up_after_its_talk_time(
+    lab: FreeSwitchLab, events: tuple[ESLClient, EventRecorder]
+) -> None:
+    """What ends a call and starts wrap-up: the agent hangs up (a BYE from the phone)."""
+    client, recorder = events
+    phone = lab.agent_phone("1003", answer_after=0.1, talk=0.5)
+    leg = str(uuid.uuid4())
+    assert client.bgapi(originate("user/1003", uuid=leg, timeout=10)).wait(15.0).startswith("+OK")
+    gone = recorder.wait("CHANNEL_HANGUP_COMPLETE", {"Unique-ID": leg})
+    assert gone.get("variable_sip_hangup_disposition") == "recv_bye"
+    assert phone.running  # ready for the next call
+
+
+def test_unregistered_phone_is_not_reachable(
+    lab: FreeSwitchLab, events: tuple[ESLClient, EventRecorder]
+) -> None:
+    client, _ = events
+    phone = lab.agent_phone("1004")
+    assert lab.registered("1004")
+    phone.unregister()
+    assert not lab.registered("1004")
+    job = client.bgapi(originate("user/1004", uuid=str(uuid.uuid4()), timeout=2))
+    assert job.wait(15.0).strip() == "-ERR USER_NOT_REGISTERED"
 
 
 def test_restart_keeps_the_ports_and_brings_a_new_core(lab: FreeSwitchLab) -> None:

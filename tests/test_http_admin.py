@@ -18,6 +18,7 @@ from acd.adapters.http import AdminApi
 from acd.config.endpoints import ApiToken
 from freeswitch.sim import AgentPhone
 from routing.api import RouterState
+from routing.errors import StoreError
 from tests.engine_harness import Harness, engine_fixture
 
 ADMIN = "admin-token-0123456789abcdef"
@@ -205,3 +206,22 @@ def test_unknown_queue_and_endpoint_are_404(api: Api) -> None:
     assert (endpoint.status, endpoint.body["error"]) == (404, "not-found")
     wrong_method = api.call("GET", "/api/agents/1001/login", ADMIN)
     assert wrong_method.status == 405
+
+
+def test_redis_failure_is_503_and_unexpected_failure_is_json_500(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down() -> RouterState:
+        raise StoreError("connection refused")
+
+    monkeypatch.setattr(api.harness.router, "snapshot", down)
+    failed = api.get("/api/agents")
+    assert (failed.status, failed.body["error"]) == (503, "routing-store")
+
+    def broken() -> RouterState:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(api.harness.router, "snapshot", broken)
+    bug = api.get("/api/queues/support/agents")
+    assert (bug.status, bug.body["error"]) == (500, "internal")
+    assert "a bug" not in bug.body["message"]  # details go to the log, not to the client

@@ -12,6 +12,7 @@ unencoded into plain events as ``variable_<name>`` and never checks them either)
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import unquote_to_bytes
 
 import gevent.event
 import gevent.socket
@@ -23,7 +24,6 @@ from freeswitch import commands
 from freeswitch.channel_rows import parse_show_channels
 from freeswitch.client import ESLClient
 from freeswitch.errors import InvalidArgument, ProtocolError
-from freeswitch.event_body import percent_decode
 from freeswitch.messages import ApiResponse, CommandReply, Event, LogData, Message
 from freeswitch.parser import Parser
 from freeswitch.sim import Simulator, SimulatorError
@@ -158,7 +158,8 @@ def test_an_event_name_that_is_not_utf8_is_read_not_refused() -> None:
         json_frame(b'{"Event-Name":"CUST\xffOM","Unique-ID":"u"}'),
     ):
         event = one_event(frame)
-        assert (event.name, event.dispatch_key, event.uuid) == ("CUST\udcffOM",) * 2 + ("u",)
+        assert event.name == event.dispatch_key == "CUST\udcffOM"
+        assert event.uuid == "u"
 
 
 def test_structure_not_bytes_is_what_makes_an_event_malformed() -> None:
@@ -274,7 +275,8 @@ def test_any_bytes_in_plain_values_and_names_parse_and_read(
         + [
             (
                 name.decode("utf-8", "surrogateescape"),
-                percent_decode(value).decode("utf-8", "surrogateescape"),
+                # urllib's unquote keeps a % without two hex digits, as switch_url_decode does
+                unquote_to_bytes(value).decode("utf-8", "surrogateescape"),
             )
             for name, value in headers
         ]

@@ -40,6 +40,7 @@ from flask import Flask, Response, request
 from gevent.pywsgi import WSGIServer
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
+from werkzeug.exceptions import HTTPException
 
 from acd.adapters.redis_store import StoreError as CallStoreError
 from acd.config.endpoints import ApiToken, Role
@@ -172,6 +173,14 @@ class AdminApi:
         @app.errorhandler(ApiError)
         def _api_error(exc: ApiError) -> Response:
             return _json(exc.status, {"error": exc.slug, "message": exc.message})
+
+        @app.errorhandler(Exception)
+        def _unexpected(exc: Exception) -> Response:
+            if isinstance(exc, HTTPException):  # Flask's own (bad method, bad request...)
+                slug = (exc.name or "http-error").lower().replace(" ", "-")
+                return _json(exc.code or 500, {"error": slug, "message": exc.description})
+            _log.exception("acd.http_failed")
+            return _json(500, {"error": "internal", "message": "internal error (logged)"})
 
         @app.errorhandler(404)
         def _not_found(_exc: Exception) -> Response:

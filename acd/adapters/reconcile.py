@@ -11,7 +11,8 @@ account for what happened while the engine was not listening:
 - a record whose agent leg is gone -> ``LegHungUp`` of that leg (the caller goes to the
   next agent), unless this process originated the leg and its job has not answered yet;
   an agent leg found answered while the record says ringing -> ``LegAnswered``; a record
-  stuck in the whisper -> the whisper timer fires (bridge); a record of a previous
+  stuck in the whisper -> the whisper timer fires (bridge; if routing already confirmed
+  the offer, the bridge is finished without confirming again); a record of a previous
   process that says talking while both legs are still parked -> ``uuid_bridge`` again
   (the engine died between deciding the bridge and sending it);
 - records of a previous process get their timers back (announcements, the digits guard
@@ -35,7 +36,7 @@ its own lane, where the handler that created it has already finished.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -45,13 +46,13 @@ from acd.adapters.translate import parked, variables_of
 from acd.engine.effects import Api, Effect, Fact
 from acd.engine.events import CallerParked, LegAnswered, LegHungUp, TimerDue
 from acd.engine.records import AgentRecord, CallRecord
-from acd.engine.states import AgentState
+from acd.engine.states import AgentState, call_transition
 from acd.errors import ACDError
 from freeswitch import commands
 from freeswitch.arguments import HangupCause
 from freeswitch.channel_rows import ChannelRow, parse_show_channels
 from freeswitch.errors import ESLError
-from routing.api import AgentView, ContactView, Reservation
+from routing.api import AgentView, ContactView, Reservation, RouterState
 from routing.errors import InvalidTransitionError, RoutingError
 
 if TYPE_CHECKING:
@@ -88,8 +89,9 @@ class Reconciler:
         # Records first (module doc): a record written after the channel listing must not
         # look like a call whose channel is gone.
         records = engine.store.calls()
+        snapshot = engine.router.snapshot()
         # Phone records first, so the events posted below meet legal agent states.
-        agents_corrected = self._correct_agents(now)
+        agents_corrected = self._correct_agents(now, snapshot.agents)
         rows = parse_show_channels(client.api(commands.show_channels()).text)
         live: dict[str, ChannelRow] = {row.uuid: row for row in rows}
         owned: set[str] = set()
@@ -110,15 +112,20 @@ class Reconciler:
             owned.add(record.contact)
             if record.agent_leg is not None:
                 owned.add(record.agent_leg)
-            self._check_record(record, live, now, report)
+            self._check_record(record, live, snapshot.contacts, now, report)
         adopting = self._adopt_or_kill(rows, owned, now, report)
-        self._check_routing(live, owned | adopting, adopting, now, report)
+        self._check_routing(snapshot, live, owned | adopting, adopting, report)
         return report
 
     # ------------------------------------------------------------------ records
 
     def _check_record(
-        self, record: CallRecord, live: dict[str, ChannelRow], now: float, report: dict[str, int]
+        self,
+        record: CallRecord,
+        live: dict[str, ChannelRow],
+        routed: Mapping[str, ContactView],
+        now: float,
+        report: dict[str, int],
     ) -> None:
         runner = self.runner
         caller_row = live.get(record.contact)
@@ -141,7 +148,14 @@ class Reconciler:
             elif record.state == "offering" and leg_row.answered:
                 runner.post(record.contact, LegAnswered(leg, now))
             elif record.state == "whisper":
-                runner.post(record.contact, TimerDue(record.contact, "whisper", now))
+                view = routed.get(record.contact)
+                if view is not None and view.state == "busy" and view.agent == record.agent:
+                    # Confirmed in routing, then the process died before writing the
+                    # record: confirming again would fail, so finish the bridge here.
+                    self._on_lane(record.contact, partial(self._bridge_confirmed, record, leg))
+                    report["rebridged"] += 1
+                else:
+                    runner.post(record.contact, TimerDue(record.contact, "whisper", now))
             elif (
                 record.state == "talking"
                 and caller_row.parked
@@ -177,6 +191,31 @@ class Reconciler:
             low, high = settings.pin_digits
             guard = settings.first_digit_timeout_ms + max(high, low) * settings.digit_timeout_ms
             scheduler.set(record.contact, "digits", now + guard / 1000.0 + 30.0)
+
+    def _bridge_confirmed(self, seen: CallRecord, leg: str) -> None:
+        engine = self.runner.engine
+        record = engine.store.get_call(seen.contact)
+        if record is None or record.state != "whisper" or record.agent_leg != leg:
+            return  # moved on meanwhile (its own events got there first)
+        now = self.runner.clock()
+        record.state = call_transition(record.state, "whisper_done")
+        record.bridged_at = now
+        engine.store.put_call(record)
+        _log.warning("acd.rebridge", contact=record.contact, leg=leg, state="whisper")
+        self.runner.apply(
+            [
+                Api(commands.uuid_bridge(record.contact, leg)),
+                Fact(
+                    "bridged",
+                    {
+                        "contact": record.contact,
+                        "agent": record.agent,
+                        "queue": record.queue,
+                        "wait": now - record.arrival,
+                    },
+                ),
+            ]
+        )
 
     def _rebridge(self, contact: str, leg: str) -> None:
         record = self.runner.engine.store.get_call(contact)
@@ -258,20 +297,14 @@ class Reconciler:
 
     def _check_routing(
         self,
+        snapshot: RouterState,
         live: dict[str, ChannelRow],
         known: set[str],
         adopting: set[str],
-        now: float,
         report: dict[str, int],
     ) -> None:
         """Contacts routing holds that no call owns, and offers a previous process made
         that its call never heard of."""
-        engine = self.runner.engine
-        try:
-            snapshot = engine.router.snapshot()
-        except RoutingError as exc:
-            _log.error("acd.snapshot_failed", error=str(exc))
-            return
         for contact_id, view in snapshot.contacts.items():
             if view.channel != "voice" or contact_id in known:
                 continue
@@ -334,14 +367,13 @@ class Reconciler:
 
     # ------------------------------------------------------------------ agents
 
-    def _correct_agents(self, now: float) -> int:
+    def _correct_agents(self, now: float, views: Mapping[str, AgentView]) -> int:
         """Set each phone record a previous process left contradicting its call or routing
         to what it should be; returns how many were corrected.
 
         Only records last changed before this process started: this process's lanes keep
         their own records right, and touching one mid-change would break that call."""
         engine = self.runner.engine
-        views = engine.router.snapshot().agents
         corrected = 0
         for record in engine.store.agents():
             if record.since >= self.started_at:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import gevent
+import gevent.lock
 import structlog
 
 from acd.adapters.reconcile import Reconciler
@@ -70,6 +71,7 @@ class Runner:
         self.scheduler = Scheduler(clock, self._timer_due)
         self.reconciler = Reconciler(self)
         self._ticker: gevent.Greenlet | None = None
+        self._reconciling = gevent.lock.Semaphore()
         self._stopped = False
         self.counters: dict[str, int] = {
             "events": 0,
@@ -102,13 +104,16 @@ class Runner:
             self._ticker.kill(block=True, timeout=2)
 
     def reconcile(self) -> None:
-        self.counters["reconciles"] += 1
-        try:
-            report = self.reconciler.run(self.clock())
-        except (ESLError, ACDError) as exc:
-            _log.error("acd.reconcile_failed", error=str(exc))
-            return
-        _log.info("acd.reconciled", **report)
+        """One reconciliation pass; a second request while one runs waits for it, then
+        runs again (what it saw may already be stale)."""
+        with self._reconciling:
+            self.counters["reconciles"] += 1
+            try:
+                report = self.reconciler.run(self.clock())
+            except (ESLError, ACDError) as exc:
+                _log.error("acd.reconcile_failed", error=str(exc))
+                return
+            _log.info("acd.reconciled", **report)
 
     def _on_resync(self, reason: ResyncReason) -> None:
         _log.info("acd.resync", reason=reason)
@@ -148,9 +153,16 @@ class Runner:
 
     def _tick_loop(self) -> None:
         interval = self.engine.settings.tick_interval
+        every = self.engine.settings.reconcile_interval
+        last = time.monotonic()
         while not self._stopped:
             gevent.sleep(interval)
             self.post(TICK_LANE, RouterTick(self.clock()))
+            if every > 0 and time.monotonic() - last >= every:
+                # A safety net besides the resync signals: a caller whose arrival routing
+                # refused (Redis was failing) is adopted once routing answers again.
+                last = time.monotonic()
+                gevent.spawn(self.reconcile)
 
     # ------------------------------------------------------------------ effects
 

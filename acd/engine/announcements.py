@@ -22,8 +22,11 @@ def announcement(
 
     The position is ``info.announced_position`` (never rises, R-POS); the expected wait is
     whole minutes rounded up (at least 1) and left out when uncertain or inhibited for the
-    case type (R-EWT); available agents only on the first announcement and only when at
-    least ``policy.agents_min`` are available (R-AGENTS)."""
+    case type (R-EWT); the agents on duty for this caller (logged in, not paused:
+    ``info.staffed_agents``) only on the first announcement and only when at least
+    ``policy.agents_min`` (R-AGENTS). Not ``available_agents``: a caller who waits has no
+    free agent able to serve it (one would have been offered), so that count is 0
+    whenever an announcement plays."""
     parts: tuple[AnnouncePart, ...] = policy.first if first else policy.repeat
     phrases: list[Phrase] = []
     for part in parts:
@@ -38,7 +41,7 @@ def announcement(
             part == "agents"
             and first
             and policy.agents_min is not None
-            and info.available_agents >= policy.agents_min
+            and info.staffed_agents >= policy.agents_min
         ):
-            phrases.append(Phrase("acd_agents", str(info.available_agents)))
+            phrases.append(Phrase("acd_agents", str(info.staffed_agents)))
     return phrases

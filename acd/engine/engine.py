@@ -54,7 +54,12 @@ from freeswitch.arguments import HangupCause
 from freeswitch.errors import InvalidArgument
 from freeswitch.media import Playable
 from routing.api import Contact, Reservation, Router, Target
-from routing.errors import DuplicateContactError, InvalidTransitionError, RoutingError
+from routing.errors import (
+    DuplicateContactError,
+    InvalidTransitionError,
+    RoutingError,
+    UnknownQueueError,
+)
 
 _log = structlog.get_logger("acd.engine")
 
@@ -190,9 +195,22 @@ class Engine:
                 # died in between): start over at the same place.
                 dropped = self._drop_contact(event.uuid, event.at)
                 reservations = dropped + self.router.arrive(contact, event.at)
-        except RoutingError as exc:
+        except UnknownQueueError as exc:
+            # Configured in the dialplan but not in routing: a permanent refusal.
             _log.error("acd.arrive_failed", uuid=event.uuid, error=str(exc))
-            return [Fact("caller_refused", {"contact": event.uuid, "reason": exc.slug})]
+            return [
+                Fact("caller_refused", {"contact": event.uuid, "reason": exc.slug}),
+                Send(commands.hangup(event.uuid, HangupCause.UNALLOCATED_NUMBER)),
+            ]
+        except RoutingError as exc:
+            # Redis is failing: the caller hears music, and the periodic reconciliation
+            # adopts it once routing answers again (no record was written).
+            _log.error("acd.arrive_failed", uuid=event.uuid, error=str(exc))
+            sound = policy.moh if event.answered else policy.ringback
+            return [
+                Fact("caller_refused", {"contact": event.uuid, "reason": exc.slug}),
+                Api(commands.uuid_broadcast(event.uuid, sound, "aleg")),
+            ]
         record = CallRecord(
             contact=event.uuid,
             kind="caller",
@@ -215,8 +233,9 @@ class Engine:
         effects += self.offers(
             [r for r in reservations if r.contact_id != record.contact], event.at
         )
-        if record.state == "queued":
-            effects.append(self._play_waiting(record))
+        # Also while an agent rings at once (and after a no-answer): never silence
+        # (R-NOSILENCE); the answer's uuid_break stops it.
+        effects.append(self._play_waiting(record))
         effects.append(SetTimer(record.contact, "announce", event.at + policy.announce_first_after))
         effects.append(
             Fact(
@@ -367,6 +386,9 @@ class Engine:
         snapshot_state = self.agent_record(agent)
         if snapshot_state.state == "ringing":
             self.agent_event(agent, "no_answer", now, contact=None)
+            if self.policy(record.queue).no_answer_state == "paused":
+                # Routing paused the agent (R-NOANSWER): the phone's state says so too.
+                self.agent_event(agent, "pause", now, pause_reason="no-answer")
         elif snapshot_state.state == "in_call":  # left during the whisper
             self.agent_event(agent, "cancel", now, contact=None)
         effects.insert(

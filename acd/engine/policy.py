@@ -44,6 +44,7 @@ class QueuePolicy:
     whisper: Playable | None = field(default_factory=lambda: Phrase("acd_whisper"))
     ring_timeout: int = 20
     wrap_up_seconds: float = 0.0
+    no_answer_state: Literal["available", "paused"] = "available"
     private_max_wait: float = 300.0
     sticky_window: float = 0.0
     sticky_wait: float = 20.0
@@ -80,7 +81,10 @@ class EngineSettings:
     maps the digits of ``*23<code>`` to a reason. ``whisper_timeout``: longest whisper
     before the bridge happens anyway; ``announce_check_after``: how long a prompt may take
     to start (``PLAYBACK_START``) before it counts as not played. ``phone_template``
-    turns the number an agent logs in from into a dial string (free seating)."""
+    turns the number an agent logs in from into a dial string (free seating).
+    ``tick_interval``: seconds between routing ticks (wrap-up ends, expiries, escalation);
+    ``reconcile_interval``: seconds between safety-net reconciliations (0: only on
+    connect, reconnect and dropped events)."""
 
     queues: Mapping[str, QueuePolicy]
     agents: Mapping[str, AgentEntry]
@@ -95,6 +99,7 @@ class EngineSettings:
     announce_check_after: float = 5.0
     phone_template: str = "user/{phone}"
     tick_interval: float = 0.25
+    reconcile_interval: float = 60.0
 
     def reservation_timeout(self, policy: QueuePolicy) -> float:
         """Routing's reservation lifetime: the ring, the whisper and a margin, so the

@@ -1,6 +1,6 @@
 """Generate the default prompt set (sv, en) offline with espeak-ng and sox.
 
-    python -m freeswitch.prompts.generate OUTDIR [--rate 8000] [--lang sv] [--no-music]
+    python -m freeswitch.prompts.generate OUTDIR [--rate 8000] [--rate-dir] [--lang sv] [--no-music]
 
 writes, for every entry of ``manifest.toml``, ``OUTDIR/<lang>/<group>/<id>.wav`` (mono,
 16-bit signed PCM at ``--rate`` Hz, silence trimmed so that number words join without
@@ -70,6 +70,11 @@ class Prompt:
     @property
     def relpath(self) -> str:
         return f"{self.lang}/{self.group}/{self.name}.wav"
+
+    def rate_relpath(self, rate: int) -> str:
+        """``<lang>/<group>/<rate>/<id>.wav``: where mod_sndfile looks first for a channel
+        at that rate, so sets of several rates can live side by side."""
+        return f"{self.lang}/{self.group}/{rate}/{self.name}.wav"
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,10 +213,12 @@ def generate(
     rate: int = 8000,
     languages: Iterable[str] | None = None,
     music: bool = True,
+    rate_dir: bool = False,
     manifest: Path = MANIFEST,
     jobs: int | None = None,
 ) -> list[Path]:
-    """Speak every prompt of ``manifest`` (or only ``languages``) into ``outdir``.
+    """Speak every prompt of ``manifest`` (or only ``languages``) into ``outdir``
+    (``rate_dir``: into ``<group>/<rate>/`` folders, see :meth:`Prompt.rate_relpath`).
 
     Returns the written paths (prompts in manifest order, then the music). Raises
     :class:`PromptError` if espeak-ng or sox is missing or fails, or the manifest is bad;
@@ -225,7 +232,7 @@ def generate(
         raise PromptError(
             f"not installed: {', '.join(missing)} (Debian: apt-get install espeak-ng sox)"
         )
-    targets = [outdir / p.relpath for p in prompts]
+    targets = [outdir / (p.rate_relpath(rate) if rate_dir else p.relpath) for p in prompts]
     workers = jobs or max(2, os.cpu_count() or 2)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
@@ -291,6 +298,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-music", action="store_true", help="do not write music/<rate>/" + MUSIC_NAME
     )
     parser.add_argument(
+        "--rate-dir",
+        action="store_true",
+        help="write <lang>/<group>/<rate>/<id>.wav (sets of several rates side by side)",
+    )
+    parser.add_argument(
         "--manifest",
         type=Path,
         default=MANIFEST,
@@ -303,6 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate=args.rate,
             languages=args.lang,
             music=not args.no_music,
+            rate_dir=args.rate_dir,
             manifest=args.manifest,
         )
     except PromptError as exc:

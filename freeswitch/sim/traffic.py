@@ -13,6 +13,7 @@ the queueing and the ``originate``/``uuid_bridge``; this only plays the people.
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -142,14 +143,23 @@ class TrafficGenerator:
     def _arrive(self) -> None:
         destinations = list(self.profile.destinations)
         weights = [self.profile.destinations[d] for d in destinations]
+        # Arrival times are kept on an absolute schedule and each caller is placed in a
+        # greenlet of its own: the time place_call takes (CPU, dialplan) must not slow
+        # the arrival rate down (at 100 calls/s it halved it).
+        due = time.monotonic()
         while self.profile.max_calls is None or self.stats["offered"] < self.profile.max_calls:
-            self.sim.core.sleep(self.rng.expovariate(self.profile.arrival_rate))
+            due += self.rng.expovariate(self.profile.arrival_rate) * self.sim.time_scale
+            gevent.sleep(max(0.0, due - time.monotonic()))
             destination = self.rng.choices(destinations, weights=weights)[0]
             number = f"07{self.rng.randint(0, 99_999_999):08d}"
-            uuid = self.sim.place_call(number, destination)
+            patience = self.profile.patience.sample(self.rng)
             self.stats["offered"] += 1
-            self._callers.add(uuid)
-            self.sim.core.spawn(self._give_up, uuid, self.profile.patience.sample(self.rng))
+            self.sim.core.spawn(self._place, number, destination, patience)
+
+    def _place(self, number: str, destination: str, patience: float) -> None:
+        uuid = self.sim.place_call(number, destination)
+        self._callers.add(uuid)
+        self._give_up(uuid, patience)
 
     def _give_up(self, uuid: str, patience: float) -> None:
         self.sim.core.sleep(patience)
