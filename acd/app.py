@@ -21,7 +21,7 @@ import structlog
 from acd.adapters.http import AdminApi
 from acd.adapters.redis_store import RedisCallStore
 from acd.adapters.runner import Observer, Runner
-from acd.adapters.translate import ENGINE_EVENTS
+from acd.adapters.translate import ENGINE_EVENTS, ENGINE_FILTERS
 from acd.config import Config
 from acd.engine.engine import Engine
 from acd.engine.policy import AgentEntry, EngineSettings, QueuePolicy
@@ -155,7 +155,7 @@ def build(
     store = RedisCallStore(client_redis, config.tenant)
     settings = engine_settings(config)
     engine = Engine(settings, router, store)
-    esl = config.esl.client_settings(ENGINE_EVENTS)
+    esl = dataclasses.replace(config.esl.client_settings(ENGINE_EVENTS), filters=ENGINE_FILTERS)
     if not esl.idle_timeout:
         esl = dataclasses.replace(esl, idle_timeout=IDLE_TIMEOUT)
     client = ESLClient(esl)

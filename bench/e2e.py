@@ -149,7 +149,7 @@ def _instrument(app: Any) -> dict[str, Any]:
       sequential round trip), and ``park_redis_kinds`` the commands of the last one;
     - ``redis_commands``: every Redis command of the engine, by name."""
     runner, client, execute = app.runner, app.client, app.redis.execute_command
-    on_event, bgapi = runner._on_event, client.bgapi
+    on_event, bgapi = runner._on_event, client.bgapi_nowait
     events: dict[str, list[float]] = {}
     every: Counter[str] = Counter()
     handling: dict[str, Any] = {
@@ -189,7 +189,7 @@ def _instrument(app: Any) -> dict[str, Any]:
         return execute(*args, **options)
 
     runner._on_event = timed_event
-    client.bgapi = timed_bgapi
+    client.bgapi_nowait = timed_bgapi
     app.redis.execute_command = counted_execute
     return handling
 
@@ -294,9 +294,12 @@ class Probe:
         if busy_with is not None and agent not in self.freed:
             self.anomalies["agent_called_while_busy"] += 1
             if len(self.samples) < 5:
+                before = busy_with[0]
                 self.samples.append(
-                    f"{agent} called for {caller} while its call with {busy_with[0]}"
-                    f" (leg {busy_with[1]}) had no hang-up written"
+                    f"{agent} called for {caller} while its call with {before}"
+                    f" (leg {busy_with[1]}) had no hang-up written; that caller:"
+                    f" bridged={before in self.bridged} ended={self.ended.get(before)}"
+                    f" parked {now - self.parked.get(before, now):.1f} s ago"
                 )
         freed = self.freed.pop(agent, None)
         trigger, start = (
@@ -308,6 +311,13 @@ class Probe:
             )
         )
         self.latencies[trigger].append(now - start)
+        if caller in self.ended:
+            # The caller hung up before its originate arrived: the engine frees the agent
+            # on that hang-up, which the simulator wrote already.
+            self.anomalies["originate_after_caller_left"] += 1
+            self.freed[agent] = now
+            self.idle_since[agent] = now
+            return
         self.agent_of_leg[leg.group(1)] = agent
         if job is not None:
             self.agent_of_job[job] = agent
@@ -574,7 +584,7 @@ def _print_results(
     print(
         f"callers: parked={len(probe.parked)} answered={outcomes['answered']}"
         f" abandoned_by_choice={outcomes['abandoned']} lost_hung_up={lost_ended}"
-        f" never_called_while_agents_idle={len(starved)}"
+        f" never_called_while_agents_idle={len(starved)} (may also be in abandoned)"
         f" (late: {len(probe.starved) - len(starved)})"
         f" still_up_at_end={len(waiting)}"
         f" originates={probe.originates} (offered by traffic: {traffic.stats['offered']})"

@@ -224,10 +224,11 @@ def check_printable(value: object, what: str, max_length: int = MAX_VALUE_LENGTH
     text = check_encodable(value, what)
     if len(text) > max_length:
         raise InvalidArgument(f"{what}: longer than {max_length} characters")
-    for ch in text:
-        # isprintable() is False for C0/C1 controls and Unicode line/paragraph separators.
-        if not ch.isprintable():
-            raise InvalidArgument(f"{what}: control character {ch!r} in {_show(text)}")
+    # isprintable() is False for C0/C1 controls and Unicode line/paragraph separators; the
+    # whole-string test is one C call, the loop only finds the culprit for the message.
+    if not text.isprintable():
+        ch = next(c for c in text if not c.isprintable())
+        raise InvalidArgument(f"{what}: control character {ch!r} in {_show(text)}")
     return text
 
 

@@ -38,6 +38,7 @@ from freeswitch.arguments import (
 from freeswitch.errors import CommandFailed, InvalidArgument
 from freeswitch.media import Media, Playable
 
+_WHITESPACE_RE = re.compile(r"\s")
 _COMMAND_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
 _APP_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
 
@@ -92,7 +93,7 @@ class ApiCommand:
             raise InvalidArgument(f"api command name: {self.name!r}")
         for arg in self.args:
             # Arguments are space-separated: one containing whitespace would become two.
-            if not isinstance(arg, str) or not arg or any(c.isspace() for c in arg):
+            if not isinstance(arg, str) or not arg or _WHITESPACE_RE.search(arg):
                 raise InvalidArgument(f"{self.name}: argument {arg!r} is empty or has whitespace")
             check_printable(arg, f"{self.name} argument", max_length=8192)
 

@@ -38,6 +38,29 @@ _log = structlog.get_logger("freeswitch.connection")
 _RECV_BYTES = 256 * 1024
 
 
+class PendingReply:
+    """The reply to a command already written (:meth:`Connection.submit`)."""
+
+    __slots__ = ("_peer", "_timeout", "_waiter")
+
+    def __init__(self, waiter: gevent.event.AsyncResult, timeout: float, peer: str) -> None:
+        self._waiter = waiter
+        self._timeout = timeout
+        self._peer = peer
+
+    def ready(self) -> bool:
+        return bool(self._waiter.ready())
+
+    def get(self) -> Message:
+        """The reply; raises :class:`ESLTimeout` after the command's timeout (seconds,
+        counted from now) or :class:`ConnectionLost` if the connection dropped first."""
+        try:
+            reply: Message = self._waiter.get(timeout=self._timeout)
+        except gevent.Timeout:
+            raise ESLTimeout(f"{self._peer}: no reply within {self._timeout}s") from None
+        return reply
+
+
 class Connection:
     """A socket that has been connected; call :meth:`authenticate` next."""
 
@@ -120,6 +143,12 @@ class Connection:
         :class:`ESLTimeout` if the reply takes longer than ``timeout``. A reply that comes
         after its timeout still takes its place in the FIFO, so later replies stay matched.
         """
+        return self.submit(data, timeout).get()
+
+    def submit(self, data: bytes, timeout: float) -> PendingReply:
+        """Write one complete command and return at once; :meth:`PendingReply.get` waits
+        for its reply. Commands from many greenlets pipeline on the connection: the FIFO
+        keeps each reply with its command. Raises like :meth:`request` for the write."""
         waiter = gevent.event.AsyncResult()
         with self._write_lock:
             if self.closed.is_set():
@@ -140,11 +169,7 @@ class Connection:
                 raise ConnectionLost(f"{self.peer}: write failed: {exc}") from None
             finally:
                 timer.close()
-        try:
-            reply: Message = waiter.get(timeout=timeout)
-        except gevent.Timeout:
-            raise ESLTimeout(f"{self.peer}: no reply within {timeout}s") from None
-        return reply
+        return PendingReply(waiter, timeout, self.peer)
 
     def authenticate(self, password: str, timeout: float) -> None:
         """Wait for ``auth/request`` and answer it; raise on timeout or refusal."""

@@ -13,7 +13,7 @@ import redis
 
 from acd.adapters.redis_store import RedisCallStore
 from acd.adapters.runner import Runner
-from acd.adapters.translate import ENGINE_EVENTS
+from acd.adapters.translate import ENGINE_EVENTS, ENGINE_FILTERS
 from acd.engine.effects import Fact
 from acd.engine.engine import Engine
 from acd.engine.events import AgentCommand
@@ -216,6 +216,7 @@ def start_engine(
             sim.port,
             sim.password,
             events=ENGINE_EVENTS,
+            filters=ENGINE_FILTERS,
             reconnect_min=0.05,
             reconnect_max=0.2,
         )

@@ -21,44 +21,66 @@ told to hang up or to press keys with an out-of-dialog SIP MESSAGE carrying its 
 (see ``tests/sipp/caller.xml``); an agent phone registers as a directory user and rings,
 answers, talks, or refuses as asked. Waits poll with a deadline and ``gevent.sleep``, so
 an :class:`~freeswitch.client.ESLClient` in the same test keeps reading events.
+
+The pieces live in ``tests/lab/`` (``config``: the generated configuration, ``sipp``: the
+sipp processes, ``support``: ports, polling, a one-shot ``api``); tests import them from
+here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import os
 import random
 import re
-import shutil
 import signal
-import socket
 import subprocess
-import time
-import uuid
-import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import gevent
 import pytest
 
 from freeswitch.client import ClientSettings, ESLClient
-from freeswitch.messages import ApiResponse, AuthRequest, CommandReply, Event, Message
-from freeswitch.parser import Parser
-from freeswitch.prompts.generate import PromptError, ensure_prompts, missing_tools
+from freeswitch.messages import Event
+from freeswitch.prompts.generate import PromptError, ensure_prompts
+from tests.lab.config import PROFILE, SHIPPED_CONF, write_config
+from tests.lab.sipp import SCENARIOS, SipMessage, SippAgent, SippCaller, SippProcess
+from tests.lab.support import (
+    DEFAULT_BINARY,
+    HOST,
+    LabError,
+    esl_api,
+    fill,
+    find_binary,
+    free_port,
+    poll,
+    tail,
+    unavailable_reason,
+)
+
+__all__ = [
+    "DEFAULT_BINARY",
+    "NEVER",
+    "SHIPPED_CONF",
+    "USERS",
+    "EslEndpoint",
+    "EventRecorder",
+    "FreeSwitchLab",
+    "LabError",
+    "SipMessage",
+    "SippAgent",
+    "SippCaller",
+    "SippProcess",
+    "freeswitch_lab",
+    "lab",
+    "poll",
+]
 
 REPO = Path(__file__).resolve().parent.parent
-SHIPPED_CONF = REPO / "freeswitch" / "conf"
-SIPP_SCENARIOS = Path(__file__).resolve().parent / "sipp"
 PROMPT_CACHE = REPO / "build" / "prompts"
-DEFAULT_BINARY = Path("/usr/local/freeswitch/bin/freeswitch")
-HOST = "127.0.0.1"
 DOMAIN = HOST
 ESL_PASSWORD = "lab-esl-secret"
-PROFILE = "lab"
 USERS: Mapping[str, str] = {str(n): f"pw{n}" for n in range(1001, 1011)}
 """Directory users (id -> SIP password); phones register as these."""
 _ULAW = ("-r", "8000", "-c", "1", "-e", "u-law", "-t", "ul")
@@ -71,409 +93,7 @@ ENABLE_HINT = (
 )
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 15.0
-_POLL = 0.02
 _SAFE_CALLER_ID = re.compile(r"[A-Za-z0-9+*#._-]{1,32}\Z")
-_SAFE_KEYS = re.compile(r"[0-9*#A-D]{1,32}\Z")
-
-
-class LabError(Exception):
-    """The lab could not do what a test asked (FreeSWITCH did not start, a sipp failed,
-    a deadline passed); the message says what, with the relevant log lines."""
-
-
-# -- discovery ---------------------------------------------------------------------------
-
-
-def find_binary() -> Path | None:
-    """``$FREESWITCH`` if set (it must be an executable), else the installed default."""
-    configured = os.environ.get("FREESWITCH")
-    if configured:
-        path = Path(configured)
-        return path if path.is_file() and os.access(path, os.X_OK) else None
-    return DEFAULT_BINARY if DEFAULT_BINARY.is_file() else None
-
-
-def unavailable_reason() -> str | None:
-    """Why the lab cannot run here (one line), or None if it can."""
-    if find_binary() is None:
-        configured = os.environ.get("FREESWITCH")
-        return f"FREESWITCH={configured} is not an executable" if configured else "no FreeSWITCH"
-    missing = [tool for tool in ("sipp",) if shutil.which(tool) is None] + missing_tools()
-    if missing:
-        return f"missing {', '.join(missing)}"
-    return None
-
-
-# -- small helpers -----------------------------------------------------------------------
-
-
-def free_port(kind: Literal["tcp", "udp", "both"] = "udp") -> int:
-    """A port free on 127.0.0.1 right now (for ``both``: for UDP and TCP, as a SIP
-    profile binds both). The OS may hand it to someone else before it is used: the
-    window is small and each lab start retries on a bind failure it can see."""
-    for _ in range(100):
-        kinds = ("udp", "tcp") if kind == "both" else (kind,)
-        with contextlib.ExitStack() as stack:
-            first = stack.enter_context(_bound_socket(kinds[0], 0))
-            port = int(first.getsockname()[1])
-            try:
-                for other in kinds[1:]:
-                    stack.enter_context(_bound_socket(other, port))
-            except OSError:
-                continue
-            return port
-    raise LabError(f"no free {kind} port on {HOST}")
-
-
-def _bound_socket(kind: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
-    try:
-        sock.bind((HOST, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def poll(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    """``predicate()`` until it returns something truthy (returned), every 20 ms,
-    cooperatively (``gevent.sleep``); :class:`LabError` naming ``what`` after ``timeout``
-    seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise LabError(f"timed out after {timeout:g} s waiting for {what}")
-        gevent.sleep(_POLL)
-
-
-def esl_api(port: int, password: str, command: str, timeout: float = 5.0) -> str:
-    """One ``api <command>`` on a fresh Event Socket connection; the body of the answer.
-
-    Raises :class:`OSError` if the socket cannot be reached, :class:`LabError` if
-    FreeSWITCH refuses the password or answers something else."""
-    parser = Parser()
-    pending: list[Message] = []
-
-    def next_message(sock: socket.socket) -> Message:
-        while not pending:
-            data = sock.recv(65536)
-            if not data:
-                raise LabError(f"event socket closed during {command!r}")
-            pending.extend(parser.feed(data))
-        return pending.pop(0)
-
-    with socket.create_connection((HOST, port), timeout=timeout) as sock:
-        if not isinstance(next_message(sock), AuthRequest):
-            raise LabError("event socket: no auth/request")
-        sock.sendall(f"auth {password}\n\n".encode())
-        reply = next_message(sock)
-        if not isinstance(reply, CommandReply) or not reply.ok:
-            raise LabError("event socket refused the lab's password")
-        sock.sendall(f"api {command}\n\n".encode())
-        answer = next_message(sock)
-        if not isinstance(answer, ApiResponse):
-            raise LabError(f"api {command}: unexpected {answer.content_type}")
-        with contextlib.suppress(OSError):
-            sock.sendall(b"exit\n\n")
-        return answer.text
-
-
-def _tail(path: Path, lines: int) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _fill(template: str, values: Mapping[str, object]) -> str:
-    text = template
-    for key, value in values.items():
-        text = text.replace("{{" + key + "}}", str(value))
-    leftover = re.search(r"\{\{[A-Z_]+\}\}", text)
-    if leftover:
-        raise LabError(f"sipp scenario: no value for {leftover.group(0)}")
-    return text
-
-
-# -- sipp --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SipMessage:
-    """One SIP message in a sipp trace: ``direction`` "sent" or "received", its first
-    line (``INVITE sip:... SIP/2.0`` / ``SIP/2.0 200 OK``) and its CSeq method."""
-
-    direction: Literal["sent", "received"]
-    start_line: str
-    cseq_method: str
-    text: str
-
-    @property
-    def status(self) -> int | None:
-        """The status code of a response, None for a request."""
-        match = re.match(r"SIP/2\.0 (\d{3})", self.start_line)
-        return int(match.group(1)) if match else None
-
-    @property
-    def method(self) -> str | None:
-        """The method of a request, None for a response."""
-        return None if self.status is not None else self.start_line.split(" ", 1)[0]
-
-
-_TRACE_SPLIT = re.compile(r"^-{20,} .*$", re.MULTILINE)
-
-
-class SippProcess:
-    """One sipp process of the lab: its ports, logs and exit."""
-
-    def __init__(self, lab_dir: Path, name: str, scenario: str, args: list[str]) -> None:
-        self.name = name
-        self.port = free_port("udp")
-        self.media_port = free_port("udp")
-        self.control_port = free_port("udp")
-        base = lab_dir / "sipp" / name
-        base.parent.mkdir(parents=True, exist_ok=True)
-        self.scenario_path = base.with_suffix(".xml")
-        self.scenario_path.write_text(scenario, encoding="iso-8859-1")
-        self.message_log = base.with_suffix(".messages.log")
-        self.error_log = base.with_suffix(".errors.log")
-        self.output_log = base.with_suffix(".out")
-        self.argv = [
-            "sipp",
-            *args,
-            "-sf",
-            str(self.scenario_path),
-            "-i",
-            HOST,
-            "-p",
-            str(self.port),
-            "-mp",
-            str(self.media_port),
-            "-cp",
-            str(self.control_port),
-            "-ci",
-            HOST,
-            "-nostdin",
-            "-trace_msg",
-            "-message_file",
-            str(self.message_log),
-            "-trace_err",
-            "-error_file",
-            str(self.error_log),
-        ]
-        with self.output_log.open("wb") as out:
-            self.process = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    @property
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    @property
-    def returncode(self) -> int | None:
-        """sipp's exit status once it has ended: 0 every call succeeded, 1 a call failed
-        (e.g. FreeSWITCH answered with an error), other values are sipp errors."""
-        return self.process.poll()
-
-    def wait(self, timeout: float) -> int:
-        """Wait (cooperatively) for sipp to end; its exit status. :class:`LabError` with
-        its logs if it is still running after ``timeout`` seconds."""
-        try:
-            poll(lambda: self.process.poll() is not None, timeout, f"sipp {self.name} to end")
-        except LabError as exc:
-            raise LabError(f"{exc}\n{self.describe()}") from None
-        return self.process.returncode
-
-    def kill(self) -> None:
-        """End sipp at once (SIGKILL): no BYE or CANCEL is sent."""
-        if self.running:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=5)
-
-    def messages(self) -> list[SipMessage]:
-        """The SIP messages sipp has sent and received so far, in order."""
-        try:
-            text = self.message_log.read_text(encoding="iso-8859-1")
-        except OSError:
-            return []
-        found: list[SipMessage] = []
-        for block in _TRACE_SPLIT.split(text):
-            head, _, rest = block.strip("\n").partition("\n")
-            if "message received" in head:
-                direction: Literal["sent", "received"] = "received"
-            elif "message sent" in head:
-                direction = "sent"
-            else:
-                continue
-            body = rest.strip("\n")
-            start_line = body.split("\n", 1)[0].strip()
-            cseq = re.search(r"^CSeq:\s*\d+\s+(\S+)", body, re.MULTILINE | re.IGNORECASE)
-            found.append(SipMessage(direction, start_line, cseq.group(1) if cseq else "", body))
-        return found
-
-    def received(self, method_or_status: str | int) -> int:
-        """How many requests of a method (``"INVITE"``) or responses with a status (200)
-        sipp has received."""
-        return sum(
-            1
-            for m in self.messages()
-            if m.direction == "received"
-            and (
-                m.status == method_or_status
-                if isinstance(method_or_status, int)
-                else m.method == method_or_status
-            )
-        )
-
-    def describe(self) -> str:
-        """sipp's command line, exit status and the end of its logs (for failure messages)."""
-        return (
-            f"sipp {self.name}: {' '.join(self.argv)}\nexit status: {self.returncode}\n"
-            f"--- output ---\n{_tail(self.output_log, 20)}\n"
-            f"--- errors ---\n{_tail(self.error_log, 20)}\n"
-            f"--- messages ---\n{_tail(self.message_log, 40)}"
-        )
-
-
-class SippCaller(SippProcess):
-    """A SIP caller (``tests/sipp/caller.xml``): one call to an extension, with audio."""
-
-    def __init__(
-        self, lab: FreeSwitchLab, name: str, extension: str, values: Mapping[str, object]
-    ) -> None:
-        self.call_id = f"lab-{uuid.uuid4().hex[:16]}-1"
-        self.extension = extension
-        self._lab = lab
-        self._commands = itertools.count(1)
-        template = (SIPP_SCENARIOS / "caller.xml").read_text(encoding="iso-8859-1")
-        super().__init__(
-            lab.workdir,
-            name,
-            _fill(template, values),
-            [
-                f"{HOST}:{lab.sip_port}",
-                "-s",
-                extension,
-                "-m",
-                "1",
-                "-l",
-                "1",
-                "-cid_str",
-                self.call_id[:-1] + "%u",
-            ],
-        )
-
-    def answered(self) -> bool:
-        """FreeSWITCH has answered the call (200 OK to the INVITE received)."""
-        return any(
-            m.status == 200 and m.cseq_method == "INVITE"
-            for m in self.messages()
-            if m.direction == "received"
-        )
-
-    def hangup(self, *, wait: float | None = 5.0) -> None:
-        """Hang up now: CANCEL while ringing, BYE once answered. With ``wait`` (seconds),
-        also wait for sipp to end."""
-        self._command("hangup")
-        if wait is not None:
-            self.wait(wait)
-
-    def send_dtmf(self, keys: str, *, timeout: float = 5.0) -> None:
-        """Press ``keys`` (``0-9 * # A-D``) on the answered call: one SIP INFO
-        (application/dtmf-relay) per key, 100 ms apart; returns once FreeSWITCH has
-        acknowledged every INFO. Send the next keys only after this returns."""
-        if not isinstance(keys, str) or not _SAFE_KEYS.match(keys):
-            raise ValueError(f"send_dtmf: keys must be 1-32 of 0-9 * # A-D: {keys!r}")
-        if not self.answered():
-            raise LabError(f"send_dtmf: caller {self.name} is not answered")
-        acknowledged = self._info_acks()
-        self._command(f"dtmf {keys}")
-        poll(
-            lambda: self._info_acks() >= acknowledged + len(keys),
-            timeout,
-            f"{len(keys)} INFO acknowledged",
-        )
-
-    def _info_acks(self) -> int:
-        return sum(
-            1
-            for m in self.messages()
-            if m.direction == "received" and m.cseq_method == "INFO" and m.status == 200
-        )
-
-    def _command(self, body: str) -> None:
-        if not self.running:
-            raise LabError(f"caller {self.name} has already ended\n{self.describe()}")
-        n = next(self._commands)
-        message = (
-            f"MESSAGE sip:caller@{HOST}:{self.port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {HOST}:9;branch=z9hG4bK-lab-{uuid.uuid4().hex}\r\n"
-            f"From: <sip:lab@{HOST}>;tag=lab{n}\r\n"
-            f"To: <sip:caller@{HOST}>\r\n"
-            f"Call-ID: {self.call_id}\r\n"
-            f"CSeq: {n} MESSAGE\r\n"
-            "Max-Forwards: 70\r\n"
-            "Content-Type: text/plain\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n{body}"
-        )
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.sendto(message.encode("ascii"), (HOST, self.port))
-
-
-class SippAgent(SippProcess):
-    """An agent phone: a sipp UAS (``agent.xml`` or ``agent_reply.xml``) registered as a
-    directory user (``register.xml``, digest authentication) with its Contact here."""
-
-    def __init__(self, lab: FreeSwitchLab, name: str, user: str, scenario: str) -> None:
-        self.user = user
-        self._lab = lab
-        super().__init__(lab.workdir, name, scenario, [f"{HOST}:{lab.sip_port}"])
-
-    def register(self, expires: int = 3600, timeout: float = 10.0) -> None:
-        """REGISTER this phone (``expires`` 0: unregister) and wait for FreeSWITCH's 200."""
-        template = (SIPP_SCENARIOS / "register.xml").read_text(encoding="iso-8859-1")
-        values = {
-            "USER": self.user,
-            "PASSWORD": USERS[self.user],
-            "DOMAIN": DOMAIN,
-            "CONTACT_PORT": self.port,
-            "EXPIRES": expires,
-        }
-        name = f"{self.name}-register-{expires}-{uuid.uuid4().hex[:6]}"
-        registrar = SippProcess(
-            self._lab.workdir,
-            name,
-            _fill(template, values),
-            [f"{HOST}:{self._lab.sip_port}", "-m", "1", "-l", "1"],
-        )
-        self._lab.track(registrar)
-        status = registrar.wait(timeout)
-        if status != 0:
-            raise LabError(
-                f"REGISTER {self.user} (expires {expires}) failed\n{registrar.describe()}"
-            )
-        # FreeSWITCH answers 200 before its database thread has stored the binding; until
-        # then user/<id> is still "not registered".
-        poll(
-            lambda: self._lab.registered(self.user) == (expires > 0),
-            timeout,
-            f"FreeSWITCH to store the registration of {self.user} (expires {expires})",
-        )
-
-    def unregister(self) -> None:
-        """Remove this phone's registration (``user/<id>`` then gives USER_NOT_REGISTERED)."""
-        self.register(expires=0)
 
 
 # -- FreeSWITCH --------------------------------------------------------------------------
@@ -514,7 +134,15 @@ class FreeSwitchLab:
         self._process: subprocess.Popen[bytes] | None = None
         self._sipps: list[SippProcess] = []
         self._names = itertools.count(1)
-        write_config(self)
+        write_config(
+            self.conf_dir,
+            esl_port=self.esl.port,
+            esl_password=self.esl.password,
+            sip_port=self.sip_port,
+            rtp_ports=self.rtp_ports,
+            domain=self.domain,
+            users=self.users,
+        )
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -603,8 +231,8 @@ class FreeSwitchLab:
     def describe(self) -> str:
         return (
             f"FreeSWITCH lab in {self.workdir} (esl {self.esl.port}, sip {self.sip_port})\n"
-            f"--- freeswitch.out ---\n{_tail(self.output_file, 20)}\n"
-            f"--- freeswitch.log ---\n{_tail(self.log_file, 40)}"
+            f"--- freeswitch.out ---\n{tail(self.output_file, 20)}\n"
+            f"--- freeswitch.log ---\n{tail(self.log_file, 40)}"
         )
 
     # -- Event Socket -----------------------------------------------------------------------
@@ -705,11 +333,11 @@ class FreeSwitchLab:
             }
             if reply not in reasons:
                 raise ValueError(f"agent_phone: reply must be one of {sorted(reasons)}: {reply!r}")
-            template = (SIPP_SCENARIOS / "agent_reply.xml").read_text(encoding="iso-8859-1")
-            scenario = _fill(template, {"CODE": reply, "REASON": reasons[reply]})
+            template = (SCENARIOS / "agent_reply.xml").read_text(encoding="iso-8859-1")
+            scenario = fill(template, {"CODE": reply, "REASON": reasons[reply]})
         else:
-            template = (SIPP_SCENARIOS / "agent.xml").read_text(encoding="iso-8859-1")
-            scenario = _fill(
+            template = (SCENARIOS / "agent.xml").read_text(encoding="iso-8859-1")
+            scenario = fill(
                 template,
                 {
                     "USER": user,
@@ -780,188 +408,6 @@ def _milliseconds(seconds: float) -> int:
     if not 0 <= seconds <= NEVER:
         raise ValueError(f"seconds must be 0..{NEVER:g}: {seconds!r}")
     return max(1, round(seconds * 1000))
-
-
-# -- configuration -----------------------------------------------------------------------
-
-
-def write_config(lab: FreeSwitchLab) -> None:
-    """The lab's ``conf`` directory: a copy of ``freeswitch/conf`` with the Event Socket's
-    port and password set, and a ``freeswitch.xml`` that includes the shipped dialplan and
-    languages and adds the lab's SIP profile, directory and core settings."""
-    conf = lab.conf_dir
-    if conf.exists():
-        shutil.rmtree(conf)
-    shutil.copytree(SHIPPED_CONF, conf)
-    event_socket = conf / "autoload_configs" / "event_socket.conf.xml"
-    tree = ET.parse(event_socket)
-    params = {p.get("name"): p for p in tree.getroot().iter("param")}
-    for name, value in (
-        ("listen-ip", HOST),
-        ("listen-port", str(lab.esl.port)),
-        ("password", lab.esl.password),
-    ):
-        if name not in params:
-            raise LabError(f"{event_socket}: no <param name={name!r}> to set")
-        params[name].set("value", value)
-    tree.write(event_socket, encoding="unicode")
-    users = "\n".join(
-        f'<user id="{user}"><params><param name="password" value="{password}"/></params></user>'
-        for user, password in USERS.items()
-    )
-    (conf / "freeswitch.xml").write_text(
-        _FREESWITCH_XML.format(
-            domain=DOMAIN,
-            host=HOST,
-            sip_port=lab.sip_port,
-            rtp_start=lab.rtp_ports[0],
-            rtp_end=lab.rtp_ports[1],
-            profile=PROFILE,
-            users=users,
-            dial_string=_DIAL_STRING,
-        ),
-        encoding="utf-8",
-    )
-
-
-# FreeSWITCH's usual directory dial string: the registered contact of user@domain.
-_DIAL_STRING = (
-    "{^^:sip_invite_domain=${dialed_domain}:presence_id=${dialed_user}@${dialed_domain}}"
-    "${sofia_contact(*/${dialed_user}@${dialed_domain})}"
-)
-_FREESWITCH_XML = """<?xml version="1.0"?>
-<!-- Generated by tests/freeswitch_lab.py: the lab's own parts, around the shipped files. -->
-<document type="freeswitch/xml">
-  <X-PRE-PROCESS cmd="set" data="domain={domain}"/>
-  <X-PRE-PROCESS cmd="set" data="hold_music=local_stream://moh"/>
-  <section name="configuration" description="Various Configuration">
-    <configuration name="switch.conf" description="Core Configuration">
-      <settings>
-        <param name="colorize-console" value="false"/>
-        <param name="max-sessions" value="4000"/>
-        <param name="sessions-per-second" value="2000"/>
-        <param name="loglevel" value="info"/>
-        <param name="rtp-start-port" value="{rtp_start}"/>
-        <param name="rtp-end-port" value="{rtp_end}"/>
-        <param name="dump-cores" value="no"/>
-      </settings>
-    </configuration>
-    <configuration name="modules.conf" description="Modules">
-      <modules>
-        <load module="mod_logfile"/>
-        <load module="mod_event_socket"/>
-        <load module="mod_commands"/>
-        <load module="mod_dptools"/>
-        <load module="mod_hash"/>
-        <load module="mod_expr"/>
-        <load module="mod_dialplan_xml"/>
-        <load module="mod_sofia"/>
-        <load module="mod_loopback"/>
-        <load module="mod_native_file"/>
-        <load module="mod_sndfile"/>
-        <load module="mod_local_stream"/>
-        <load module="mod_tone_stream"/>
-        <load module="mod_say_en"/>
-        <load module="mod_say_sv"/>
-        <load module="mod_callcenter"/>
-      </modules>
-    </configuration>
-    <configuration name="logfile.conf" description="File Logging">
-      <settings><param name="rotate-on-hup" value="true"/></settings>
-      <profiles>
-        <profile name="default">
-          <settings><param name="rollover" value="104857600"/></settings>
-          <mappings><map name="all" value="info,notice,warning,err,crit,alert"/></mappings>
-        </profile>
-      </profiles>
-    </configuration>
-    <X-PRE-PROCESS cmd="include" data="autoload_configs/event_socket.conf.xml"/>
-    <configuration name="local_stream.conf" description="Hold music">
-      <directory name="moh" path="$${{sounds_dir}}/music/8000">
-        <param name="rate" value="8000"/>
-        <param name="shuffle" value="false"/>
-        <param name="channels" value="1"/>
-        <param name="interval" value="20"/>
-        <param name="timer-name" value="soft"/>
-      </directory>
-    </configuration>
-    <configuration name="sofia.conf" description="SIP">
-      <global_settings><param name="log-level" value="0"/></global_settings>
-      <profiles>
-        <profile name="{profile}">
-          <settings>
-            <param name="sip-ip" value="{host}"/>
-            <param name="rtp-ip" value="{host}"/>
-            <param name="ext-sip-ip" value="{host}"/>
-            <param name="ext-rtp-ip" value="{host}"/>
-            <param name="sip-port" value="{sip_port}"/>
-            <param name="context" value="acd"/>
-            <param name="dialplan" value="XML"/>
-            <param name="auth-calls" value="false"/>
-            <param name="accept-blind-reg" value="false"/>
-            <param name="challenge-realm" value="auto_to"/>
-            <param name="inbound-codec-prefs" value="PCMU,PCMA"/>
-            <param name="outbound-codec-prefs" value="PCMU,PCMA"/>
-            <param name="dtmf-type" value="rfc2833"/>
-            <param name="liberal-dtmf" value="true"/>
-            <param name="manage-presence" value="false"/>
-            <param name="rtp-timer-name" value="soft"/>
-          </settings>
-        </profile>
-      </profiles>
-    </configuration>
-    <configuration name="callcenter.conf" description="mod_callcenter, for side-by-side benchmarks">
-      <settings/>
-      <queues>
-        <queue name="support@lab">
-          <param name="strategy" value="longest-idle-agent"/>
-          <param name="moh-sound" value="local_stream://moh"/>
-          <param name="time-base-score" value="system"/>
-          <param name="tier-rules-apply" value="false"/>
-          <param name="discard-abandoned-after" value="60"/>
-        </queue>
-      </queues>
-      <agents/>
-      <tiers/>
-    </configuration>
-  </section>
-  <section name="dialplan" description="Regex/XML Dialplan">
-    <X-PRE-PROCESS cmd="include" data="dialplan/acd.xml"/>
-    <!-- Lab only: mod_callcenter's queue and an echo, for benchmarks and checks. -->
-    <context name="lab">
-      <extension name="modcc_support">
-        <condition field="destination_number" expression="^8000$">
-          <action application="answer"/>
-          <action application="callcenter" data="support@lab"/>
-        </condition>
-      </extension>
-      <extension name="echo">
-        <condition field="destination_number" expression="^9196$">
-          <action application="answer"/>
-          <action application="echo"/>
-        </condition>
-      </extension>
-    </context>
-  </section>
-  <section name="languages" description="Language Management">
-    <X-PRE-PROCESS cmd="include" data="lang/acd-languages.xml"/>
-  </section>
-  <section name="directory" description="User Directory">
-    <domain name="$${{domain}}">
-      <params>
-        <param name="dial-string" value="{dial_string}"/>
-      </params>
-      <groups>
-        <group name="agents">
-          <users>
-{users}
-          </users>
-        </group>
-      </groups>
-    </domain>
-  </section>
-</document>
-"""
 
 
 # -- events ------------------------------------------------------------------------------

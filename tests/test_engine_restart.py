@@ -424,6 +424,7 @@ def test_stale_phone_record_is_corrected_so_the_agent_is_offered_again(
     first.store.put_agent(
         AgentRecord("1001", "ringing", since=time.time() - 5, contact="gone", queues=["support"])
     )
+    first.store.flush()  # what the dead process had written
     stop_engine(first)
     acd = restart()
     record = acd.store.get_agent("1001")
@@ -448,6 +449,7 @@ def test_offer_of_the_dead_process_is_released_and_the_caller_served_at_once(
     first.store.put_call(
         CallRecord(caller, "caller", "queued", time.time(), queue="support", answered=True)
     )
+    first.store.flush()
     acd = restart()
     assert acd.wait_fact("bridged", contact=caller, timeout=10).data["agent"] == "1001"
 
@@ -498,6 +500,7 @@ def test_whisper_confirmed_in_routing_before_the_crash_is_bridged(
     first.store.put_agent(
         AgentRecord("1001", "in_call", since=earlier, contact=caller, queues=["support"])
     )
+    first.store.flush()
     acd = restart()
     assert acd.wait_fact("bridged", contact=caller).data["agent"] == "1001"
     assert acd.wait(lambda: f"api uuid_bridge {caller} {leg}" in acd.commands("api uuid_bridge"))

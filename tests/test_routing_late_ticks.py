@@ -60,8 +60,8 @@ def test_wrap_up_ends_at_its_due_time_not_the_tick(router: Router) -> None:
 
 
 def test_tick_limit_leaves_later_timers_at_their_own_due_time(router: Router) -> None:
-    """A tick that may run fewer timers than are due runs the earliest; the next tick runs
-    the rest, still each at its due time."""
+    """R-LIDLE, R-WRAP: a tick that may run fewer timers than are due runs the earliest;
+    the next tick runs the rest, still each at its due time."""
     wrap_up_world(router)
     router.tick(135.0, limit=1)
     assert [a.presence for a in router.snapshot().agents.values()] == [

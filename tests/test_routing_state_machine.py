@@ -159,7 +159,16 @@ class RoutingMachine(RuleBasedStateMachine):
         return all(due > self.now for due, _member in state.timers)
 
     def check_offers(self, after: RouterState) -> None:
-        """Capacity, and FIFO within a priority for every offer made by the last call."""
+        """Capacity, and FIFO within a priority for every offer made by the last call.
+
+        A passive agent's eligibility follows the time waited (R-PASSIVE): while a
+        passive timer is due but not yet run (a late tick), its queue is over threshold
+        without its passive agents having been woken, so one of them may take a newer
+        contact first. FIFO for passive agents is checked only when no passive timer was
+        due before the call."""
+        passive_due = any(
+            member.startswith("p|") and due <= self.now for due, member in self.before.timers
+        )
         for reservation in self.made:
             agent = after.agents[reservation.agent_id]
             voice, chat, email = agent.load
@@ -167,6 +176,8 @@ class RoutingMachine(RuleBasedStateMachine):
             contact = self.before.contacts.get(reservation.contact_id)
             final = after.contacts.get(reservation.contact_id)
             if final is None or final.state != "reserved" or final.agent != agent.id:
+                continue
+            if agent.passive and passive_due:
                 continue
             cls = CHANNEL_CLASS[final.channel]
             assert agent.load[("voice", "chat", "email").index(cls)] <= (

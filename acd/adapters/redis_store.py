@@ -1,6 +1,12 @@
 """The engine's call and agent records in Redis (msgpack values), beside the routing
 store of the same tenant (same hash tag, so one Cluster slot).
 
+Reads come from a copy in process memory, loaded from Redis on first use: each call is
+handled on one lane of one engine process, so that copy is authoritative for it, and the
+dispatch path pays no round trip to read. Writes go to the copy at once and to Redis in one
+pipeline per handled event (:meth:`RedisCallStore.flush`, which the runner calls before it
+carries out the event's effects), so Redis always holds what a restarted engine needs.
+
 Key names (all under ``acd:{tenant}:``): ``calls`` hash contact -> record, ``legs`` hash
 agent leg -> contact, ``phones`` hash agent -> record, ``sticky:<number>`` the last agent
 of a caller number (R-STICKY) with an expiry of ``sticky_ttl`` seconds.
@@ -8,6 +14,7 @@ of a caller number (R-STICKY) with an expiry of ``sticky_ttl`` seconds.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import msgpack
@@ -38,17 +45,22 @@ def _unpack(raw: bytes) -> dict[str, Any]:
 
 
 class RedisCallStore:
-    """:class:`acd.engine.records.CallStore` on Redis. Redis errors become
-    :class:`StoreError`."""
+    """:class:`acd.engine.records.CallStore` on Redis with a write-through copy in memory
+    (see the module docstring). Redis errors become :class:`StoreError`."""
 
     def __init__(self, client: redis.Redis, tenant: str, sticky_ttl: int = STICKY_TTL) -> None:
         base = prefix(tenant)
         self.client = client
-        self._calls = base + "calls"
-        self._legs = base + "legs"
-        self._agents = base + "phones"
+        self._calls_key = base + "calls"
+        self._legs_key = base + "legs"
+        self._agents_key = base + "phones"
         self._sticky = base + "sticky:"
         self._sticky_ttl = sticky_ttl
+        self._loaded = False
+        self._calls: dict[str, CallRecord] = {}
+        self._legs: dict[str, str] = {}
+        self._agents: dict[str, AgentRecord] = {}
+        self._pending: list[tuple[str, tuple[Any, ...]]] = []
 
     def _do(self, name: str, *args: Any) -> Any:
         try:
@@ -56,40 +68,94 @@ class RedisCallStore:
         except redis.RedisError as exc:
             raise StoreError(f"call store: {name}: {exc}") from None
 
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        try:
+            with self.client.pipeline(transaction=True) as pipe:
+                pipe.hgetall(self._calls_key)
+                pipe.hgetall(self._legs_key)
+                pipe.hgetall(self._agents_key)
+                calls, legs, agents = pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreError(f"call store: load: {exc}") from None
+        self._calls = {
+            bytes(k).decode(): CallRecord.from_wire(_unpack(v)) for k, v in calls.items()
+        }
+        self._legs = {bytes(k).decode(): bytes(v).decode() for k, v in legs.items()}
+        self._agents = {
+            bytes(k).decode(): AgentRecord.from_wire(_unpack(v)) for k, v in agents.items()
+        }
+        self._loaded = True
+
+    def _write(self, name: str, *args: Any) -> None:
+        self._pending.append((name, args))
+
+    def flush(self) -> None:
+        """Write what changed since the last flush to Redis, in one round trip."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                for name, args in pending:
+                    getattr(pipe, name)(*args)
+                pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreError(f"call store: flush: {exc}") from None
+
     def get_call(self, contact: str) -> CallRecord | None:
-        raw = self._do("hget", self._calls, contact)
-        return None if raw is None else CallRecord.from_wire(_unpack(raw))
+        self._load()
+        record = self._calls.get(contact)
+        return None if record is None else copy.copy(record)
 
     def put_call(self, record: CallRecord) -> None:
-        self._do("hset", self._calls, record.contact, _pack(record.to_wire()))
+        self._load()
+        self._calls[record.contact] = copy.copy(record)
+        self._write("hset", self._calls_key, record.contact, _pack(record.to_wire()))
 
     def delete_call(self, contact: str) -> None:
-        self._do("hdel", self._calls, contact)
+        self._load()
+        if self._calls.pop(contact, None) is not None:
+            self._write("hdel", self._calls_key, contact)
 
     def calls(self) -> list[CallRecord]:
-        raw = self._do("hgetall", self._calls)
-        return [CallRecord.from_wire(_unpack(v)) for v in raw.values()]
+        self._load()
+        return [copy.copy(r) for r in self._calls.values()]
 
     def link_leg(self, leg: str, contact: str) -> None:
-        self._do("hset", self._legs, leg, contact)
+        self._load()
+        self._legs[leg] = contact
+        self._write("hset", self._legs_key, leg, contact)
 
     def unlink_leg(self, leg: str) -> None:
-        self._do("hdel", self._legs, leg)
+        self._load()
+        if self._legs.pop(leg, None) is not None:
+            self._write("hdel", self._legs_key, leg)
 
     def contact_of_leg(self, leg: str) -> str | None:
-        raw = self._do("hget", self._legs, leg)
-        return None if raw is None else bytes(raw).decode()
+        self._load()
+        return self._legs.get(leg)
 
     def get_agent(self, agent_id: str) -> AgentRecord | None:
-        raw = self._do("hget", self._agents, agent_id)
-        return None if raw is None else AgentRecord.from_wire(_unpack(raw))
+        self._load()
+        record = self._agents.get(agent_id)
+        if record is None:
+            return None
+        clone = copy.copy(record)
+        clone.queues = list(record.queues)
+        return clone
 
     def put_agent(self, record: AgentRecord) -> None:
-        self._do("hset", self._agents, record.id, _pack(record.to_wire()))
+        self._load()
+        clone = copy.copy(record)
+        clone.queues = list(record.queues)
+        self._agents[record.id] = clone
+        self._write("hset", self._agents_key, record.id, _pack(record.to_wire()))
 
     def agents(self) -> list[AgentRecord]:
-        raw = self._do("hgetall", self._agents)
-        return [AgentRecord.from_wire(_unpack(v)) for v in raw.values()]
+        self._load()
+        return [self.get_agent(agent_id) for agent_id in list(self._agents)]  # type: ignore[misc]
 
     def last_agent(self, caller_number: str, now: float, window: float) -> str | None:
         raw = self._do("get", self._sticky + caller_number)
@@ -102,7 +168,7 @@ class RedisCallStore:
         return agent
 
     def remember_agent(self, caller_number: str, agent_id: str, now: float) -> None:
-        self._do(
+        self._write(
             "set",
             self._sticky + caller_number,
             _pack({"agent": agent_id, "at": now}),

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 import gevent
 import gevent.lock
+import gevent.queue
 import structlog
 
 from acd.adapters.reconcile import Reconciler
@@ -40,9 +41,10 @@ from acd.engine.events import EngineEvent, OriginateFailed, RouterTick, TimerDue
 from acd.errors import ACDError
 from freeswitch.client import ESLClient, ResyncReason
 from freeswitch.commands import parse_originate_result
-from freeswitch.errors import ESLError
+from freeswitch.connection import PendingReply
+from freeswitch.errors import CommandFailed, ESLError
 from freeswitch.jobs import BackgroundJob
-from freeswitch.messages import Event
+from freeswitch.messages import ApiResponse, CommandReply, Event
 
 _log = structlog.get_logger("acd.runner")
 
@@ -72,6 +74,8 @@ class Runner:
         self.reconciler = Reconciler(self)
         self._ticker: gevent.Greenlet | None = None
         self._reconciling = gevent.lock.Semaphore()
+        self._replies: gevent.queue.Queue[tuple[str, PendingReply]] = gevent.queue.Queue()
+        self._reply_checker = gevent.spawn(self._check_replies)
         self._stopped = False
         self.counters: dict[str, int] = {
             "events": 0,
@@ -80,6 +84,7 @@ class Runner:
             "originates": 0,
             "observer_errors": 0,
             "reconciles": 0,
+            "store_errors": 0,
         }
 
     # ------------------------------------------------------------------ life cycle
@@ -99,6 +104,7 @@ class Runner:
 
     def stop(self) -> None:
         self._stopped = True
+        self._reply_checker.kill(block=False)
         self.scheduler.stop()
         if self._ticker is not None:
             self._ticker.kill(block=True, timeout=2)
@@ -113,6 +119,7 @@ class Runner:
             except (ESLError, ACDError) as exc:
                 _log.error("acd.reconcile_failed", error=str(exc))
                 return
+            self._flush()
             _log.info("acd.reconciled", **report)
 
     def _on_resync(self, reason: ResyncReason) -> None:
@@ -138,6 +145,7 @@ class Runner:
         except Exception:  # noqa: BLE001 - one call's bug must not stop the lane or others
             self.counters["engine_errors"] += 1
             _log.exception("acd.engine_error", event_type=type(event).__name__)
+            self._flush()
             return
         self.apply(effects)
 
@@ -166,7 +174,19 @@ class Runner:
 
     # ------------------------------------------------------------------ effects
 
+    def _flush(self) -> None:
+        try:
+            self.engine.store.flush()
+        except ACDError as exc:
+            # The call goes on (its caller is better served than not); a restart would
+            # reconcile it from FreeSWITCH's channels.
+            self.counters["store_errors"] += 1
+            _log.error("acd.store_flush_failed", error=str(exc))
+
     def apply(self, effects: Sequence[Effect]) -> None:
+        """Make the store's writes durable, then carry out ``effects`` in order: a
+        restarted engine finds every call that a command was sent for."""
+        self._flush()
         for effect in effects:
             try:
                 self._apply_one(effect)
@@ -179,11 +199,11 @@ class Runner:
             case Originate():
                 self._originate(effect)
             case Api():
-                reply = self.client.api(effect.command)
-                if not reply.ok:
-                    _log.debug("acd.api_refused", command=effect.command.name, reply=reply.text)
+                # Written at once, reply checked later: a call's commands go out back to
+                # back (in order on the one connection) instead of one round trip each.
+                self._replies.put((effect.command.name, self.client.api_nowait(effect.command)))
             case Send():
-                self.client.send(effect.message)
+                self._replies.put(("sendmsg", self.client.send_nowait(effect.message)))
             case Unlink():
                 self.client.unalias_lane(effect.leg)
             case SetTimer():
@@ -199,17 +219,20 @@ class Runner:
         self.client.alias_lane(effect.leg, effect.contact)
         self.counters["originates"] += 1
         try:
-            job = self.client.bgapi(effect.command)
+            job, accepted = self.client.bgapi_nowait(effect.command)
         except ESLError as exc:
             self.post(
                 effect.contact, OriginateFailed(effect.contact, effect.leg, str(exc), self.clock())
             )
             return
-        gevent.spawn(self._watch_job, effect, job)
+        gevent.spawn(self._watch_job, effect, job, accepted)
 
-    def _watch_job(self, effect: Originate, job: BackgroundJob) -> None:
+    def _watch_job(self, effect: Originate, job: BackgroundJob, accepted: PendingReply) -> None:
         timeout = float(self._ring_timeout(effect)) + self.job_grace
         try:
+            reply = accepted.get()
+            if isinstance(reply, CommandReply) and not reply.ok:
+                raise CommandFailed(reply.reply_text)
             result = parse_originate_result(job.wait(timeout))
         except ESLError as exc:
             # Connection lost or no answer in time: reconciliation will find the leg (or
@@ -220,6 +243,22 @@ class Runner:
                 return
             cause = result.cause or "UNKNOWN"
         self.post(effect.contact, OriginateFailed(effect.contact, effect.leg, cause, self.clock()))
+
+    def _check_replies(self) -> None:
+        """One greenlet reads the replies of commands written without waiting, in the
+        order written (the order they come back), and logs the ones that failed."""
+        while True:
+            what, pending = self._replies.get()
+            try:
+                reply = pending.get()
+            except ESLError as exc:
+                self.counters["command_errors"] += 1
+                _log.warning("acd.command_failed", command=what, error=str(exc))
+                continue
+            ok = reply.ok if isinstance(reply, ApiResponse | CommandReply) else False
+            if not ok:
+                text = reply.text if isinstance(reply, ApiResponse) else str(reply)
+                _log.debug("acd.command_refused", command=what, reply=text.strip()[:200])
 
     def _ring_timeout(self, effect: Originate) -> int:
         for arg in effect.command.args:

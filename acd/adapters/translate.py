@@ -43,6 +43,16 @@ ENGINE_EVENTS: tuple[str, ...] = (
     "PLAYBACK_STOP",
 )
 
+#: Filters that narrow CHANNEL_EXECUTE_COMPLETE (the most frequent event of a call, one per
+#: application run) to the ones the engine reads, while every other subscribed event
+#: passes by its name. mod_event_socket passes an event that matches any filter.
+ENGINE_FILTERS: tuple[tuple[str, str], ...] = (
+    *(("Event-Name", name) for name in ENGINE_EVENTS if name != "CHANNEL_EXECUTE_COMPLETE"),
+    ("Application", "play_and_get_digits"),
+    ("Application", "phrase"),
+    ("Application", "say"),
+)
+
 _ACTIONS: Mapping[str, AgentAction] = {
     "login": "login",
     "logout": "logout",

@@ -48,7 +48,7 @@ from acd.engine.events import (
 )
 from acd.engine.policy import EngineSettings, QueuePolicy
 from acd.engine.records import AgentRecord, CallRecord, CallStore
-from acd.engine.states import CallEvent, agent_transition, call_transition
+from acd.engine.states import CallEvent, TransitionError, agent_transition, call_transition
 from freeswitch import commands
 from freeswitch.arguments import HangupCause
 from freeswitch.errors import InvalidArgument
@@ -233,10 +233,19 @@ class Engine:
         effects += self.offers(
             [r for r in reservations if r.contact_id != record.contact], event.at
         )
-        # Also while an agent rings at once (and after a no-answer): never silence
-        # (R-NOSILENCE); the answer's uuid_break stops it.
-        effects.append(self._play_waiting(record))
-        effects.append(SetTimer(record.contact, "announce", event.at + policy.announce_first_after))
+        if policy.announce_first_after <= 0 and record.state == "queued":
+            # The first announcement at once, with no music before it: a uuid_break that
+            # reaches FreeSWITCH while a broadcast is starting is lost, and the prompt then
+            # waits forever behind the endless music (seen on FreeSWITCH 1.10.12).
+            effects += self._announce(record, event.at, interrupt=False)
+        else:
+            effects.append(
+                SetTimer(record.contact, "announce", event.at + policy.announce_first_after)
+            )
+        if not record.announce_pending:
+            # Also while an agent rings at once (and after a no-answer): never silence
+            # (R-NOSILENCE); the answer's uuid_break stops it.
+            effects.append(self._play_waiting(record))
         effects.append(
             Fact(
                 "queued",
@@ -306,6 +315,10 @@ class Engine:
             "acd_reservation": reservation.id,
             "acd_queue": record.queue,
         }
+        if record.language:
+            # The whisper on the agent leg speaks the call's language (the agent was
+            # chosen for it); without this FreeSWITCH plays its default (en).
+            variables["default_language"] = record.language
         try:
             command = commands.originate(
                 dial,
@@ -333,7 +346,16 @@ class Engine:
         record.offered_at = now
         record.attempts += 1
         self.store.link_leg(leg, record.contact)
-        self.agent_event(reservation.agent_id, "offer", now, contact=record.contact)
+        try:
+            self.agent_event(reservation.agent_id, "offer", now, contact=record.contact)
+        except TransitionError as exc:
+            # Routing reserved the agent, and routing is the source of truth for who
+            # holds what: a phone state that disagrees is stale (e.g. left by a killed
+            # process); it is corrected rather than leaving the caller unserved.
+            _log.error("acd.agent_state_stale", agent=reservation.agent_id, error=str(exc))
+            phone = self.agent_record(reservation.agent_id)
+            phone.state, phone.since, phone.contact = "ringing", now, record.contact
+            self.store.put_agent(phone)
         return [
             Originate(record.contact, leg, command),
             Fact(
@@ -379,18 +401,20 @@ class Engine:
         if leg is not None:
             self.store.unlink_leg(leg)
             effects.append(Unlink(leg))
-        try:
-            reservations = self.router.release(reservation, now, None)
-        except RoutingError:
-            reservations = []
+        # The phone's state first: once routing has released the agent another lane may
+        # offer it a call, and must find the phone free (the store's copy is in memory).
         snapshot_state = self.agent_record(agent)
         if snapshot_state.state == "ringing":
             self.agent_event(agent, "no_answer", now, contact=None)
             if self.policy(record.queue).no_answer_state == "paused":
-                # Routing paused the agent (R-NOANSWER): the phone's state says so too.
+                # Routing pauses the agent (R-NOANSWER): the phone's state says so too.
                 self.agent_event(agent, "pause", now, pause_reason="no-answer")
         elif snapshot_state.state == "in_call":  # left during the whisper
             self.agent_event(agent, "cancel", now, contact=None)
+        try:
+            reservations = self.router.release(reservation, now, None)
+        except RoutingError:
+            reservations = []
         effects.insert(
             0, Fact("agent_no_answer", {"contact": record.contact, "agent": agent, "cause": cause})
         )
@@ -507,13 +531,13 @@ class Engine:
         effects: list[Effect] = [CancelTimers(record.contact)]
         leg = record.agent_leg
         if state in ("queued", "offering", "whisper"):
+            if record.agent is not None:
+                self._agent_cancel(record.agent, now)  # before routing frees it
             try:
                 reservations = self.router.abandon(record.contact, now)
             except RoutingError as exc:
                 _log.error("acd.abandon_failed", contact=record.contact, error=str(exc))
                 reservations = []
-            if record.agent is not None:
-                self._agent_cancel(record.agent, now)
             if leg is not None:
                 # A ringing agent leg is cancelled; an agent who answered in the race is
                 # hung up and free again without penalty (abandon keeps idle_since).
@@ -542,17 +566,17 @@ class Engine:
 
     def _complete(self, record: CallRecord, now: float) -> list[Effect]:
         handle = max(0.0, now - (record.bridged_at or now))
-        try:
-            reservations = self.router.complete(record.contact, now, handle)
-        except RoutingError as exc:
-            _log.error("acd.complete_failed", contact=record.contact, error=str(exc))
-            reservations = []
-        if record.agent is not None:
+        if record.agent is not None:  # the phone's state before routing frees the agent
             agent = self.agent_record(record.agent)
             if agent.state == "in_call":
                 wrap = self.policy(record.queue).wrap_up_seconds
                 until = now + wrap
                 self.agent_event(record.agent, "hangup", now, contact=None, wrap_until=until)
+        try:
+            reservations = self.router.complete(record.contact, now, handle)
+        except RoutingError as exc:
+            _log.error("acd.complete_failed", contact=record.contact, error=str(exc))
+            reservations = []
         return [
             *self.offers(reservations, now),
             Fact(
@@ -621,7 +645,9 @@ class Engine:
             return agent_flow.digits_timeout(self, record, event.at)
         return []
 
-    def _announce(self, record: CallRecord, now: float) -> list[Effect]:
+    def _announce(self, record: CallRecord, now: float, *, interrupt: bool = True) -> list[Effect]:
+        """The announcement due now; ``interrupt``: break what plays first (False when
+        nothing plays yet: a break with nothing to stop may cut the next prompt)."""
         if record.state not in ("queued", "offering"):
             return []
         policy = self.policy(record.queue)
@@ -641,7 +667,8 @@ class Engine:
         record.announcements += 1
         record.announce_pending = True
         self.store.put_call(record)
-        effects.append(Api(commands.uuid_break(record.contact)))
+        if interrupt:
+            effects.append(Api(commands.uuid_break(record.contact)))
         effects += [Api(commands.uuid_broadcast(record.contact, p, "aleg")) for p in phrases]
         effects.append(self._play_waiting(record))  # queued behind the prompts (R-NOSILENCE)
         effects.append(

@@ -52,12 +52,12 @@ class CallRecord:
     tries: int = 0
 
     def to_wire(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Every field is a plain value: no deep copy needed (asdict's costs a lot here).
+        return {name: getattr(self, name) for name in _CALL_FIELDS}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> CallRecord:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return cls(**{k: v for k, v in data.items() if k in _FIELD_SETS[cls]})
 
 
 @dataclass(slots=True)
@@ -76,12 +76,22 @@ class AgentRecord:
     queues: list[str] = field(default_factory=list)
 
     def to_wire(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = {name: getattr(self, name) for name in _AGENT_FIELDS}
+        data["queues"] = list(self.queues)
+        return data
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> AgentRecord:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return cls(**{k: v for k, v in data.items() if k in _FIELD_SETS[cls]})
+
+
+_CALL_FIELDS = tuple(f.name for f in dataclasses.fields(CallRecord))
+_AGENT_FIELDS = tuple(f.name for f in dataclasses.fields(AgentRecord))
+# Fields a record of an older or newer engine may lack or add: unknown keys are ignored.
+_FIELD_SETS: dict[type, frozenset[str]] = {
+    CallRecord: frozenset(_CALL_FIELDS),
+    AgentRecord: frozenset(_AGENT_FIELDS),
+}
 
 
 class CallStore(Protocol):
@@ -103,6 +113,11 @@ class CallStore(Protocol):
         ...
 
     def remember_agent(self, caller_number: str, agent_id: str, now: float) -> None: ...
+
+    def flush(self) -> None:
+        """Make the writes so far durable (one round trip); the runner calls it after each
+        handled event, before carrying out the event's effects."""
+        ...
 
 
 class MemoryCallStore:
@@ -155,3 +170,6 @@ class MemoryCallStore:
 
     def remember_agent(self, caller_number: str, agent_id: str, now: float) -> None:
         self._last[caller_number] = (agent_id, now)
+
+    def flush(self) -> None:
+        """Nothing to do: memory is all there is."""

@@ -96,10 +96,10 @@ class Manifest:
         return tuple(p for p in self.prompts if p.lang in wanted)
 
 
-def _checked_name(value: str, what: str) -> str:
+def _checked_name(path: Path, value: str, what: str) -> str:
     # Names become path components: keep them to what FreeSWITCH file names use.
     if not value or not all(c.isalnum() or c in "-_" for c in value) or not value.isascii():
-        raise PromptError(f"manifest: {what} {value!r} must be ASCII letters, digits, '-' or '_'")
+        raise PromptError(f"{path}: {what} {value!r} must be ASCII letters, digits, '-' or '_'")
     return value
 
 
@@ -130,9 +130,9 @@ def load_manifest(path: Path = MANIFEST) -> Manifest:
                     )
                 prompts.append(
                     Prompt(
-                        _checked_name(lang, "language"),
-                        _checked_name(group, "group"),
-                        _checked_name(name, "prompt id"),
+                        _checked_name(path, lang, "language"),
+                        _checked_name(path, group, f"group of [{lang}]"),
+                        _checked_name(path, name, f"[{lang}.{group}] prompt id"),
                         text.strip(),
                     )
                 )
@@ -257,18 +257,21 @@ def fingerprint(rate: int = 8000, manifest: Path = MANIFEST) -> str:
     return digest.hexdigest()[:16]
 
 
-def ensure_prompts(cache_root: Path, *, rate: int = 8000) -> Path:
+def ensure_prompts(cache_root: Path, *, rate: int = 8000, manifest: Path = MANIFEST) -> Path:
     """The generated set for the current manifest in ``cache_root/<fingerprint>/``, made
     only if it is not there yet. Concurrent callers are safe: each generates into its own
-    temporary directory and the first to finish renames it into place."""
-    final = cache_root / fingerprint(rate)
+    temporary directory and the first to finish renames it into place. Sets of older
+    versions stay until the cache is removed (``make clean``): a running FreeSWITCH may
+    still play from one. Raises :class:`PromptError` as :func:`generate`."""
+    version = fingerprint(rate, manifest)
+    final = cache_root / version
     if (final / ".complete").is_file():
         return final
     cache_root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".generating-", dir=cache_root))
     try:
-        generate(work, rate=rate)
-        (work / ".complete").write_text(fingerprint(rate) + "\n", encoding="ascii")
+        generate(work, rate=rate, manifest=manifest)
+        (work / ".complete").write_text(version + "\n", encoding="ascii")
         try:
             work.rename(final)
         except OSError:

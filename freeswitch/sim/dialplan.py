@@ -9,8 +9,10 @@ variables, answers and parks; 7001 parks the sales caller unanswered (ringback);
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from freeswitch.sim.errors import SimulatorError
 
@@ -52,56 +54,44 @@ DEFAULT_EXTENSIONS: tuple[Extension, ...] = (
     ),
 )
 
+SHIPPED_DIALPLAN = Path(__file__).resolve().parent.parent / "conf" / "dialplan" / "acd.xml"
+
+
+def load_xml_context(path: Path, context: str = "acd") -> tuple[Extension, ...]:
+    """The extensions of ``context`` in a FreeSWITCH XML dialplan file: each extension's
+    ``destination_number`` condition and its actions, in file order. Only the forms the
+    project's own dialplan uses are read (one condition on destination_number per
+    extension); anything else raises :class:`SimulatorError`, so the simulator never
+    silently differs from the shipped file."""
+    try:
+        root = ET.parse(path).getroot()  # noqa: S314 - the project's own shipped file
+    except (OSError, ET.ParseError) as exc:
+        raise SimulatorError(f"dialplan {path}: {exc}") from None
+    extensions: list[Extension] = []
+    for ctx in root.iter("context"):
+        if ctx.get("name") != context:
+            continue
+        for extension in ctx.iter("extension"):
+            conditions = extension.findall("condition")
+            if len(conditions) != 1 or conditions[0].get("field") != "destination_number":
+                raise SimulatorError(
+                    f"dialplan {path}: extension {extension.get('name')!r} needs exactly one"
+                    " destination_number condition"
+                )
+            pattern = conditions[0].get("expression") or ""
+            actions = tuple(
+                (action.get("application") or "", action.get("data") or "")
+                for action in conditions[0].findall("action")
+            )
+            extensions.append(Extension(pattern, actions))
+    if not extensions:
+        raise SimulatorError(f"dialplan {path}: no extensions in context {context!r}")
+    return tuple(extensions)
+
+
 # The project's shipped dialplan (freeswitch/conf/dialplan/acd.xml): what the engine meets
-# in production. Feature codes park with acd_action as a word and the phone's number.
-SHIPPED_EXTENSIONS: tuple[Extension, ...] = (
-    Extension(
-        r"^7000$",
-        (
-            ("set", "acd_queue=support"),
-            ("set", "acd_language=sv"),
-            ("set", "acd_skills=billing:1"),
-            ("set", "default_language=sv"),
-            ("answer", ""),
-            ("park", ""),
-        ),
-    ),
-    Extension(
-        r"^7001$",
-        (
-            ("set", "acd_queue=sales"),
-            ("set", "acd_language=en"),
-            ("set", "default_language=en"),
-            ("park", ""),
-        ),
-    ),
-    Extension(
-        r"^7002$",
-        (
-            ("set", "acd_queue=support"),
-            ("set", "acd_language=sv"),
-            ("set", "acd_skills=billing:1"),
-            ("set", "acd_priority=5"),
-            ("set", "default_language=sv"),
-            ("answer", ""),
-            ("park", ""),
-        ),
-    ),
-    *(
-        Extension(
-            rf"^\*2{digit}(\d*)$",
-            (
-                ("set", f"acd_action={action}"),
-                ("set", "acd_action_arg=$1"),
-                ("set", "acd_phone=${caller_id_number}"),
-                ("set", "default_language=sv"),
-                ("answer", ""),
-                ("park", ""),
-            ),
-        )
-        for digit, action in (("1", "login"), ("2", "logout"), ("3", "pause"), ("4", "unpause"))
-    ),
-)
+# in production, read from the file itself so the two cannot drift apart.
+SHIPPED_EXTENSIONS: tuple[Extension, ...] = load_xml_context(SHIPPED_DIALPLAN)
 
 
 class Dialplan:

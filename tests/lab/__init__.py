@@ -1,0 +1,1 @@
+"""Pieces of the real-FreeSWITCH lab; tests import it through ``tests.freeswitch_lab``."""

@@ -1,0 +1,566 @@
+"""The engine on the real FreeSWITCH 1.10.12, with SIP callers and agent phones (sipp).
+
+Each test starts the engine the way ``acd run`` does — a YAML configuration through
+:func:`acd.config.parse_config`, :func:`acd.app.build` and :func:`acd.app.start` — in this
+process (the SIGKILL test runs ``acd run --config`` as a subprocess), on the lab's
+FreeSWITCH (tests/freeswitch_lab.py) and the session's private Redis. What FreeSWITCH did
+is read from an Event Socket connection of the test's own (:class:`EventRecorder`), what
+the engine decided from its facts, and what the phones saw from sipp's message logs.
+Skipped where FreeSWITCH is not installed.
+
+What the real FreeSWITCH does that the simulator had to be checked against:
+
+- A phrase broadcast (``uuid_broadcast <uuid> phrase::acd_position,1 aleg``) gives one
+  PLAYBACK_START per file: the sv position phrase names
+  ``<sounds>/sv/acd/du-ar-nummer.wav``, ``file_string://digits/n-1.wav``,
+  ``<sounds>/sv/acd/i-kon.wav`` — the number is one ``file_string://`` per say action,
+  not the number file itself.
+- Every broadcast ends with CHANNEL_EXECUTE_COMPLETE of its application (``playback``
+  for a file or stream, ``phrase`` for a macro), also when ``uuid_break`` cut it; the
+  engine's whisper ends on the agent leg's ``phrase`` EXECUTE_COMPLETE.
+- An unanswered caller (``ring_ready`` + ``park``) that gets a broadcast is pre-answered
+  by ``playback`` (183 with SDP): the ringback tone_stream is early media, and its
+  PLAYBACK_START names the tone_stream as it was sent.
+- A ringing agent leg killed with ``uuid_kill <leg> ORIGINATOR_CANCEL`` sends CANCEL to
+  the phone, and the originate's job answers ``-ERR ORIGINATOR_CANCEL``.
+- ``lab.restart()`` (SIGTERM) hangs the callers up with SYSTEM_SHUTDOWN before the socket
+  closes; the reconnected client sees a new Core-UUID.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+
+from acd.adapters.redis_store import RedisCallStore
+from acd.app import App, build, start
+from acd.config import parse_config
+from acd.dev.redis_server import RedisServer
+from acd.engine.effects import Fact
+from acd.engine.events import AgentCommand
+from acd.engine.records import CallRecord
+from freeswitch.client import ESLClient
+from tests.freeswitch_lab import EventRecorder, FreeSwitchLab, SippCaller, poll
+from tests.lab.support import LabError
+
+pytestmark = pytest.mark.freeswitch
+
+ADMIN_TOKEN = "lab-admin-token-0123456789abcdef"
+PINS = {"1001": "1111", "1002": "2222", "1003": "3333", "1004": "4444"}
+RINGBACK = "tone_stream://%(2000,4000,440,480);loops=-1"
+MOH = "local_stream://moh"
+RING_TIMEOUT = 5  # seconds an agent phone rings before the next agent (R-NOANSWER)
+
+
+def config_yaml(lab: FreeSwitchLab, redis_url: str, tenant: str) -> str:
+    """An acd.yaml for the lab: queues support (7000, sv, answered, whisper) and sales
+    (7001, en, unanswered, no whisper) as in examples/acd.yaml, agents 1001..1004 with
+    contacts user/1001.. (the lab's directory users), HTTP on a free port."""
+    agents = "".join(
+        f"""
+  {agent}:
+    pin: "{pin}"
+    contact: user/{agent}
+    skills: {{billing: 3, products: 3}}
+    languages: [sv, en]
+    queues: [support, sales]"""
+        for agent, pin in PINS.items()
+    )
+    return f"""
+tenant: {tenant}
+esl:
+  host: {lab.esl.host}
+  port: {lab.esl.port}
+  password: {lab.esl.password}
+  reconnect_min: 0.05
+  reconnect_max: 0.5
+redis:
+  url: {redis_url}
+http:
+  host: 127.0.0.1
+  port: 0
+  tokens:
+    - token: {ADMIN_TOKEN}
+      role: admin
+      name: lab
+language: sv
+languages: [sv, en]
+skills:
+  billing: Invoices
+  products: Products
+feature_codes:
+  id_digits: 4
+  pin_min_digits: 4
+  pin_max_digits: 4
+  max_tries: 2
+  first_digit_timeout: 10
+  inter_digit_timeout: 2
+sounds:
+  moh: {MOH}
+  ringback: {RINGBACK}
+queues:
+  support:
+    code: 1
+    language: sv
+    skills: {{billing: 1}}
+    wrap_up_seconds: 0
+    ring_timeout: {RING_TIMEOUT}
+    no_answer: {{state: available}}
+    announcements: {{first_after: 0, every: 30, position: true, ewt: false, repeat: [position]}}
+    waiting_sound: auto
+    whisper: acd_whisper
+  sales:
+    code: 2
+    language: en
+    skills: {{products: 1}}
+    wrap_up_seconds: 0
+    ring_timeout: 10
+    no_answer: {{state: available}}
+    announcements: {{first_after: 0, every: 30, position: true, ewt: false}}
+    waiting_sound: auto
+    whisper: null
+agents:{agents}
+"""
+
+
+# -- the engine in this process ------------------------------------------------------------
+
+
+@dataclass
+class Acd:
+    """The engine in this process (``acd.app``) and the facts it has reported."""
+
+    app: App
+    facts: list[Fact] = field(default_factory=list)
+
+    def wait_fact(self, kind: str, timeout: float = 10.0, **match: object) -> Fact:
+        """The first fact ``kind`` whose data has the values in ``match``."""
+
+        def found() -> list[Fact]:
+            return [
+                f
+                for f in self.facts
+                if f.kind == kind and all(f.data.get(k) == v for k, v in match.items())
+            ]
+
+        try:
+            return poll(found, timeout, f"fact {kind} {match}")[0]  # type: ignore[no-any-return]
+        except LabError:
+            seen = [(f.kind, dict(f.data)) for f in self.facts]
+            raise LabError(f"no fact {kind} {match}; facts: {seen}") from None
+
+    def login(self, agent: str, queues: tuple[str, ...] | None = None) -> None:
+        """Log ``agent`` in on its lane, as the admin API does (R-MULTI)."""
+        self.app.runner.post(agent, AgentCommand(agent, "login", time.time(), queues))
+        self.wait_fact("agent_login", agent=agent)
+
+    def agent_state(self, agent: str) -> str:
+        record = self.app.store.get_agent(agent)
+        return "logged_out" if record is None else record.state
+
+
+@pytest.fixture
+def watch(lab: FreeSwitchLab) -> Iterator[EventRecorder]:
+    """Every event of the lab, on a connection of the test's own."""
+    client = ESLClient(lab.client_settings(reconnect_min=0.05, reconnect_max=0.5))
+    recorder = EventRecorder(client)
+    client.connect()
+    try:
+        yield recorder
+    finally:
+        client.stop()
+
+
+@pytest.fixture
+def acd(
+    lab: FreeSwitchLab, redis_server: RedisServer, redis_client: redis.Redis, tenant: str
+) -> Iterator[Acd]:
+    config = parse_config(config_yaml(lab, redis_server.url, tenant), "lab-acd.yaml")
+    engine = Acd(app=None)  # type: ignore[arg-type]  # set just below, observers need it
+    engine.app = build(config, observers=[engine.facts.append])
+    start(engine.app, connect_deadline=10.0)
+    try:
+        yield engine
+    finally:
+        engine.app.stop()
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def channel_of(watch: EventRecorder, caller: SippCaller, timeout: float = 10.0) -> str:
+    """The FreeSWITCH uuid of ``caller``'s channel (its CHANNEL_PARK)."""
+    park = watch.wait("CHANNEL_PARK", {"variable_sip_call_id": caller.call_id}, timeout)
+    uuid = park.get("Unique-ID")
+    assert uuid
+    return uuid
+
+
+def played(watch: EventRecorder, uuid: str) -> list[str]:
+    """What PLAYBACK_START named on channel ``uuid``, in order."""
+    return [e.get("Playback-File-Path") or "" for e in watch.matching("PLAYBACK_START", {"Unique-ID": uuid})]
+
+
+def history(watch: EventRecorder, uuid: str) -> list[str]:
+    """The media story of channel ``uuid`` (for failure messages)."""
+    out = []
+    for e in list(watch.events):
+        if e.get("Unique-ID") != uuid or e.name is None:
+            continue
+        if e.name.startswith("PLAYBACK_"):
+            out.append(f"{e.name} {e.get('Playback-File-Path')}")
+        elif e.name.startswith("CHANNEL_EXECUTE"):
+            out.append(f"{e.name} {e.get('Application')} {e.get('Application-Data')} -> {e.get('Application-Response')}")
+        elif e.name.startswith("CHANNEL_"):
+            out.append(e.name)
+    return out
+
+
+def wait_played(
+    watch: EventRecorder, uuid: str, check: Callable[[list[str]], bool], what: str
+) -> list[str]:
+    try:
+        poll(lambda: check(played(watch, uuid)), 10.0, what)
+    except LabError:
+        raise LabError(f"{what}: on {uuid}: {history(watch, uuid)}") from None
+    return played(watch, uuid)
+
+
+def bridged(watch: EventRecorder, uuid: str, timeout: float = 10.0) -> str:
+    """Wait for CHANNEL_BRIDGE of caller ``uuid``; the other leg's uuid."""
+    event = watch.wait("CHANNEL_BRIDGE", {"Bridge-A-Unique-ID": uuid}, timeout)
+    other = event.get("Bridge-B-Unique-ID")
+    assert other
+    return other
+
+
+# -- 1..5: a caller's journey --------------------------------------------------------------
+
+
+def test_caller_hears_position_and_is_bridged_with_whisper_r_pos_r_whisper(
+    lab: FreeSwitchLab, acd: Acd, watch: EventRecorder
+) -> None:
+    """R-POS, R-NOSILENCE, R-WHISPER: a SIP caller to 7000 queues, hears hold music and
+    its position (PLAYBACK_START of the sv position phrase's files), is offered to the
+    registered agent that logs in, both hear the whisper, and the legs are bridged."""
+    phone = lab.agent_phone("1001", answer_after=0.2)
+    caller = lab.caller("7000")
+    uuid = channel_of(watch, caller)
+    acd.wait_fact("queued", contact=uuid)
+    position = [
+        f"{lab.sounds_dir}/sv/acd/du-ar-nummer.wav",
+        "file_string://digits/n-1.wav",
+        f"{lab.sounds_dir}/sv/acd/i-kon.wav",
+    ]
+    files = wait_played(
+        watch,
+        uuid,
+        lambda files: all(p in files for p in position) and files[-1] == MOH,
+        "position phrase, then hold music",
+    )
+    assert [f for f in files if f in position] == position
+    # The first prompt may come before the music ever started: the announcement's
+    # `uuid_break all` flushes a broadcast still queued (R-NOSILENCE either way).
+    assert files[0] in (MOH, position[0])
+    assert acd.wait_fact("announced", contact=uuid).data["path"] == position[0]
+
+    acd.login("1001")
+    offered = acd.wait_fact("offered", contact=uuid, agent="1001")
+    leg = str(offered.data["leg"])
+    watch.wait("CHANNEL_ANSWER", {"Unique-ID": leg})
+    assert bridged(watch, uuid) == leg
+    acd.wait_fact("bridged", contact=uuid, agent="1001")
+    # The agent hears the whisper in the call's language (sv), to its end before the
+    # bridge; the caller's copy may be cut by the bridge.
+    assert f"{lab.sounds_dir}/sv/acd/whisper.wav" in played(watch, leg), history(watch, leg)
+    events = list(watch.events)
+    whispered = [
+        i
+        for i, e in enumerate(events)
+        if e.name == "CHANNEL_EXECUTE_COMPLETE"
+        and e.get("Unique-ID") == leg
+        and e.get("Application") == "phrase"
+    ]
+    joined = [i for i, e in enumerate(events) if e.name == "CHANNEL_BRIDGE"]
+    assert whispered and joined and whispered[0] < joined[0], history(watch, leg)
+    assert any(p.endswith("/sv/acd/whisper.wav") for p in played(watch, uuid))
+    assert phone.received("INVITE") == 1
+    assert acd.agent_state("1001") == "in_call"
+
+    caller.hangup()
+    done = acd.wait_fact("completed", contact=uuid)
+    assert done.data["agent"] == "1001"
+    watch.wait("CHANNEL_HANGUP_COMPLETE", {"Unique-ID": leg})
+    poll(lambda: acd.agent_state("1001") in ("available", "wrap_up"), 5.0, "agent freed")
+
+
+def test_agent_does_not_answer_next_agent_gets_the_caller_r_noanswer(
+    lab: FreeSwitchLab, acd: Acd, watch: EventRecorder
+) -> None:
+    """R-NOANSWER: agent 1001's phone rings past the ring timeout; the caller goes to
+    agent 1002 at once, and 1001's phone got CANCEL."""
+    silent = lab.agent_phone("1001", answer_after=None)
+    answering = lab.agent_phone("1002", answer_after=0.2)
+    acd.login("1001")
+    caller = lab.caller("7000")
+    uuid = channel_of(watch, caller)
+    first = acd.wait_fact("offered", contact=uuid)
+    assert first.data["agent"] == "1001"
+    acd.login("1002")
+    failed = acd.wait_fact("agent_no_answer", RING_TIMEOUT + 8.0, contact=uuid, agent="1001")
+    assert failed.data["cause"] == "NO_ANSWER"
+    second = acd.wait_fact("offered", contact=uuid, agent="1002")
+    assert bridged(watch, uuid) == second.data["leg"]
+    assert answering.received("INVITE") == 1
+    poll(lambda: silent.received("CANCEL") == 1, 5.0, "the unanswered phone to get CANCEL")
+    assert acd.agent_state("1001") == "available"  # no_answer.state: available
+
+
+def test_caller_hangs_up_while_agent_rings_leg_cancelled_agent_free(
+    lab: FreeSwitchLab, acd: Acd, watch: EventRecorder
+) -> None:
+    """The caller hangs up while the agent's phone rings: abandoned with its wait, the
+    agent leg cancelled (the phone gets CANCEL, the leg ends ORIGINATOR_CANCEL), and the
+    agent is free again: the next caller reaches the same agent."""
+    ringing = lab.agent_phone("1001", answer_after=None)
+    acd.login("1001")
+    caller = lab.caller("7000")
+    uuid = channel_of(watch, caller)
+    leg = str(acd.wait_fact("offered", contact=uuid, agent="1001").data["leg"])
+    poll(lambda: ringing.received("INVITE") == 1, 5.0, "the agent phone to ring")
+    caller.hangup()
+    abandoned = acd.wait_fact("abandoned", contact=uuid)
+    assert float(str(abandoned.data["wait"])) > 0.0
+    gone = watch.wait("CHANNEL_HANGUP_COMPLETE", {"Unique-ID": leg})
+    assert gone.get("Hangup-Cause") == "ORIGINATOR_CANCEL"
+    poll(lambda: ringing.received("CANCEL") == 1, 5.0, "the ringing phone to get CANCEL")
+    poll(lambda: acd.agent_state("1001") == "available", 5.0, "agent 1001 available")
+
+    # The same agent, now on a phone that answers.
+    ringing.unregister()
+    ringing.kill()
+    lab.agent_phone("1001", answer_after=0.2)
+    second = lab.caller("7000", caller_id="0701234568")
+    second_uuid = channel_of(watch, second)
+    offered = acd.wait_fact("offered", contact=second_uuid)
+    assert offered.data["agent"] == "1001"
+    assert bridged(watch, second_uuid) == offered.data["leg"]
+
+
+def test_unanswered_entry_hears_ringback_then_answered_and_bridged_r_nosilence(
+    lab: FreeSwitchLab, acd: Acd, watch: EventRecorder
+) -> None:
+    """R-NOSILENCE for an unanswered park (7001, sales): the engine broadcasts the
+    ringback tone_stream and FreeSWITCH plays it (PLAYBACK_START) — never silence; the
+    agent answers, the caller is answered (200 OK) and bridged."""
+    caller = lab.caller("7001")
+    uuid = channel_of(watch, caller)
+    park = watch.wait("CHANNEL_PARK", {"Unique-ID": uuid})
+    assert park.get("Answer-State") == "ringing"
+    acd.wait_fact("queued", contact=uuid)
+    files = wait_played(watch, uuid, lambda files: RINGBACK in files, "ringback tone_stream")
+    # First the position (en) at once, then ringback queued behind it: never silence.
+    assert files[0] == f"{lab.sounds_dir}/en/acd/you-are-number.wav"
+    assert files[-1] == RINGBACK
+    assert not caller.answered()  # early media only: no minute billed while waiting
+
+    phone = lab.agent_phone("1004", answer_after=0.2)
+    acd.login("1004", ("sales",))
+    offered = acd.wait_fact("offered", contact=uuid, agent="1004")
+    assert bridged(watch, uuid) == offered.data["leg"]
+    poll(caller.answered, 5.0, "the caller to be answered")
+    assert phone.received("INVITE") == 1
+    watch.wait("CHANNEL_ANSWER", {"Unique-ID": uuid})
+
+
+def test_feature_code_login_with_id_and_pin_then_call_r_phonelogin_r_freeseat(
+    lab: FreeSwitchLab, acd: Acd, watch: EventRecorder
+) -> None:
+    """R-PHONELOGIN, R-FREESEAT: from phone 1005 an agent dials *21, keys id 1003 and its
+    PIN (no '#'), hears the confirmation and is hung up; the next caller rings phone 1005
+    (the phone used), not the agent's default contact user/1003 (not registered)."""
+    login = lab.caller("*21", caller_id="1005")
+    uuid = channel_of(watch, login)
+
+    def prompt(count: int) -> None:
+        poll(
+            lambda: len(
+                watch.matching(
+                    "CHANNEL_EXECUTE", {"Unique-ID": uuid, "Application": "play_and_get_digits"}
+                )
+            )
+            >= count,
+            10.0,
+            f"prompt {count} (play_and_get_digits)",
+        )
+
+    prompt(1)
+    login.send_dtmf("1003")
+    prompt(2)
+    login.send_dtmf(PINS["1003"])
+    done = acd.wait_fact("agent_login", agent="1003")
+    assert done.data["phone"] == "user/1005"
+    watch.wait("CHANNEL_HANGUP_COMPLETE", {"Unique-ID": uuid})
+    assert any(p.endswith("/sv/acd/login-ok.wav") for p in played(watch, uuid))
+
+    phone = lab.agent_phone("1005", answer_after=0.2)
+    caller = lab.caller("7000")
+    caller_uuid = channel_of(watch, caller)
+    offered = acd.wait_fact("offered", contact=caller_uuid, agent="1003")
+    assert bridged(watch, caller_uuid) == offered.data["leg"]
+    assert phone.received("INVITE") == 1
+
+
+# -- 6: SIGKILL of the engine ----------------------------------------------------------------
+
+
+class EngineProcess:
+    """``acd run --config FILE`` as a subprocess; its log in ``log``."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.log = log
+        acd = Path(sys.executable).with_name("acd")
+        argv = [str(acd)] if acd.exists() else [sys.executable, "-m", "acd.cli"]
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [*argv, "run", "--config", str(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.http_port = 0
+        self.offset = log.stat().st_size
+
+    def wait_started(self, timeout: float = 20.0) -> None:
+        def started() -> bool:
+            if self.process.poll() is not None:
+                raise LabError(f"acd run exited {self.process.returncode}\n{self.tail()}")
+            text = self.log.read_text(errors="replace")
+            match = re.search(r"acd\.started.*?http_port=(\d+)", text[self.offset :])
+            if match is None:
+                return False
+            self.http_port = int(match.group(1))
+            return True
+
+        try:
+            poll(started, timeout, "acd run to start")
+        except LabError as exc:
+            raise LabError(f"{exc}\n{self.tail()}") from None
+
+    def post(self, path: str) -> int:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}{path}",
+            data=b"{}",
+            method="POST",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status: int = response.status
+            return status
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def tail(self) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-40:])
+
+
+def test_engine_sigkilled_and_restarted_adopts_the_waiting_caller(
+    lab: FreeSwitchLab,
+    watch: EventRecorder,
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
+    tenant: str,
+    tmp_path: Path,
+) -> None:
+    """DESIGN contract 2 (restart-safe): `acd run` is SIGKILLed while a caller waits; the
+    restarted engine adopts the caller with its place (same arrival) and serves it to the
+    agent logged in through the HTTP admin API (R-MULTI)."""
+    config = tmp_path / "acd.yaml"
+    config.write_text(config_yaml(lab, redis_server.url, tenant), encoding="utf-8")
+
+    def stored(uuid: str) -> CallRecord | None:
+        # A fresh store each time: a RedisCallStore reads Redis once, then its own copy.
+        return RedisCallStore(redis_client, tenant).get_call(uuid)
+
+    log = tmp_path / "acd.log"
+    engine = EngineProcess(config, log)
+    try:
+        engine.wait_started()
+        caller = lab.caller("7000")
+        uuid = channel_of(watch, caller)
+        poll(lambda: stored(uuid) is not None, 10.0, "the engine to queue the caller")
+        wait_played(watch, uuid, lambda files: MOH in files, "hold music")
+        record = stored(uuid)
+        assert record is not None and record.state == "queued"
+        arrival = record.arrival
+
+        engine.kill()
+        engine = EngineProcess(config, log)
+        engine.wait_started()
+        phone = lab.agent_phone("1001", answer_after=0.2)
+        assert engine.post("/api/agents/1001/login") == 200
+        leg = bridged(watch, uuid, 15.0)
+        assert phone.received("INVITE") == 1
+        served = stored(uuid)
+        assert served is not None and served.agent == "1001" and served.agent_leg == leg
+        assert served.arrival == arrival  # adopted with its place
+        assert caller.running  # never dropped
+    except LabError as exc:
+        raise LabError(f"{exc}\n--- acd run ---\n{engine.tail()}") from None
+    finally:
+        engine.stop()
+
+
+# -- 7: FreeSWITCH restarts ----------------------------------------------------------------
+
+
+def test_freeswitch_restart_engine_reconnects_reconciles_and_serves(
+    lab: FreeSwitchLab, acd: Acd, watch: EventRecorder
+) -> None:
+    """FreeSWITCH restarts under the engine with a caller waiting: the engine reconnects
+    (a new Core-UUID), reconciles (the caller FreeSWITCH dropped is closed, the agent is
+    not stuck) and serves the next caller."""
+    before = lab.api("global_getvar core_uuid").strip()
+    caller = lab.caller("7000")
+    uuid = channel_of(watch, caller)
+    acd.wait_fact("queued", contact=uuid)
+    reconciles = acd.app.runner.counters["reconciles"]
+
+    lab.restart()
+    assert lab.api("global_getvar core_uuid").strip() != before
+    poll(
+        lambda: acd.app.runner.counters["reconciles"] > reconciles,
+        10.0,
+        "the engine to reconnect and reconcile",
+    )
+    poll(lambda: acd.app.store.get_call(uuid) is None, 10.0, "the dropped caller closed")
+
+    phone = lab.agent_phone("1002", answer_after=0.2)
+    acd.login("1002")
+    second = lab.caller("7000", caller_id="0701234569")
+    second_uuid = channel_of(watch, second)
+    offered = acd.wait_fact("offered", contact=second_uuid, agent="1002")
+    assert bridged(watch, second_uuid) == offered.data["leg"]
+    assert phone.received("INVITE") == 1
