@@ -23,6 +23,7 @@ from acd.adapters.redis_store import RedisCallStore
 from acd.adapters.runner import Observer, Runner
 from acd.adapters.translate import ENGINE_EVENTS, ENGINE_FILTERS
 from acd.config import Config
+from acd.engine.effects import Fact
 from acd.engine.engine import Engine
 from acd.engine.policy import AgentEntry, EngineSettings, QueuePolicy
 from acd.errors import ConfigError
@@ -159,7 +160,12 @@ def build(
     if not esl.idle_timeout:
         esl = dataclasses.replace(esl, idle_timeout=IDLE_TIMEOUT)
     client = ESLClient(esl)
-    runner = Runner(engine, client, clock=clock, observers=observers)
+
+    def log_fact(fact: Fact) -> None:
+        # Into the store's next pipeline: no round trip of its own on a call's path.
+        store.log_fact(fact.kind, fact.data, clock())
+
+    runner = Runner(engine, client, clock=clock, observers=[log_fact, *observers])
     http = AdminApi(runner, config.http.tokens)
     return App(config, client_redis, router, store, engine, client, runner, http)
 

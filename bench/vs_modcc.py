@@ -1,42 +1,52 @@
 """The engine against mod_callcenter on the same real FreeSWITCH (issue 12 §8).
 
 One private FreeSWITCH (the test lab of ``tests/freeswitch_lab.py``: FreeSWITCH 1.10.12 on
-free loopback ports) serves the same callers and the same agents twice per measure: once
-through mod_callcenter (queue ``support@lab``, strategy longest-idle-agent, agents and
-tiers set up here with ``callcenter_config``, wrap-up 0) and once through the engine
-(``acd.app.build``/``start`` in a process of its own, as ``acd run`` runs, a private
-Redis, queue ``bench`` with wrap-up 0, no whisper and no announcements, agents logged in
-by an ``AgentCommand``). Callers are loopback channels answered by the dialplan (lab
-extension 8000: ``callcenter support@lab``; 8001: ``acd_queue=bench`` + ``park``); agents
-are loopback endpoints ``loopback/agent<N>/lab`` that answer at once and park.
+free loopback ports) serves the same callers and the same agents, per measure once through
+mod_callcenter (queue ``support@lab``, longest-idle-agent; agents and tiers set up here
+with ``callcenter_config``, wrap-up and every delay 0) and once through the engine
+(``acd.app.build``/``start`` in a process of its own, as ``acd run`` runs, a private Redis,
+queue ``bench`` with wrap-up 0, no whisper and no announcements, agents logged in by an
+``AgentCommand``). Callers are loopback channels (lab extension 8000: ``answer`` +
+``callcenter support@lab``; 8001: ``acd_queue=bench``, ``answer`` + ``park``; the
+originating half runs ``echo`` so that what the caller is played never stalls). Agents
+are SIP phones (sipp, registered as lab users 1001..; ``user/<id>``), answering at once:
+mod_callcenter refuses a loopback agent that is not bridged on to a real channel.
 
 Every time is the **arrival time of an event on one Event Socket connection of the
-bench's own** (the observer; ``time.perf_counter()`` right after ``recv`` returns, in a
-single-threaded ``select`` loop that does nothing else while it waits), for both systems
-alike. FreeSWITCH's own ``Event-Date-Timestamp`` advances in 20 ms steps on this build:
-too coarse. Commands (originate callers, hang up agents) go on a second connection.
+bench's own** (``time.perf_counter()`` right after ``recv``, in a single-threaded
+``select`` loop), for both systems alike. FreeSWITCH's ``Event-Date-Timestamp`` advances
+in 20 ms steps on this build, too coarse; and mod_event_socket sends queued events only
+when its listener thread wakes: on bytes from the client or after a 20 ms ``poll``. So
+the observer writes a bare line feed (ignored by FreeSWITCH) every millisecond, which
+makes its own view ~1 ms fine. The engine's connection gets no such help: the up-to-20 ms
+wait for its events is part of its latency (``--engine-wakeup MS`` shows it without,
+a diagnostic that is not the engine as shipped). Commands go on a second connection.
 
 * **arrival**: agents free, a caller queues -> that caller's agent leg
   ``CHANNEL_ORIGINATE``. The start is mod_callcenter's ``CUSTOM callcenter::info``
   ``member-queue-start`` or the engine's trigger, the caller's ``CHANNEL_PARK``; the
   agent leg is the one later bridged to that caller (``CHANNEL_BRIDGE``). Callers arrive
-  one every ``interval`` s and talk 0.2 s, far fewer at once than agents.
-* **agent freed**: callers waiting, wrap-up 0 in both, an agent hangs up (its leg's
-  ``CHANNEL_HANGUP_COMPLETE``; the bench kills the leg) -> the next ``CHANNEL_ORIGINATE``
-  of a leg to that agent. One agent is freed at a time, only while callers wait; the
-  backlog is topped up after each new bridge. The same interval from the leg's earlier
-  ``CHANNEL_HANGUP`` is shown too (the engine reacts to that one).
+  every 0.5-1.5 x ``--interval`` s (random, never in step with mod_callcenter's 100 ms
+  poll) and talk 0.2 s: far fewer calls at once than agents. The first caller of each
+  run is served but not measured (mod_callcenter's first takes ~500 ms).
+* **agent freed**: every agent talking and ``--backlog`` callers kept waiting, wrap-up 0
+  in both; the bench hangs each call up a random 0.2-1.2 s after its bridge (by killing
+  the agent's leg) -> from that leg's ``CHANNEL_HANGUP_COMPLETE`` to the next
+  ``CHANNEL_ORIGINATE`` of a leg to the same agent; only while a caller waits. The engine
+  acts on the earlier ``CHANNEL_HANGUP``, so the same interval from that event is shown
+  too (and with ``--engine-wakeup`` the engine's originate can precede the
+  ``CHANNEL_HANGUP_COMPLETE``: a negative latency, a ratio of nan).
 
-Both include FreeSWITCH's work on either side (raising the event, the originate up to the
-new channel's ``CHANNEL_ORIGINATE``) and, for the engine, two Event Socket hops, its
-Redis round trips and the ``bgapi``. **Lost**: a caller the bench originated that was not
-bridged to an agent by the end (each phase ends by serving every waiting caller).
+Both include FreeSWITCH's own work on either side (raising the event; the originate up to
+the new channel's ``CHANNEL_ORIGINATE``). **Lost**: a caller the bench originated that
+was not bridged to an agent (each run ends once every caller has been served and gone).
 
 Last line: ``RESULT modcc_p50_ms=… engine_p50_ms=… ratio_p50=… modcc_p99_ms=…
 engine_p99_ms=… ratio_p99=… freed_modcc_p50_ms=… freed_engine_p50_ms=… freed_ratio_p50=…
 freed_ratio_p99=… lost=…`` (ratio = mod_callcenter / engine). Run ``python
-bench/vs_modcc.py [--quick]`` (full: 200 arrivals and 200 freed events per system; quick:
-40 each). Where FreeSWITCH is not installed it says so and exits 0.
+bench/vs_modcc.py [--quick]`` (full: 200 arrivals and 200 freed events per system, about
+3.5 minutes; quick: 40). Where FreeSWITCH, sipp, espeak-ng or sox is missing it says so
+and exits 0.
 """
 
 from __future__ import annotations
@@ -54,6 +64,7 @@ import heapq
 import itertools
 import json
 import random
+import re
 import select
 import shutil
 import signal
@@ -121,6 +132,7 @@ def run_engine(config_path: str, wakeup: float = 0.0) -> int:
         facts[fact.kind] += 1
 
     app = build(config, observers=[count])
+    handling = _time_dispatch(app)
     start(app, connect_deadline=10.0)
     now = time.time()
     for agent in config.agents:
@@ -143,10 +155,47 @@ def run_engine(config_path: str, wakeup: float = 0.0) -> int:
     gevent.signal_handler(signal.SIGTERM, stopping.set)
     print(f"READY logged_in={facts['agent_login']}", flush=True)
     stopping.wait()
-    report = {"facts": dict(facts), "runner": dict(app.runner.counters)}
+    report = {"facts": dict(facts), "runner": dict(app.runner.counters), "handling": handling}
     print(json.dumps(report), flush=True)
     app.stop()
     return 0
+
+
+def _time_dispatch(app: Any) -> dict[str, list[list[Any]]]:
+    """Time the engine's own part (call before ``start``): for each ``CHANNEL_PARK``
+    that leads to a ``bgapi originate`` on the same greenlet, ``[caller uuid, handler
+    entered, originate handed to the client]`` in ``time.perf_counter()`` seconds
+    (CLOCK_MONOTONIC on Linux: the bench's process reads the same clock). An agent freed
+    leads to an originate on the next caller's lane: not timed here."""
+    import gevent  # noqa: PLC0415
+
+    runner, client = app.runner, app.client
+    on_event = runner._on_event
+    parks: list[list[Any]] = []
+    entered: dict[object, tuple[str, float]] = {}
+
+    def timed_event(event: Any) -> None:
+        if event.name == "CHANNEL_PARK":
+            entered[gevent.getcurrent()] = (event.uuid or "", time.perf_counter())
+        try:
+            on_event(event)
+        finally:
+            entered.pop(gevent.getcurrent(), None)
+
+    def timed(send: Callable[..., Any]) -> Callable[..., Any]:
+        def timed_send(command: Any, *args: Any, **kwargs: Any) -> Any:
+            started = entered.pop(gevent.getcurrent(), None)
+            if started is not None and command.name == "originate":
+                parks.append([started[0], started[1], time.perf_counter()])
+            return send(command, *args, **kwargs)
+
+        return timed_send
+
+    runner._on_event = timed_event
+    for method in ("bgapi", "bgapi_nowait"):  # whichever the runner writes originates with
+        if hasattr(client, method):
+            setattr(client, method, timed(getattr(client, method)))
+    return {"parks": parks}
 
 
 def engine_config(agents: Sequence[str], esl_port: int, esl_password: str, redis_url: str) -> str:
@@ -329,6 +378,7 @@ class Run:
     gone: dict[str, float] = field(default_factory=dict)  # agent leg/caller -> HANGUP_COMPLETE
     busy_at_queue: dict[str, int] = field(default_factory=dict)  # caller -> agent legs up
     anomalies: Counter[str] = field(default_factory=Counter)
+    engine_report: dict[str, Any] = field(default_factory=dict)  # the engine process's
     on_bridge: Callable[[str, str, float], None] | None = None  # (caller, leg, at)
     on_originate: Callable[[str, str, float], None] | None = None  # (agent, leg, at)
     on_leg_gone: Callable[[str, str, float], None] | None = None  # (agent, leg, at)
@@ -546,6 +596,7 @@ class Bench:
         finally:
             if engine is not None:
                 report = self.stop_engine(engine)
+                run.engine_report = report
                 runner = report.get("runner", {})
                 if runner.get("engine_errors") or runner.get("command_errors"):
                     run.anomalies["engine_errors"] += int(runner.get("engine_errors", 0))
@@ -688,6 +739,31 @@ class Measure:
         )
 
 
+def arrival_breakdown(run: Run) -> dict[str, list[float]]:
+    """The engine's arrival latency in three parts, per measured caller (seconds): the
+    caller's CHANNEL_PARK on the observer -> the engine's handler entered (the Event
+    Socket delivery to the engine's connection); -> originate handed to its client (the
+    engine's own part, Redis included); -> the agent leg's CHANNEL_ORIGINATE on the
+    observer (writing the bgapi, FreeSWITCH's originate, delivery to the observer)."""
+    parks = {
+        row[0]: (row[1], row[2]) for row in run.engine_report.get("handling", {}).get("parks", [])
+    }
+    measured = set(list(run.queued)[WARMUP:])
+    parts: dict[str, list[float]] = {
+        "  park -> engine handler": [],
+        "  engine handler -> bgapi": [],
+        "  bgapi -> CHANNEL_ORIGINATE": [],
+    }
+    for caller, leg in run.bridged.items():
+        if caller not in measured or caller not in parks:
+            continue
+        entered, sent = parks[caller]
+        parts["  park -> engine handler"].append(entered - run.queued[caller])
+        parts["  engine handler -> bgapi"].append(sent - entered)
+        parts["  bgapi -> CHANNEL_ORIGINATE"].append(run.originate_at[leg] - sent)
+    return parts
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="40 samples per measure")
@@ -763,8 +839,9 @@ def report(
 ) -> int:
     arrival_agents = tuple(users[: args.agents])
     freed_agents = tuple(users[: args.freed_agents])
+    version = re.search(r"Version (\S+)", bench.loop.api("version"))
     print(
-        f"vs_modcc: FreeSWITCH {bench.loop.api('version').strip().split()[-1]}; SIP agent phones"
+        f"vs_modcc: FreeSWITCH {version.group(1) if version else '?'}; SIP agent phones"
         f" (sipp, answer at once); loopback callers; {samples} samples per measure and system",
         flush=True,
     )
@@ -796,6 +873,9 @@ def report(
         ("  from CHANNEL_HANGUP p99 (ms)", from_hangup["modcc"].p99, from_hangup["engine"].p99),
     ):
         print(f"  {label:32s}{_ms(m):>16s}{_ms(e):>12s}{_ratio(m, e):>9s}")
+    print("  engine arrival in parts (its handler and bgapi timed in its process):")
+    for label, values in arrival_breakdown(runs["arrival", "engine"]).items():
+        print(Measure(values).row(label))
     for (phase, system), run in runs.items():
         print(
             f"  {phase:8s} {system:7s} callers={run.originated} queued={len(run.queued)}"

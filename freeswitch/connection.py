@@ -14,6 +14,7 @@ written under one lock, which keeps the FIFO in wire order. Writes use ``sendall
 from __future__ import annotations
 
 import socket
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -104,7 +105,9 @@ class Connection:
                     )
                     self.close(f"protocol error: {exc}")
                     return
+                received = time.perf_counter()
                 for message in messages:
+                    message.received = received
                     self._route(message)
         except TimeoutError:
             # Only set with the client's idle_timeout: FreeSWITCH's HEARTBEAT stopped.

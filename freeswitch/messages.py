@@ -72,7 +72,10 @@ class Message:
     delivered as a plain :class:`Message`.
     """
 
-    __slots__ = ("_content_type", "_frame", "_offset", "_raw_body")
+    # ``received``: time.perf_counter() when the connection read the bytes it came in
+    # (set by the reader; absent on messages built any other way).
+    __slots__ = ("_content_type", "_frame", "_offset", "_raw_body", "received")
+    received: float
 
     def __init__(
         self,

@@ -225,3 +225,45 @@ def test_redis_failure_is_503_and_unexpected_failure_is_json_500(
     bug = api.get("/api/queues/support/agents")
     assert (bug.status, bug.body["error"]) == (500, "internal")
     assert "a bug" not in bug.body["message"]  # details go to the log, not to the client
+
+
+def test_priority_transfer_of_a_talking_caller_to_another_queue_r_prio(api: Api) -> None:
+    """R-PRIO: agent 1001 finds the caller chose the wrong option and transfers it to
+    sales: the caller leaves 1001 (parked, not hung up), waits in sales ahead of callers
+    who were there before it, and is answered by a sales agent."""
+    sim, acd = api.harness.sim, api.harness
+    sim.add_agent_phone(AgentPhone("user/1001", answer_after=0.2))
+    sim.add_agent_phone(AgentPhone("user/1002", answer_after=0.2))
+    assert api.post("/api/agents/1001/login", body={"queues": ["support"]}).status == 200
+    caller = sim.place_call("0701234567", "7000")
+    assert acd.wait_fact("bridged", contact=caller).data["agent"] == "1001"
+    earlier = sim.place_call("0701234568", "7001")  # already waiting in sales
+    acd.wait_fact("queued", contact=earlier)
+
+    not_own = api.post(f"/api/calls/{caller}/transfer", token=VIEWER, body={"queue": "sales"})
+    assert not_own.status == 403
+    bad = api.post(f"/api/calls/{caller}/transfer", token=AGENT_1001, body={"queue": "nope"})
+    assert bad.status == 404 and bad.body["error"] == "unknown-queue"
+    moved = api.post(f"/api/calls/{caller}/transfer", token=AGENT_1001, body={"queue": "sales"})
+    assert moved.status == 200, moved.body
+    acd.wait_fact("transferred", contact=caller)
+    setvar = f"api uuid_setvar {caller} park_after_bridge true"
+    assert acd.wait(lambda: setvar in acd.commands("api uuid_setvar"))
+    assert acd.wait_fact("completed", contact=caller).data["agent"] == "1001"
+    assert acd.wait(lambda: caller in sim.channels and sim.channels[caller].parked)
+    view = acd.router.snapshot().contacts[caller]
+    assert view.queue == "sales" and view.priority >= 100
+    waiting = acd.router.snapshot().waiting["sales"]
+    assert waiting.index(caller) < waiting.index(earlier)  # ahead of the earlier caller
+
+    assert api.post("/api/agents/1002/login", body={"queues": ["sales"]}).status == 200
+    assert acd.wait_fact("bridged", 2, contact=caller).data["agent"] == "1002"
+
+
+def test_transfer_of_an_unknown_call_changes_nothing(api: Api) -> None:
+    before = api.state()
+    answer = api.post("/api/calls/no-such-call/transfer", body={"queue": "sales"})
+    assert answer.status == 404 and answer.body["error"] == "unknown-call"
+    malformed = api.post("/api/calls/no-such-call/transfer", body={"queue": 3})
+    assert malformed.status == 400
+    assert api.state() == before

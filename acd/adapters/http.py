@@ -14,6 +14,9 @@ decides what it may do (roles are ordered viewer < agent < supervisor < admin):
                                            (default: every queue)
 ``POST /api/agents/{id}/pause``            same roles; body ``{"reason": name}`` optional
 ``POST /api/agents/{id}/unpause``          supervisor+
+``POST /api/calls/{uuid}/transfer``        agent (only a call it serves) or supervisor+;
+                                           body ``{"queue": name}``: priority transfer of a
+                                           waiting or talking caller (R-PRIO)
 =========================================  =====================================================
 
 A change is carried out on the agent's lane of the engine (like a feature-code login),
@@ -47,7 +50,7 @@ from acd.config.endpoints import ApiToken, Role
 from acd.config.types import Name
 from acd.engine.agents import agent_command
 from acd.engine.effects import Effect
-from acd.engine.events import AgentAction, AgentCommand
+from acd.engine.events import AgentAction, AgentCommand, TransferRequest
 from acd.engine.states import TransitionError
 from acd.errors import ACDError, ValidationError
 from routing.errors import InvalidTransitionError, RoutingError, UnknownQueueError
@@ -220,6 +223,11 @@ class AdminApi:
 
         for action in _BODIES:
             app.post(f"/api/agents/<agent_id>/{action}")(action_route(action))
+
+        @app.post("/api/calls/<contact>/transfer")
+        def _transfer(contact: str) -> Response:
+            return self._transfer(contact)
+
         return app
 
     # ------------------------------------------------------------------ helpers
@@ -281,15 +289,51 @@ class AdminApi:
             answer["reason"] = reason or "break"
         return _json(200, answer)
 
-    def _run_on_lane(self, event: AgentCommand) -> None:
+    def _transfer(self, contact: str) -> Response:
+        """R-PRIO: ``{"queue": name}``; an ``agent`` token only for a call it is serving."""
+        token = self._authorize("agent")
+        raw = request.get_data(cache=False)
+        try:
+            data: Any = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            raise ApiError(400, "invalid-json", "the body is not JSON") from None
+        queue = data.get("queue") if isinstance(data, dict) else None
+        if not isinstance(queue, str) or set(data) != {"queue"}:
+            raise ApiError(400, "invalid-input", 'the body must be {"queue": "<name>"}')
+        engine = self.runner.engine
+        if queue not in engine.settings.queues:
+            raise ApiError(404, "unknown-queue", f"no queue named {queue!r}")
+        record = engine.store.get_call(contact)
+        if record is None or record.kind != "caller":
+            raise ApiError(404, "unknown-call", f"no waiting or talking caller {contact!r}")
+        if token.role == "agent" and record.agent != token.name:
+            raise ApiError(403, "forbidden", "an agent may transfer only a call it is serving")
+        event = TransferRequest(contact, queue, self.runner.clock())
+
+        def handle(request_event: TransferRequest) -> list[Effect]:
+            return engine.handle(request_event)
+
+        self._run_on_lane(event, contact, handle)
+        _log.info("acd.http_transfer", contact=contact, queue=queue, by=token.name)
+        return _json(200, {"contact": contact, "queue": queue})
+
+    def _run_on_lane(
+        self,
+        event: Any,
+        lane: str | None = None,
+        act: Callable[[Any], list[Effect]] | None = None,
+    ) -> None:
         """Carry out ``event`` on the agent's lane and wait for the outcome; raises
         :class:`ApiError` with the engine's error."""
         result: gevent.event.AsyncResult = gevent.event.AsyncResult()
         runner = self.runner
 
-        def handler(command: AgentCommand) -> None:
+        def handler(command: Any) -> None:
             try:
-                effects: list[Effect] = agent_command(runner.engine, command)
+                if act is not None:
+                    effects: list[Effect] = act(command)
+                else:
+                    effects = agent_command(runner.engine, command)
             except Exception as exc:  # noqa: BLE001 - every failure goes back to the request
                 result.set_exception(exc)
                 return
@@ -298,7 +342,7 @@ class AdminApi:
             runner.apply(effects)
             result.set(None)
 
-        if not runner.client.post(event.agent, event, handler):
+        if not runner.client.post(lane or event.agent, event, handler):
             raise ApiError(503, "engine-busy", "the engine's backlog is full; try again")
         try:
             result.get(timeout=self.timeout)
@@ -309,7 +353,7 @@ class AdminApi:
         except Exception as exc:  # noqa: BLE001 - mapped to an answer, never lost
             status, slug = _error_status(exc)
             if status >= 500:
-                _log.error("acd.http_action_failed", agent=event.agent, error=str(exc))
+                _log.error("acd.http_action_failed", lane=lane or event.agent, error=str(exc))
             raise ApiError(status, slug, str(exc)) from None
 
     def _agent_views(self) -> list[dict[str, Any]]:

@@ -9,12 +9,14 @@ carries out the event's effects), so Redis always holds what a restarted engine 
 
 Key names (all under ``acd:{tenant}:``): ``calls`` hash contact -> record, ``legs`` hash
 agent leg -> contact, ``phones`` hash agent -> record, ``sticky:<number>`` the last agent
-of a caller number (R-STICKY) with an expiry of ``sticky_ttl`` seconds.
+of a caller number (R-STICKY) with an expiry of ``sticky_ttl`` seconds, ``events`` a
+stream of the engine's facts (:meth:`RedisCallStore.log_fact`).
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 import msgpack
@@ -48,7 +50,13 @@ class RedisCallStore:
     """:class:`acd.engine.records.CallStore` on Redis with a write-through copy in memory
     (see the module docstring). Redis errors become :class:`StoreError`."""
 
-    def __init__(self, client: redis.Redis, tenant: str, sticky_ttl: int = STICKY_TTL) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        tenant: str,
+        sticky_ttl: int = STICKY_TTL,
+        events_maxlen: int = 1_000_000,
+    ) -> None:
         base = prefix(tenant)
         self.client = client
         self._calls_key = base + "calls"
@@ -56,6 +64,8 @@ class RedisCallStore:
         self._agents_key = base + "phones"
         self._sticky = base + "sticky:"
         self._sticky_ttl = sticky_ttl
+        self._events_key = base + "events"
+        self._events_maxlen = events_maxlen
         self._loaded = False
         self._calls: dict[str, CallRecord] = {}
         self._legs: dict[str, str] = {}
@@ -156,6 +166,13 @@ class RedisCallStore:
     def agents(self) -> list[AgentRecord]:
         self._load()
         return [self.get_agent(agent_id) for agent_id in list(self._agents)]  # type: ignore[misc]
+
+    def log_fact(self, kind: str, data: Mapping[str, object], at: float) -> None:
+        """Append an engine fact to the events stream (``acd:{tenant}:events``), written
+        with the next flush: ``k`` the fact's kind, ``t`` epoch seconds, ``d`` msgpack of
+        its data. Capped near ``events_maxlen`` entries."""
+        fields = {"k": kind, "t": repr(float(at)), "d": msgpack.packb(dict(data), default=str)}
+        self._write("xadd", self._events_key, fields, "*", self._events_maxlen, True)
 
     def last_agent(self, caller_number: str, now: float, window: float) -> str | None:
         raw = self._do("get", self._sticky + caller_number)

@@ -14,7 +14,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 
 import gevent
@@ -37,7 +39,7 @@ from acd.engine.effects import (
     Unlink,
 )
 from acd.engine.engine import Engine
-from acd.engine.events import EngineEvent, OriginateFailed, RouterTick, TimerDue
+from acd.engine.events import EngineEvent, Offer, OriginateFailed, RouterTick, TimerDue
 from acd.errors import ACDError
 from freeswitch.client import ESLClient, ResyncReason
 from freeswitch.commands import parse_originate_result
@@ -74,6 +76,14 @@ class Runner:
         self.reconciler = Reconciler(self)
         self._ticker: gevent.Greenlet | None = None
         self._reconciling = gevent.lock.Semaphore()
+        self._triggers: dict[object, tuple[float, str]] = {}
+        #: Dispatch latency in seconds by trigger ("arrival": a caller parked, "freed": an
+        #: agent became free): from the moment the triggering event's bytes were read to
+        #: the moment the agent leg's originate was written; the latest 100,000 of each.
+        self.dispatch: dict[str, deque[float]] = {
+            "arrival": deque(maxlen=100_000),
+            "freed": deque(maxlen=100_000),
+        }
         self._replies: gevent.queue.Queue[tuple[str, PendingReply]] = gevent.queue.Queue()
         self._reply_checker = gevent.spawn(self._check_replies)
         self._stopped = False
@@ -135,8 +145,19 @@ class Runner:
         except ESLError as exc:
             _log.error("acd.event_unreadable", error=str(exc))
             return
-        if engine_event is not None:
+        if engine_event is None:
+            return
+        received = getattr(event, "received", None)
+        if received is None:
             self.run(engine_event)
+            return
+        kind = "arrival" if event.name == "CHANNEL_PARK" else "freed"
+        lane = gevent.getcurrent()
+        self._triggers[lane] = (received, kind)
+        try:
+            self.run(engine_event)
+        finally:
+            self._triggers.pop(lane, None)
 
     def run(self, event: EngineEvent) -> None:
         """Handle one engine event on the current lane and carry out its effects."""
@@ -154,6 +175,14 @@ class Runner:
             _log.warning("acd.post_dropped", lane=lane, event_type=type(event).__name__)
 
     def _run_posted(self, event: EngineEvent) -> None:
+        if isinstance(event, Offer) and event.trigger is not None:
+            lane = gevent.getcurrent()
+            self._triggers[lane] = (event.trigger, event.trigger_kind)
+            try:
+                self.run(event)
+            finally:
+                self._triggers.pop(lane, None)
+            return
         self.run(event)
 
     def _timer_due(self, timer: TimerDue) -> None:
@@ -211,7 +240,11 @@ class Runner:
             case CancelTimers():
                 self.scheduler.cancel(effect.contact)
             case Deliver():
-                self.post(effect.offer.contact, effect.offer)
+                offer = effect.offer
+                trigger = self._triggers.get(gevent.getcurrent())
+                if trigger is not None:
+                    offer = dataclasses.replace(offer, trigger=trigger[0], trigger_kind=trigger[1])
+                self.post(offer.contact, offer)
             case Fact():
                 self._observe(effect)
 
@@ -225,6 +258,10 @@ class Runner:
                 effect.contact, OriginateFailed(effect.contact, effect.leg, str(exc), self.clock())
             )
             return
+        trigger = self._triggers.get(gevent.getcurrent())
+        if trigger is not None:
+            # Dispatch latency: the triggering event read -> the originate written.
+            self.dispatch[trigger[1]].append(time.perf_counter() - trigger[0])
         gevent.spawn(self._watch_job, effect, job, accepted)
 
     def _watch_job(self, effect: Originate, job: BackgroundJob, accepted: PendingReply) -> None:

@@ -97,6 +97,7 @@ FACT_KINDS = frozenset(
         "caller_refused",
         "adopted",
         "closed",
+        "transferred",
     }
 )
 

@@ -45,10 +45,12 @@ from acd.engine.events import (
     PlaybackStopped,
     RouterTick,
     TimerDue,
+    TransferRequest,
 )
 from acd.engine.policy import EngineSettings, QueuePolicy
 from acd.engine.records import AgentRecord, CallRecord, CallStore
 from acd.engine.states import CallEvent, TransitionError, agent_transition, call_transition
+from acd.errors import ValidationError
 from freeswitch import commands
 from freeswitch.arguments import HangupCause
 from freeswitch.errors import InvalidArgument
@@ -60,6 +62,7 @@ from routing.errors import (
     RoutingError,
     UnknownQueueError,
 )
+from routing.validation import MAX_PRIORITY
 
 _log = structlog.get_logger("acd.engine")
 
@@ -122,6 +125,8 @@ class Engine:
                 return agent_flow.digits_collected(self, event)
             case AgentCommand():
                 return agent_flow.agent_command(self, event)
+            case TransferRequest():
+                return self._transfer(event)
         raise TypeError(f"not an engine event: {event!r}")  # pragma: no cover - typed
 
     # ------------------------------------------------------------------ helpers
@@ -226,7 +231,14 @@ class Engine:
             caller_name=event.caller_name or ANONYMOUS_NAME,
         )
         self.store.put_call(record)
-        effects: list[Effect] = []
+        # The fact first (observers only: no I/O on the call's path), so logs and the
+        # events stream read queued -> offered -> bridged.
+        effects: list[Effect] = [
+            Fact(
+                "queued",
+                {"contact": record.contact, "queue": record.queue, "wait_from": event.arrival},
+            )
+        ]
         own = [r for r in reservations if r.contact_id == record.contact]
         for reservation in own:
             effects += self._start_offer(record, reservation, event.at)
@@ -246,12 +258,6 @@ class Engine:
             # Also while an agent rings at once (and after a no-answer): never silence
             # (R-NOSILENCE); the answer's uuid_break stops it.
             effects.append(self._play_waiting(record))
-        effects.append(
-            Fact(
-                "queued",
-                {"contact": record.contact, "queue": record.queue, "wait_from": event.arrival},
-            )
-        )
         self.store.put_call(record)
         return effects
 
@@ -613,6 +619,58 @@ class Engine:
                 self._kill(record.contact, HangupCause.NORMAL_CLEARING),
             ]
         return []
+
+    # ------------------------------------------------------------------ priority transfer
+
+    def _transfer(self, event: TransferRequest) -> list[Effect]:
+        """R-PRIO. Raises :class:`acd.errors.ValidationError` for an unknown queue, or a
+        call that is not a waiting or talking caller of this engine."""
+        if event.queue not in self.settings.queues:
+            raise ValidationError(f"unknown queue: {event.queue!r}")
+        record = self.store.get_call(event.contact)
+        if record is None or record.kind != "caller" or record.state not in ("queued", "talking"):
+            state = "unknown" if record is None else record.state
+            raise ValidationError(f"call {event.contact!r} cannot be transferred ({state})")
+        now = event.at
+        policy = self.policy(event.queue)
+        effects: list[Effect] = []
+        if record.state == "talking":
+            # park_after_bridge first: when the agent's leg goes, FreeSWITCH parks the
+            # caller instead of hanging it up (ESL-NOTES.md); the agent goes to wrap-up as
+            # after any call.
+            effects.append(Api(commands.uuid_setvar(record.contact, "park_after_bridge", True)))
+            effects += self._complete(record, now)
+            if record.agent_leg is not None:
+                self.store.unlink_leg(record.agent_leg)
+                effects += [
+                    Unlink(record.agent_leg),
+                    self._kill(record.agent_leg, HangupCause.NORMAL_CLEARING),
+                ]
+        else:
+            effects += self.offers(self._drop_contact(record.contact, now), now)
+        self._step(record, "transfer")
+        record.queue = event.queue
+        record.priority = max(record.priority, policy.transfer_priority)
+        record.reservation = record.agent = record.agent_leg = None
+        record.bridged_at = record.offered_at = record.answered_at = None
+        contact = Contact(
+            record.contact,
+            "voice",
+            record.queue,
+            record.arrival,
+            language=record.language,
+            priority=min(record.priority, MAX_PRIORITY),
+        )
+        reservations = self.router.arrive(contact, now)
+        self.store.put_call(record)
+        for reservation in [r for r in reservations if r.contact_id == record.contact]:
+            effects += self._start_offer(record, reservation, now)
+        effects += self.offers([r for r in reservations if r.contact_id != record.contact], now)
+        if record.state == "queued":
+            effects.append(self._play_waiting(record))
+        effects.append(Fact("transferred", {"contact": record.contact, "queue": record.queue}))
+        self.store.put_call(record)
+        return effects
 
     # ------------------------------------------------------------------ announcements
 

@@ -125,6 +125,11 @@ class Offer:
     agent_id: str
     contact: str
     at: float
+    # What caused the offer, for the dispatch-latency measure: time.perf_counter() when
+    # the triggering event was read, and "arrival" (a caller parked) or "freed" (an agent
+    # became free). Not part of the decision.
+    trigger: float | None = None
+    trigger_kind: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +151,18 @@ class AgentCommand:
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    """Priority transfer (R-PRIO): move the caller ``contact`` to ``queue`` at that
+    queue's transfer priority, keeping its original arrival, e.g. when an agent finds the
+    caller chose the wrong menu option. A talking caller leaves its agent (who goes to
+    wrap-up) and waits again."""
+
+    contact: str
+    queue: str
+    at: float
+
+
 EngineEvent = (
     CallerParked
     | FeatureCodeCall
@@ -160,4 +177,5 @@ EngineEvent = (
     | Offer
     | RouterTick
     | AgentCommand
+    | TransferRequest
 )

@@ -32,6 +32,7 @@ CallEvent = Literal[
     "agent_hangup",
     "digits",
     "announce",
+    "transfer",  # priority transfer to another queue (R-PRIO)
 ]
 
 AgentState = Literal["logged_out", "available", "ringing", "in_call", "wrap_up", "paused"]
@@ -71,6 +72,7 @@ CALL_TABLE: Mapping[str, Mapping[str, str]] = _freeze(
             "offer": "offering",
             "announce": "queued",
             "caller_hangup": "ended",
+            "transfer": "queued",
         },
         "offering": {
             "agent_answered": "whisper",
@@ -85,6 +87,7 @@ CALL_TABLE: Mapping[str, Mapping[str, str]] = _freeze(
             "agent_hangup": "queued",
         },
         "talking": {
+            "transfer": "queued",
             "bridged": "talking",
             "caller_hangup": "ended",
             "agent_hangup": "ended",

@@ -305,6 +305,13 @@ class Core:
             self.set_state(ch, "CS_HANGUP")
             self.teardown(partner)
             self.teardown(ch)
+        elif partner.variables.get("park_after_bridge") == "true":
+            # switch_ivr_bridge.c: with park_after_bridge set, the A leg is parked when the
+            # bridge ends instead of going back to its finished dialplan (ESL-NOTES.md).
+            self._unbridge(ch, partner)
+            self.teardown(ch)
+            if partner.is_up:
+                self.park(partner)
         else:
             # s08, the agent (B) hangs up: A UNBRIDGE, A HANGUP, A HANGUP_COMPLETE,
             # B HANGUP_COMPLETE, B DESTROY, A DESTROY.
