@@ -14,6 +14,7 @@ from freeswitch.sim import Simulator
 from routing.api import Router
 from routing.model import ReferenceRouter
 from routing.store import RedisRouter
+from tests.engine_harness import Start, starter
 from tests.fake_esl_server import FakeFreeSwitch
 from tests.freeswitch_lab import freeswitch_lab, lab  # noqa: F401 - real-FreeSWITCH fixtures
 
@@ -80,3 +81,9 @@ def router(request: pytest.FixtureRequest) -> Iterator[Router]:
         return
     client: redis.Redis = request.getfixturevalue("redis_client")
     yield RedisRouter(client, request.getfixturevalue("tenant"))
+
+
+@pytest.fixture
+def start(redis_client: redis.Redis, tenant: str) -> Iterator[Start]:
+    """Engines on the simulator, as many as a test starts (tests/engine_harness.py)."""
+    yield from starter(redis_client, tenant)

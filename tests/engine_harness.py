@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import gevent
 import redis
@@ -257,3 +258,28 @@ def engine_fixture(
     finally:
         stop_engine(harness)
         sim.stop()
+
+
+Start = Callable[..., Harness]
+
+
+def starter(redis_client: redis.Redis, tenant: str) -> Iterator[Start]:
+    """The body of the ``start`` fixture (tests/conftest.py): ``start(settings=...,
+    wrap_up_seconds=..., no_answer_state=..., sounds=...)`` -> a running harness; all are
+    stopped afterwards, and an engine error in any of them fails the test (a bug whatever
+    the test looked at)."""
+    running: list[Iterator[Harness]] = []
+    made: list[Harness] = []
+
+    def make(**kwargs: Any) -> Harness:
+        fixture = engine_fixture(redis_client, tenant, **kwargs)
+        running.append(fixture)
+        harness = next(fixture)
+        made.append(harness)
+        return harness
+
+    yield make
+    for fixture in running:
+        for _ in fixture:  # runs the fixture's teardown
+            pass
+    assert [h.runner.counters["engine_errors"] for h in made] == [0] * len(made)

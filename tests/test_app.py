@@ -59,18 +59,23 @@ def test_example_config_serves_a_caller_and_logs_facts_to_the_events_stream(
     caller = sim.place_call("0701234567", "7000")
     stream = f"acd:{{{wired.config.tenant}}}:events"
 
+    def read(count: int | None = None) -> list[dict[bytes, bytes]]:
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = redis_client.xrange(  # type: ignore[assignment]
+            stream, count=count
+        )
+        return [fields for _, fields in entries]
+
     def kinds() -> list[str]:
-        entries = redis_client.xrange(stream)
         return [
             fields[b"k"].decode()
-            for _, fields in entries
+            for fields in read()
             if msgpack.unpackb(fields[b"d"]).get("contact") == caller
         ]
 
     assert _wait(lambda: "bridged" in kinds())
     sequence = kinds()
     assert sequence.index("queued") < sequence.index("offered") < sequence.index("bridged")
-    first = redis_client.xrange(stream, count=1)[0][1]
+    first = read(1)[0]
     assert set(first) == {b"k", b"t", b"d"} and float(first[b"t"]) > 0
     sim.hangup(caller)
     assert _wait(lambda: "completed" in kinds())

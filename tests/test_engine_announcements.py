@@ -6,45 +6,23 @@ from __future__ import annotations
 import re
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
-import redis
 
+from acd.engine.announcements import PHRASE_MACROS
 from acd.engine.events import AgentCommand
 from freeswitch.sim import AgentPhone
 from freeswitch.sim.events import SimEvent
 from freeswitch.sim.sounds import SoundLibrary
-from tests.engine_harness import Harness, default_settings, engine_fixture
+from tests.engine_harness import Harness, Start, default_settings
 
-Start = Callable[..., Harness]
 Macros = dict[str, list[tuple[str, list[dict[str, str]]]]]  # name -> [(pattern, actions)]
 LANG_DIR = Path(__file__).resolve().parent.parent / "freeswitch" / "conf" / "lang"
 ANSWERED_CALLER = "7000"  # support, sv, answered: hold music
 UNANSWERED_CALLER = "7001"  # sales, en, not answered: ringback
-
-
-@pytest.fixture
-def start(redis_client: redis.Redis, tenant: str) -> Iterator[Start]:
-    running: list[Iterator[Harness]] = []
-    made: list[Harness] = []
-
-    def make(**kwargs: Any) -> Harness:
-        fixture = engine_fixture(redis_client, tenant, **kwargs)
-        running.append(fixture)
-        harness = next(fixture)
-        made.append(harness)
-        return harness
-
-    yield make
-    for fixture in running:
-        for _ in fixture:  # runs the fixture's teardown
-            pass
-    # an engine error is a bug whatever the test looked at
-    assert [h.runner.counters["engine_errors"] for h in made] == [0] * len(made)
 
 
 def _broadcasts(acd: Harness, caller: str) -> list[str]:
@@ -270,29 +248,13 @@ def _says(macros: Macros, name: str, data: str) -> list[dict[str, str]]:
     raise AssertionError(f"{name}: no input matches {data!r}")
 
 
-# Every phrase macro the engine plays (announcements, feature codes, whisper).
-ENGINE_MACROS = (
-    "acd_position",
-    "acd_ewt",
-    "acd_agents",
-    "acd_enter_agent_id",
-    "acd_enter_pin",
-    "acd_login_ok",
-    "acd_login_failed",
-    "acd_logout_ok",
-    "acd_pause_ok",
-    "acd_unpause_ok",
-    "acd_whisper",
-)
-
-
 @pytest.mark.parametrize("lang", ["sv", "en"])
 def test_shipped_macros_say_every_number_right_r_numbers(lang: str) -> None:
     """Each number macro says exactly its data as a cardinal (``pronounced``) number, in
     Swedish with the gender of the noun: "nummer ETT i kön" (neuter), "EN minut", "EN
     handläggare" (utrum)."""
     macros = _macros(lang)
-    assert set(ENGINE_MACROS) <= set(macros)
+    assert set(PHRASE_MACROS) <= set(macros)
     genders = {"acd_position": "neuter", "acd_ewt": "utrum", "acd_agents": "utrum"}
     for name, gender in genders.items():
         for number in [*range(1, 130), 200, 999, 1000, 1021, 20999]:

@@ -7,40 +7,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
 
 import pytest
-import redis
 
 from acd.engine.events import AgentCommand
 from freeswitch.sim import AgentPhone
 from freeswitch.sim.sounds import SoundLibrary
-from tests.engine_harness import Harness, default_settings, engine_fixture
-
-Start = Callable[..., Harness]
-
-
-@pytest.fixture
-def start(redis_client: redis.Redis, tenant: str) -> Iterator[Start]:
-    """``start(settings=..., wrap_up_seconds=..., no_answer_state=...)`` -> a harness."""
-    running: list[Iterator[Harness]] = []
-    made: list[Harness] = []
-
-    def make(**kwargs: Any) -> Harness:
-        fixture = engine_fixture(redis_client, tenant, **kwargs)
-        running.append(fixture)
-        harness = next(fixture)
-        made.append(harness)
-        return harness
-
-    yield make
-    for fixture in running:
-        for _ in fixture:  # runs the fixture's teardown
-            pass
-    # an engine error is a bug whatever the test looked at
-    assert [h.runner.counters["engine_errors"] for h in made] == [0] * len(made)
+from tests.engine_harness import Harness, Start, default_settings
 
 
 def _phones(acd: Harness, *agents: str, **behaviour: object) -> None:

@@ -62,8 +62,12 @@ def test_caller_hangs_up_while_agent_rings_cancels_leg_and_frees_agent(acd: Harn
     acd.sim.hangup(caller)
     abandoned = acd.wait_fact("abandoned", contact=caller)
     assert float(str(abandoned.data["wait"])) >= 0.0
-    assert acd.wait(lambda: any(c.startswith(f"api uuid_kill {leg} ORIGINATOR_CANCEL")
-                                for c in acd.commands("api uuid_kill")))
+    assert acd.wait(
+        lambda: any(
+            c.startswith(f"api uuid_kill {leg} ORIGINATOR_CANCEL")
+            for c in acd.commands("api uuid_kill")
+        )
+    )
     # the agent is free again: the next caller goes to the same agent
     acd.sim.add_agent_phone(AgentPhone("user/1001", answer_after=1.0))
     second = acd.sim.place_call("0701234568", "7000")
@@ -73,11 +77,34 @@ def test_caller_hangs_up_while_agent_rings_cancels_leg_and_frees_agent(acd: Harn
 def test_unanswered_entry_hears_ringback_never_silence_r_nosilence(acd: Harness) -> None:
     caller = acd.sim.place_call("0701234567", "7001")
     acd.wait_fact("queued", contact=caller)
-    assert acd.wait(lambda: any(
-        c.startswith(f"api uuid_broadcast {caller} tone_stream://")
-        for c in acd.commands("api uuid_broadcast")
-    ))
+    assert acd.wait(
+        lambda: any(
+            c.startswith(f"api uuid_broadcast {caller} tone_stream://")
+            for c in acd.commands("api uuid_broadcast")
+        )
+    )
     acd.sim.add_agent_phone(AgentPhone("user/1002", answer_after=1.0))
     acd.login("1002", ("sales",))
     assert acd.wait_fact("bridged", contact=caller).data["agent"] == "1002"
     assert any(c == f"api uuid_answer {caller}" for c in acd.commands("api uuid_answer"))
+
+
+def test_agent_keys_star8_and_queue_code_for_a_priority_transfer_r_prio(acd: Harness) -> None:
+    """R-PRIO, in-call: agent 1001 keys ``*8`` and the sales code (2) during the call; the
+    caller is parked again, waits in sales at the transfer priority and reaches 1002."""
+    acd.sim.add_agent_phone(AgentPhone("user/1001", answer_after=0.2))
+    acd.sim.add_agent_phone(AgentPhone("user/1002", answer_after=0.2))
+    acd.login("1001", ("support",))
+    caller = acd.sim.place_call("0701234567", "7000")
+    leg = str(acd.wait_fact("offered", contact=caller).data["leg"])
+    acd.wait_fact("bridged", contact=caller)
+    acd.sim.press_dtmf(caller, "*82")  # the caller's own digits are no feature
+    acd.sim.press_dtmf(leg, "1*8")  # a stray digit, then the feature starts over
+    acd.sim.press_dtmf(leg, "2")
+    acd.wait_fact("transferred", contact=caller)
+    assert acd.wait_fact("completed", contact=caller).data["agent"] == "1001"
+    assert acd.wait(lambda: caller in acd.sim.channels and acd.sim.channels[caller].parked)
+    assert acd.router.snapshot().contacts[caller].queue == "sales"
+    acd.login("1002", ("sales",))
+    assert acd.wait_fact("bridged", 2, contact=caller).data["agent"] == "1002"
+    assert len(acd.kinds("transferred")) == 1

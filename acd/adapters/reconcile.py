@@ -44,6 +44,7 @@ import structlog
 
 from acd.adapters.translate import parked, variables_of
 from acd.engine.effects import Api, Effect, Fact
+from acd.engine.engine import bridge_effects
 from acd.engine.events import CallerParked, LegAnswered, LegHungUp, TimerDue
 from acd.engine.records import AgentRecord, CallRecord
 from acd.engine.states import AgentState, call_transition
@@ -202,20 +203,7 @@ class Reconciler:
         record.bridged_at = now
         engine.store.put_call(record)
         _log.warning("acd.rebridge", contact=record.contact, leg=leg, state="whisper")
-        self.runner.apply(
-            [
-                Api(commands.uuid_bridge(record.contact, leg)),
-                Fact(
-                    "bridged",
-                    {
-                        "contact": record.contact,
-                        "agent": record.agent,
-                        "queue": record.queue,
-                        "wait": now - record.arrival,
-                    },
-                ),
-            ]
-        )
+        self.runner.apply(bridge_effects(record, leg, now))
 
     def _rebridge(self, contact: str, leg: str) -> None:
         record = self.runner.engine.store.get_call(contact)

@@ -19,6 +19,7 @@ from acd.engine.events import (
     AgentAction,
     CallerParked,
     DigitsCollected,
+    DtmfPressed,
     EngineEvent,
     FeatureCodeCall,
     LegAnswered,
@@ -41,6 +42,7 @@ ENGINE_EVENTS: tuple[str, ...] = (
     "CHANNEL_EXECUTE_COMPLETE",
     "PLAYBACK_START",
     "PLAYBACK_STOP",
+    "DTMF",
 )
 
 #: Filters that narrow CHANNEL_EXECUTE_COMPLETE (the most frequent event of a call, one per
@@ -60,6 +62,7 @@ _ACTIONS: Mapping[str, AgentAction] = {
     "unpause": "unpause",
 }
 _MEDIA_APPS = frozenset({"playback", "phrase", "say"})
+_DIGIT_RE = re.compile(r"[0-9*#]\Z")
 _DIGITS_RE = re.compile(r"[0-9]{0,16}\Z")
 _PHONE_RE = re.compile(r"[A-Za-z0-9_.+-]{1,64}\Z")
 _UUID_RE = re.compile(r"[0-9A-Za-z-]{1,64}\Z")
@@ -176,6 +179,9 @@ def translate(event: Event, now: float) -> EngineEvent | None:
         a = event.get("Bridge-A-Unique-ID") or uuid
         b = event.get("Bridge-B-Unique-ID") or event.get("Other-Leg-Unique-ID")
         return LegBridged(a, b, now) if b else None
+    if name == "DTMF":
+        digit = event.get("DTMF-Digit") or ""
+        return DtmfPressed(uuid, digit, now) if _DIGIT_RE.match(digit) else None
     if name == "PLAYBACK_START":
         return PlaybackStarted(uuid, event.get("Playback-File-Path") or "", now)
     if name == "PLAYBACK_STOP":

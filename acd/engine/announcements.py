@@ -14,6 +14,22 @@ from acd.engine.policy import AnnouncePart, QueuePolicy
 from freeswitch.media import Phrase
 from routing.api import PositionInfo
 
+#: Every phrase macro the engine plays (announcements, feature codes, the default
+#: whisper): each must exist for every language in freeswitch/conf/lang/<lang>/acd.xml.
+PHRASE_MACROS: tuple[str, ...] = (
+    "acd_position",
+    "acd_ewt",
+    "acd_agents",
+    "acd_enter_agent_id",
+    "acd_enter_pin",
+    "acd_login_ok",
+    "acd_login_failed",
+    "acd_logout_ok",
+    "acd_pause_ok",
+    "acd_unpause_ok",
+    "acd_whisper",
+)
+
 
 def announcement(
     policy: QueuePolicy, info: PositionInfo, *, first: bool, case_type: str | None

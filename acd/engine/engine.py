@@ -34,6 +34,7 @@ from acd.engine.events import (
     AgentCommand,
     CallerParked,
     DigitsCollected,
+    DtmfPressed,
     EngineEvent,
     FeatureCodeCall,
     LegAnswered,
@@ -127,6 +128,8 @@ class Engine:
                 return agent_flow.agent_command(self, event)
             case TransferRequest():
                 return self._transfer(event)
+            case DtmfPressed():
+                return self._dtmf(event)
         raise TypeError(f"not an engine event: {event!r}")  # pragma: no cover - typed
 
     # ------------------------------------------------------------------ helpers
@@ -487,18 +490,7 @@ class Engine:
         self._step(record, "whisper_done")
         record.bridged_at = now
         self.store.put_call(record)
-        return [
-            Api(commands.uuid_bridge(record.contact, record.agent_leg)),
-            Fact(
-                "bridged",
-                {
-                    "contact": record.contact,
-                    "agent": record.agent,
-                    "queue": record.queue,
-                    "wait": now - record.arrival,
-                },
-            ),
-        ]
+        return bridge_effects(record, record.agent_leg, now)
 
     def _playback_stopped(self, event: PlaybackStopped) -> list[Effect]:
         record = self._call_of_leg(event.uuid)
@@ -672,6 +664,30 @@ class Engine:
         self.store.put_call(record)
         return effects
 
+    def _dtmf(self, event: DtmfPressed) -> list[Effect]:
+        """The agent's in-call priority transfer: ``transfer_prefix`` then a queue code
+        (``*82`` = transfer to the queue with code 2), keyed without ``#`` (R-PRIO, R-DTMF).
+        Digits that cannot start a feature are forgotten; the caller's own digits and
+        those of calls not talking are ignored."""
+        prefix = self.settings.transfer_prefix
+        record = self._call_of_leg(event.uuid)
+        if not prefix or record is None or record.state != "talking":
+            return []
+        if record.agent_leg != event.uuid:
+            return []
+        typed = record.dtmf + event.digit
+        features = {prefix + code: queue for code, queue in self.settings.queue_codes.items()}
+        if typed in features:
+            record.dtmf = ""
+            self.store.put_call(record)
+            return self._transfer(TransferRequest(record.contact, features[typed], event.at))
+        if not any(feature.startswith(typed) for feature in features):
+            typed = event.digit if prefix.startswith(event.digit) else ""
+        if typed != record.dtmf:
+            record.dtmf = typed
+            self.store.put_call(record)
+        return []
+
     # ------------------------------------------------------------------ announcements
 
     def _playback_started(self, event: PlaybackStarted) -> list[Effect]:
@@ -742,3 +758,20 @@ class Engine:
         if record is not None and record.agent_leg is not None:
             self.store.unlink_leg(record.agent_leg)
         self.store.delete_call(contact)
+
+
+def bridge_effects(record: CallRecord, leg: str, now: float) -> list[Effect]:
+    """``uuid_bridge`` of the caller and the agent leg, and the ``bridged`` fact (its
+    ``wait`` in seconds since the effective arrival)."""
+    return [
+        Api(commands.uuid_bridge(record.contact, leg)),
+        Fact(
+            "bridged",
+            {
+                "contact": record.contact,
+                "agent": record.agent,
+                "queue": record.queue,
+                "wait": now - record.arrival,
+            },
+        ),
+    ]

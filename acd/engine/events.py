@@ -95,6 +95,15 @@ class DigitsCollected:
 
 
 @dataclass(frozen=True, slots=True)
+class DtmfPressed:
+    """One DTMF digit (``0-9*#``) on a channel: the agent's in-call features."""
+
+    uuid: str
+    digit: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class OriginateFailed:
     """The agent leg of ``contact`` could not be set up (``-ERR <cause>`` of the job, or
     the command could not be sent)."""
@@ -172,6 +181,7 @@ EngineEvent = (
     | PlaybackStarted
     | PlaybackStopped
     | DigitsCollected
+    | DtmfPressed
     | OriginateFailed
     | TimerDue
     | Offer

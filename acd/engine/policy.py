@@ -82,6 +82,8 @@ class EngineSettings:
     before the bridge happens anyway; ``announce_check_after``: how long a prompt may take
     to start (``PLAYBACK_START``) before it counts as not played. ``phone_template``
     turns the number an agent logs in from into a dial string (free seating).
+    ``transfer_prefix``: what an agent keys during a call, followed by a queue code, for a
+    priority transfer of the caller to that queue (R-PRIO; "" turns it off).
     ``tick_interval``: seconds between routing ticks (wrap-up ends, expiries, escalation);
     ``reconcile_interval``: seconds between safety-net reconciliations (0: only on
     connect, reconnect and dropped events)."""
@@ -99,6 +101,7 @@ class EngineSettings:
     announce_check_after: float = 5.0
     phone_template: str = "user/{phone}"
     tick_interval: float = 0.25
+    transfer_prefix: str = "*8"
     reconcile_interval: float = 60.0
 
     def reservation_timeout(self, policy: QueuePolicy) -> float:

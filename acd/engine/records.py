@@ -43,6 +43,7 @@ class CallRecord:
     attempts: int = 0
     announcements: int = 0
     announce_pending: bool = False
+    dtmf: str = ""  # the agent's in-call feature digits so far (``*8<queue code>``)
     # feature-code calls
     action: str = ""
     action_arg: str = ""
