@@ -91,10 +91,9 @@ SYSTEMS: tuple[System, ...] = ("modcc", "engine")
 MODCC_QUEUE = "support@lab"
 ENGINE_QUEUE = "bench"
 CALLER_EXTENSION: dict[System, str] = {"modcc": "8000", "engine": "8001"}
-FIRST_AGENT = 1001
 OBSERVED = (
     "CHANNEL_ORIGINATE CHANNEL_PARK CHANNEL_BRIDGE CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE"
-    " CHANNEL_ANSWER CUSTOM callcenter::info"
+    " CUSTOM callcenter::info"
 )
 #: Seconds between the observer's wake-ups of its Event Socket listener (see Loop.pump).
 POKE_INTERVAL = 0.001
@@ -373,12 +372,11 @@ class Run:
     originate_at: dict[str, float] = field(default_factory=dict)  # agent leg -> at
     bridged: dict[str, str] = field(default_factory=dict)  # caller -> agent leg
     caller_of_leg: dict[str, str] = field(default_factory=dict)
-    bridged_at: dict[str, float] = field(default_factory=dict)  # agent leg -> at
     hangup_at: dict[str, float] = field(default_factory=dict)  # agent leg -> CHANNEL_HANGUP
     gone: dict[str, float] = field(default_factory=dict)  # agent leg/caller -> HANGUP_COMPLETE
     busy_at_queue: dict[str, int] = field(default_factory=dict)  # caller -> agent legs up
     anomalies: Counter[str] = field(default_factory=Counter)
-    engine_report: dict[str, Any] = field(default_factory=dict)  # the engine process's
+    engine_report: dict[str, Any] = field(default_factory=dict)  # its last JSON line
     on_bridge: Callable[[str, str, float], None] | None = None  # (caller, leg, at)
     on_originate: Callable[[str, str, float], None] | None = None  # (agent, leg, at)
     on_leg_gone: Callable[[str, str, float], None] | None = None  # (agent, leg, at)
@@ -434,7 +432,6 @@ class Run:
                 return
             self.bridged[caller] = leg
             self.caller_of_leg[leg] = caller
-            self.bridged_at[leg] = at
             if self.on_bridge is not None:
                 self.on_bridge(caller, leg, at)
         elif name == "CHANNEL_HANGUP":

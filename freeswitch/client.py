@@ -254,6 +254,7 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
                         conn.request(line.encode() + b"\n\n", settings.command_timeout), line
                     )
                 ready = True
+                conn.start_wakeup(settings.wakeup_interval)
                 self._conn = conn
                 self.connected = True
                 self._connected_at = self._clock()

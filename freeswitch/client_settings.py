@@ -70,6 +70,12 @@ class ClientSettings:
       error that drops the connection (and the client reconnects).
     * ``idle_timeout``: 0 (off) or the silence, in seconds (<= 86400), after which the
       connection counts as dropped (see the comment on the field).
+    * ``wakeup_interval``: 0 (off) or seconds (0.0005..1): write a bare newline when the
+      connection has been quiet this long. mod_event_socket's listener writes the events
+      it has queued only when the client sends something or its poll of about 20 ms
+      expires (measured by ``bench/vs_modcc.py``: a median 9.5 ms between FreeSWITCH
+      queueing CHANNEL_PARK and the client reading it); a newline between commands is
+      skipped by ``read_packet`` like the leading newlines of any command.
     """
 
     host: str
@@ -90,6 +96,7 @@ class ClientSettings:
     # idle_timeout > 0 the client subscribes to HEARTBEAT (every 20 s by default) and treats
     # that long a silence as a dropped connection. 0 turns the watchdog off.
     idle_timeout: float = 0.0
+    wakeup_interval: float = 0.0
 
     def __post_init__(self) -> None:
         # Config files give lists; the frozen settings keep tuples.
@@ -128,6 +135,12 @@ class ClientSettings:
             raise ConfigError(f"esl max_frame_bytes: at least 1024: {self.max_frame_bytes!r}")
         if not isinstance(self.idle_timeout, int | float) or not 0 <= self.idle_timeout <= 86_400:
             raise ConfigError(f"esl idle_timeout: 0 (off) or seconds: {self.idle_timeout!r}")
+        if not isinstance(self.wakeup_interval, int | float) or not (
+            self.wakeup_interval == 0 or 0.0005 <= self.wakeup_interval <= 1.0
+        ):
+            raise ConfigError(
+                f"esl wakeup_interval: 0 (off) or 0.0005..1 seconds: {self.wakeup_interval!r}"
+            )
         if not isinstance(self.backlog, int) or self.backlog < 1:
             raise ConfigError(f"esl backlog: must be a positive int: {self.backlog!r}")
         for pair in self.filters:

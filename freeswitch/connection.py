@@ -83,6 +83,8 @@ class Connection:
         self.close_reason = ""
         self.closed = gevent.event.Event()
         self._reader = gevent.spawn(self._read_loop)
+        self._last_write = time.monotonic()
+        self._waker: gevent.Greenlet | None = None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -161,6 +163,7 @@ class Connection:
             timer.start()
             try:
                 self._sock.sendall(data)
+                self._last_write = time.monotonic()
             except gevent.Timeout as fired:
                 if fired is not timer:
                     raise
@@ -173,6 +176,27 @@ class Connection:
             finally:
                 timer.close()
         return PendingReply(waiter, timeout, self.peer)
+
+    def start_wakeup(self, interval: float) -> None:
+        """Write a bare newline whenever nothing was written for ``interval`` seconds, so
+        FreeSWITCH hands over queued events at once (``ClientSettings.wakeup_interval``)."""
+        if self._waker is None and interval > 0:
+            self._waker = gevent.spawn(self._wake_loop, interval)
+
+    def _wake_loop(self, interval: float) -> None:
+        while not self.closed.is_set():
+            gevent.sleep(interval)
+            if time.monotonic() - self._last_write < interval or self._write_lock.locked():
+                continue  # a command just went out (or is going out): that wakes it
+            with self._write_lock:
+                if self.closed.is_set():
+                    return
+                try:
+                    self._sock.sendall(b"\n")
+                except OSError as exc:
+                    self.close(f"write failed: {exc}")
+                    return
+                self._last_write = time.monotonic()
 
     def authenticate(self, password: str, timeout: float) -> None:
         """Wait for ``auth/request`` and answer it; raise on timeout or refusal."""
@@ -201,6 +225,8 @@ class Connection:
             self._sock.close()
         except OSError as exc:
             _log.debug("esl.close_failed", peer=self.peer, error=str(exc))
+        if self._waker is not None and self._waker is not gevent.getcurrent():
+            self._waker.kill(block=False)
         pending, self._pending = self._pending, deque()
         for waiter in pending:
             waiter.set_exception(ConnectionLost(f"{self.peer}: {reason}"))
