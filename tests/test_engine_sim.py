@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 import redis
 
 from freeswitch.sim import AgentPhone
-from tests.engine_harness import Harness, engine_fixture
+from routing.api import Contact, Reservation
+from routing.errors import RoutingError
+from tests.engine_harness import Harness, Start, default_settings, engine_fixture
 
 
 @pytest.fixture
@@ -108,3 +111,29 @@ def test_agent_keys_star8_and_queue_code_for_a_priority_transfer_r_prio(acd: Har
     acd.login("1002", ("sales",))
     assert acd.wait_fact("bridged", 2, contact=caller).data["agent"] == "1002"
     assert len(acd.kinds("transferred")) == 1
+
+
+def test_arrival_refused_by_a_failing_routing_store_is_adopted_later(start: Start) -> None:
+    """No caller lost (DESIGN contract 2): routing fails on the caller's arrival (Redis
+    down): the caller hears hold music meanwhile, and a reconciliation a moment later
+    adopts it and serves it."""
+    acd = start(settings=replace(default_settings(), reconcile_retry_after=0.2))
+    acd.sim.add_agent_phone(AgentPhone("user/1001", answer_after=0.2))
+    acd.login("1001")
+    arrive = acd.router.arrive
+    failures: list[str] = []
+
+    def failing(contact: Contact, now: float) -> list[Reservation]:
+        if not failures:
+            failures.append(contact.id)
+            raise RoutingError("routing store unavailable (test)")
+        return arrive(contact, now)
+
+    acd.router.arrive = failing  # type: ignore[method-assign]
+    caller = acd.sim.place_call("0701234567", "7000")
+    refused = acd.wait_fact("caller_refused", contact=caller)
+    assert refused.data["reason"] == "routing-error"
+    moh = f"api uuid_broadcast {caller} local_stream://moh"
+    assert acd.wait(lambda: any(c.startswith(moh) for c in acd.commands("api uuid_broadcast")))
+    assert acd.wait_fact("bridged", contact=caller).data["agent"] == "1001"
+    assert failures == [caller]

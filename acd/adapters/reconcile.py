@@ -233,7 +233,11 @@ class Reconciler:
                 self._on_lane(lane, partial(self._kill_orphan_leg, row.uuid, contact))
                 report["orphan_legs"] += 1
                 continue
-            if not row.parked:
+            if not row.parked and (
+                row.application == "bridge" or headers.get("Other-Leg-Unique-ID")
+            ):
+                # Only a waiting caller is adopted: parked, or running one of the engine's
+                # broadcasts (hold music, a prompt), which shows as that application.
                 continue
             arrival = float(row.created_epoch) if row.created_epoch else now
             event = parked(headers, now, arrival=min(arrival, now))

@@ -76,6 +76,7 @@ class Runner:
         self.reconciler = Reconciler(self)
         self._ticker: gevent.Greenlet | None = None
         self._reconciling = gevent.lock.Semaphore()
+        self._retry: gevent.Greenlet | None = None
         self._triggers: dict[object, tuple[float, str]] = {}
         #: Dispatch latency in seconds by trigger ("arrival": a caller parked, "freed": an
         #: agent became free): from the moment the triggering event's bytes were read to
@@ -115,6 +116,8 @@ class Runner:
     def stop(self) -> None:
         self._stopped = True
         self._reply_checker.kill(block=False)
+        if self._retry is not None:
+            self._retry.kill(block=False)
         self.scheduler.stop()
         if self._ticker is not None:
             self._ticker.kill(block=True, timeout=2)
@@ -190,16 +193,22 @@ class Runner:
 
     def _tick_loop(self) -> None:
         interval = self.engine.settings.tick_interval
-        every = self.engine.settings.reconcile_interval
-        last = time.monotonic()
         while not self._stopped:
             gevent.sleep(interval)
             self.post(TICK_LANE, RouterTick(self.clock()))
-            if every > 0 and time.monotonic() - last >= every:
-                # A safety net besides the resync signals: a caller whose arrival routing
-                # refused (Redis was failing) is adopted once routing answers again.
-                last = time.monotonic()
-                gevent.spawn(self.reconcile)
+
+    def _retry_adoption(self) -> None:
+        """A caller whose arrival routing refused (Redis failing) has no record: a
+        reconciliation after ``retry_after`` seconds adopts it once routing answers again
+        (one pending at a time; a full pass reads every channel, so not on a timer)."""
+        if self._retry is not None and not self._retry.dead:
+            return
+
+        def later() -> None:
+            gevent.sleep(self.engine.settings.reconcile_retry_after)
+            self.reconcile()
+
+        self._retry = gevent.spawn(later)
 
     # ------------------------------------------------------------------ effects
 
@@ -307,6 +316,8 @@ class Runner:
         return 60
 
     def _observe(self, fact: Fact) -> None:
+        if fact.kind == "caller_refused" and fact.data.get("reason") != "unknown-queue":
+            self._retry_adoption()
         for observer in self.observers:
             try:
                 observer(fact)

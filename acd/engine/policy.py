@@ -85,8 +85,9 @@ class EngineSettings:
     ``transfer_prefix``: what an agent keys during a call, followed by a queue code, for a
     priority transfer of the caller to that queue (R-PRIO; "" turns it off).
     ``tick_interval``: seconds between routing ticks (wrap-up ends, expiries, escalation);
-    ``reconcile_interval``: seconds between safety-net reconciliations (0: only on
-    connect, reconnect and dropped events)."""
+    ``reconcile_retry_after``: seconds after a caller's arrival was refused by a failing
+    routing store until a reconciliation adopts it (besides connect, reconnect and
+    dropped events)."""
 
     queues: Mapping[str, QueuePolicy]
     agents: Mapping[str, AgentEntry]
@@ -102,7 +103,7 @@ class EngineSettings:
     phone_template: str = "user/{phone}"
     tick_interval: float = 0.25
     transfer_prefix: str = "*8"
-    reconcile_interval: float = 60.0
+    reconcile_retry_after: float = 5.0
 
     def reservation_timeout(self, policy: QueuePolicy) -> float:
         """Routing's reservation lifetime: the ring, the whisper and a margin, so the
