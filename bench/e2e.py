@@ -150,7 +150,7 @@ def _instrument(app: Any) -> dict[str, Any]:
       sequential round trip), and ``park_redis_kinds`` the commands of the last one;
     - ``redis_commands``: every Redis command of the engine, by name."""
     runner, client, execute = app.runner, app.client, app.redis.execute_command
-    on_event, bgapi = runner._on_event, client.bgapi_nowait
+    on_event, submit = runner._on_event, client.submit_batch
     events: dict[str, list[float]] = {}
     every: Counter[str] = Counter()
     handling: dict[str, Any] = {
@@ -174,13 +174,14 @@ def _instrument(app: Any) -> dict[str, Any]:
             entry[0] += time.perf_counter() - started
             entry[1] += 1
 
-    def timed_bgapi(command: Any, **kwargs: Any) -> Any:
-        park = parks.pop(gevent.getcurrent(), None)
-        if park is not None:
-            handling["park_to_bgapi"].append(time.perf_counter() - park[0])
-            handling["park_redis"].append(sum(park[1].values()))
-            handling["park_redis_kinds"] = dict(park[1])
-        return bgapi(command, **kwargs)
+    def timed_submit(batch: Any) -> Any:
+        if batch.jobs:  # the batch holds a bgapi originate
+            park = parks.pop(gevent.getcurrent(), None)
+            if park is not None:
+                handling["park_to_bgapi"].append(time.perf_counter() - park[0])
+                handling["park_redis"].append(sum(park[1].values()))
+                handling["park_redis_kinds"] = dict(park[1])
+        return submit(batch)
 
     def counted_execute(*args: Any, **options: Any) -> Any:
         every[str(args[0])] += 1
@@ -190,7 +191,7 @@ def _instrument(app: Any) -> dict[str, Any]:
         return execute(*args, **options)
 
     runner._on_event = timed_event
-    client.bgapi_nowait = timed_bgapi
+    client.submit_batch = timed_submit
     app.redis.execute_command = counted_execute
     return handling
 

@@ -150,6 +150,31 @@ class Connection:
         """
         return self.submit(data, timeout).get()
 
+    def submit_many(self, payloads: list[bytes], timeout: float) -> list[PendingReply]:
+        """Write several complete commands in one ``sendall`` (one system call for a call's
+        commands) and return their pending replies, in order. Raises like :meth:`submit`."""
+        waiters = [gevent.event.AsyncResult() for _ in payloads]
+        with self._write_lock:
+            if self.closed.is_set():
+                raise ConnectionLost(f"{self.peer}: {self.close_reason}")
+            self._pending.extend(waiters)
+            timer = gevent.Timeout(timeout)
+            timer.start()
+            try:
+                self._sock.sendall(b"".join(payloads))
+                self._last_write = time.monotonic()
+            except gevent.Timeout as fired:
+                if fired is not timer:
+                    raise
+                self.close("write timed out")
+                raise ESLTimeout(f"{self.peer}: writing commands took over {timeout}s") from None
+            except OSError as exc:
+                self.close(f"write failed: {exc}")
+                raise ConnectionLost(f"{self.peer}: write failed: {exc}") from None
+            finally:
+                timer.close()
+        return [PendingReply(waiter, timeout, self.peer) for waiter in waiters]
+
     def submit(self, data: bytes, timeout: float) -> PendingReply:
         """Write one complete command and return at once; :meth:`PendingReply.get` waits
         for its reply. Commands from many greenlets pipeline on the connection: the FIFO

@@ -156,8 +156,8 @@ def decode_plain_headers(block: bytes, base: int) -> dict[str, str]:
 
     Same result as :func:`decode_plain_headers_slow`, but in a handful of C-level passes over
     the whole block instead of Python work per line; anything unusual (a line without
-    ``": "``, an escape that is not two hex digits, an encoded newline) is handed to the slow
-    decoder, which decides and reports.
+    ``": "``) is handed to the slow decoder, which decides and reports; values with an
+    escape that is not two hex digits or an encoded newline are decoded one by one.
     """
     # surrogateescape round-trips every byte, so the passes below see the raw bytes as they are.
     text = block.decode("utf-8", "surrogateescape")
@@ -173,11 +173,19 @@ def decode_plain_headers(block: bytes, base: int) -> dict[str, str]:
         try:
             unquoted = codecs.escape_decode(escaped)[0]
         except ValueError:
-            return decode_plain_headers_slow(block, base)
-        decoded = unquoted.decode("utf-8", "surrogateescape").split("\n")
-        if len(decoded) != len(values):
-            return decode_plain_headers_slow(block, base)
-        values = tuple(decoded)
+            unquoted = None
+        decoded = (
+            [] if unquoted is None else unquoted.decode("utf-8", "surrogateescape").split("\n")
+        )
+        if len(decoded) == len(values):
+            values = tuple(decoded)
+        else:
+            # An encoded newline (an SDP in variable_switch_r_sdp: every CHANNEL_PARK of a
+            # SIP call) or an escape that is not two hex digits: decode value by value.
+            values = tuple(
+                decode_value(value.encode("utf-8", "surrogateescape")) if "%" in value else value
+                for value in values
+            )
     headers = dict(zip(names, values, strict=True))
     if len(headers) != len(names):
         headers = {}

@@ -223,25 +223,51 @@ class Runner:
 
     def apply(self, effects: Sequence[Effect]) -> None:
         """Make the store's writes durable, then carry out ``effects`` in order: a
-        restarted engine finds every call that a command was sent for."""
+        restarted engine finds every call that a command was sent for. The Event Socket
+        commands among them go out in one write, in order (replies checked later)."""
         self._flush()
+        batch = self.client.batch()
+        replies: list[tuple[str, int]] = []  # what, index in the batch
+        originates: list[tuple[Originate, BackgroundJob, int]] = []
         for effect in effects:
             try:
-                self._apply_one(effect)
+                match effect:
+                    case Originate():
+                        self.client.alias_lane(effect.leg, effect.contact)
+                        job, index = batch.bgapi(effect.command)
+                        originates.append((effect, job, index))
+                    case Api():
+                        replies.append((effect.command.name, batch.api(effect.command)))
+                    case Send():
+                        replies.append(("sendmsg", batch.send(effect.message)))
+                    case _:
+                        self._apply_local(effect)
             except (ESLError, ACDError) as exc:
                 self.counters["command_errors"] += 1
                 _log.warning("acd.effect_failed", effect=type(effect).__name__, error=str(exc))
+        if not batch.texts:
+            return
+        try:
+            pending = self.client.submit_batch(batch)
+        except ESLError as exc:
+            self.counters["command_errors"] += len(batch.texts)
+            _log.warning("acd.commands_not_sent", count=len(batch.texts), error=str(exc))
+            for effect, _job, _index in originates:
+                failed = OriginateFailed(effect.contact, effect.leg, str(exc), self.clock())
+                self.post(effect.contact, failed)
+            return
+        trigger = self._triggers.get(gevent.getcurrent())
+        for effect, job, index in originates:
+            self.counters["originates"] += 1
+            if trigger is not None:
+                # Dispatch latency: the triggering event read -> the originate written.
+                self.dispatch[trigger[1]].append(time.perf_counter() - trigger[0])
+            gevent.spawn(self._watch_job, effect, job, pending[index])
+        for what, index in replies:
+            self._replies.put((what, pending[index]))
 
-    def _apply_one(self, effect: Effect) -> None:
+    def _apply_local(self, effect: Effect) -> None:
         match effect:
-            case Originate():
-                self._originate(effect)
-            case Api():
-                # Written at once, reply checked later: a call's commands go out back to
-                # back (in order on the one connection) instead of one round trip each.
-                self._replies.put((effect.command.name, self.client.api_nowait(effect.command)))
-            case Send():
-                self._replies.put(("sendmsg", self.client.send_nowait(effect.message)))
             case Unlink():
                 self.client.unalias_lane(effect.leg)
             case SetTimer():
@@ -256,22 +282,6 @@ class Runner:
                 self.post(offer.contact, offer)
             case Fact():
                 self._observe(effect)
-
-    def _originate(self, effect: Originate) -> None:
-        self.client.alias_lane(effect.leg, effect.contact)
-        self.counters["originates"] += 1
-        try:
-            job, accepted = self.client.bgapi_nowait(effect.command)
-        except ESLError as exc:
-            self.post(
-                effect.contact, OriginateFailed(effect.contact, effect.leg, str(exc), self.clock())
-            )
-            return
-        trigger = self._triggers.get(gevent.getcurrent())
-        if trigger is not None:
-            # Dispatch latency: the triggering event read -> the originate written.
-            self.dispatch[trigger[1]].append(time.perf_counter() - trigger[0])
-        gevent.spawn(self._watch_job, effect, job, accepted)
 
     def _watch_job(self, effect: Originate, job: BackgroundJob, accepted: PendingReply) -> None:
         timeout = float(self._ring_timeout(effect)) + self.job_grace
