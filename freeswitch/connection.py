@@ -179,28 +179,7 @@ class Connection:
         """Write one complete command and return at once; :meth:`PendingReply.get` waits
         for its reply. Commands from many greenlets pipeline on the connection: the FIFO
         keeps each reply with its command. Raises like :meth:`request` for the write."""
-        waiter = gevent.event.AsyncResult()
-        with self._write_lock:
-            if self.closed.is_set():
-                raise ConnectionLost(f"{self.peer}: {self.close_reason}")
-            self._pending.append(waiter)
-            timer = gevent.Timeout(timeout)
-            timer.start()
-            try:
-                self._sock.sendall(data)
-                self._last_write = time.monotonic()
-            except gevent.Timeout as fired:
-                if fired is not timer:
-                    raise
-                # Part of the command may be on the wire: the stream cannot be trusted.
-                self.close("write timed out")
-                raise ESLTimeout(f"{self.peer}: writing a command took over {timeout}s") from None
-            except OSError as exc:
-                self.close(f"write failed: {exc}")
-                raise ConnectionLost(f"{self.peer}: write failed: {exc}") from None
-            finally:
-                timer.close()
-        return PendingReply(waiter, timeout, self.peer)
+        return self.submit_many([data], timeout)[0]
 
     def start_wakeup(self, interval: float) -> None:
         """Write a bare newline whenever nothing was written for ``interval`` seconds, so
