@@ -790,8 +790,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     binary = find_binary()
     if binary is None:
         print(
-            "vs_modcc: skipped: no FreeSWITCH (set FREESWITCH=/path/to/bin/freeswitch or run"
-            " ../shared/freeswitch/install.sh)"
+            "vs_modcc: skipped: no FreeSWITCH (set FREESWITCH=/path/to/bin/freeswitch, or install"
+            " FreeSWITCH 1.10 under /usr/local/freeswitch: see README)"
         )
         return 0
     from freeswitch.prompts.generate import (  # noqa: PLC0415
@@ -802,9 +802,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     missing = missing_tools() + ([] if shutil.which("sipp") else ["sipp"])
     if missing:
-        print(
-            f"vs_modcc: skipped: missing {', '.join(missing)} (run ../shared/freeswitch/install.sh)"
-        )
+        print(f"vs_modcc: skipped: missing {', '.join(missing)} (install them: see README)")
         return 0
     from acd.dev.redis_server import RedisServer  # noqa: PLC0415
     from tests.freeswitch_lab import PROMPT_CACHE, USERS, FreeSwitchLab  # noqa: PLC0415

@@ -88,8 +88,8 @@ NEVER = 3600.0
 """A ring or talk time that means "never" (seconds)."""
 
 ENABLE_HINT = (
-    "real FreeSWITCH not available ({why}): set FREESWITCH=/path/to/bin/freeswitch or run "
-    "../shared/freeswitch/install.sh (FreeSWITCH 1.10.12, sipp, espeak-ng, sox)"
+    "real FreeSWITCH not available ({why}): set FREESWITCH=/path/to/bin/freeswitch, or install "
+    "FreeSWITCH 1.10 under /usr/local/freeswitch with sipp, espeak-ng and sox (.ci/run does)"
 )
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 15.0
