@@ -25,7 +25,7 @@ from acd.adapters.translate import ENGINE_EVENTS, ENGINE_FILTERS
 from acd.config import Config
 from acd.engine.effects import Fact
 from acd.engine.engine import Engine
-from acd.engine.policy import AgentEntry, EngineSettings, QueuePolicy
+from acd.engine.policy import AgentEntry, EngineSettings, QueuePolicy, hash_pin
 from acd.errors import ConfigError
 from freeswitch.client import ESLClient
 from freeswitch.errors import ESLError
@@ -33,10 +33,6 @@ from routing.api import Reservation
 from routing.store import RedisRouter
 
 _log = structlog.get_logger("acd.app")
-
-#: Seconds without any event (HEARTBEAT comes every 20 s) before the connection counts
-#: as dead: a hung FreeSWITCH with its socket open would otherwise stall the engine.
-IDLE_TIMEOUT = 60.0
 
 
 def engine_settings(config: Config) -> EngineSettings:
@@ -72,7 +68,7 @@ def engine_settings(config: Config) -> EngineSettings:
         )
     agents = {}
     for agent_id, agent in config.agents.items():
-        digest = agent.pin_sha256 if agent.pin is None else AgentEntry.hash_pin(agent.pin)
+        digest = agent.pin_sha256 if agent.pin is None else hash_pin(agent.pin)
         assert digest is not None
         agents[agent_id] = AgentEntry(
             agent_id, digest, agent.contact, tuple(agent.queues), agent.name or ""
@@ -157,8 +153,6 @@ def build(
     settings = engine_settings(config)
     engine = Engine(settings, router, store)
     esl = dataclasses.replace(config.esl.client_settings(ENGINE_EVENTS), filters=ENGINE_FILTERS)
-    if not esl.idle_timeout:
-        esl = dataclasses.replace(esl, idle_timeout=IDLE_TIMEOUT)
     client = ESLClient(esl)
 
     def log_fact(fact: Fact) -> None:

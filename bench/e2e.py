@@ -90,28 +90,9 @@ _DIAL_RE = re.compile(r"\}(\S+)")
 def run_engine(config_path: str) -> int:
     """The engine process: start, log every agent in, say READY, serve until SIGTERM, then
     print one JSON line (the ``api status`` floor and the engine's counters)."""
-    from acd.app import build, start  # noqa: PLC0415 - after monkey.patch_all
-    from acd.config import load_config  # noqa: PLC0415
-    from acd.engine.effects import Fact  # noqa: PLC0415
-    from acd.engine.events import AgentCommand  # noqa: PLC0415
-    from acd.logs import configure_logging  # noqa: PLC0415
+    from bench.engine_process import start_logged_in  # noqa: PLC0415 - after patch_all
 
-    configure_logging("info")
-    config = load_config(config_path)
-    facts: Counter[str] = Counter()
-
-    def count(fact: Fact) -> None:
-        facts[fact.kind] += 1
-
-    app = build(config, observers=[count])
-    handling = _instrument(app)
-    start(app, connect_deadline=10.0)
-    now = time.time()
-    for agent in config.agents:
-        app.runner.post(agent, AgentCommand(agent, "login", now))
-    deadline = time.monotonic() + 60.0
-    while facts["agent_login"] < len(config.agents) and time.monotonic() < deadline:
-        gevent.sleep(0.02)
+    app, facts, handling = start_logged_in(config_path, "info", _instrument, 60.0)
     floor: list[float] = []
 
     def probe() -> None:

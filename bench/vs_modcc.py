@@ -119,28 +119,9 @@ def run_engine(config_path: str, wakeup: float = 0.0) -> int:
     import gevent  # noqa: PLC0415 - after monkey.patch_all
     import gevent.event  # noqa: PLC0415
 
-    from acd.app import build, start  # noqa: PLC0415
-    from acd.config import load_config  # noqa: PLC0415
-    from acd.engine.effects import Fact  # noqa: PLC0415
-    from acd.engine.events import AgentCommand  # noqa: PLC0415
-    from acd.logs import configure_logging  # noqa: PLC0415
+    from bench.engine_process import start_logged_in  # noqa: PLC0415
 
-    configure_logging("warning")
-    config = load_config(config_path)
-    facts: Counter[str] = Counter()
-
-    def count(fact: Fact) -> None:
-        facts[fact.kind] += 1
-
-    app = build(config, observers=[count])
-    handling = _time_dispatch(app)
-    start(app, connect_deadline=10.0)
-    now = time.time()
-    for agent in config.agents:
-        app.runner.post(agent, AgentCommand(agent, "login", now))
-    deadline = time.monotonic() + 30.0
-    while facts["agent_login"] < len(config.agents) and time.monotonic() < deadline:
-        gevent.sleep(0.02)
+    app, facts, handling = start_logged_in(config_path, "warning", _time_dispatch, 30.0)
 
     def wake() -> None:
         while True:

@@ -480,35 +480,6 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
         """A :class:`CommandBatch` for :meth:`submit_batch`."""
         return CommandBatch(self)
 
-    def api_nowait(self, command: ApiCommand) -> PendingReply:
-        """Write ``api <command>`` and return without waiting: the reply comes through
-        the returned :class:`PendingReply`. Commands from one greenlet reach FreeSWITCH in
-        the order written, so an engine can issue a call's commands back to back instead
-        of paying a round trip for each."""
-        line = check_command_line(str(command), "api command")
-        return self._submit(f"api {line}\n\n", None)
-
-    def send_nowait(self, message: SendMsg) -> PendingReply:
-        """Write a ``sendmsg`` and return without waiting for its ``command/reply``."""
-        if not isinstance(message, SendMsg):
-            raise InvalidArgument(f"send_nowait takes a SendMsg: {message!r}")
-        return self._submit(message.text + "\n\n", None)
-
-    def bgapi_nowait(self, command: ApiCommand) -> tuple[BackgroundJob, PendingReply]:
-        """Like :meth:`bgapi` without waiting for the ``+OK Job-UUID`` reply: the job is
-        registered before the write; the reply (``-ERR`` if FreeSWITCH refused the
-        command) comes through the :class:`PendingReply`."""
-        line = check_command_line(str(command), "bgapi command")
-        self._ensure_background_jobs()
-        job = BackgroundJob(str(uuid.uuid4()), line)
-        self._jobs.add(job)
-        try:
-            pending = self._submit(f"bgapi {line}\nJob-UUID: {job.job_uuid}\n\n", None)
-        except BaseException:
-            self._jobs.discard(job.job_uuid)
-            raise
-        return job, pending
-
     def api(
         self, command: ApiCommand | str, *, timeout: float | None = None, check: bool = False
     ) -> ApiResponse:

@@ -18,7 +18,7 @@ from acd.adapters.translate import ENGINE_EVENTS, ENGINE_FILTERS
 from acd.engine.effects import Fact
 from acd.engine.engine import Engine
 from acd.engine.events import AgentCommand
-from acd.engine.policy import AgentEntry, EngineSettings, QueuePolicy
+from acd.engine.policy import AgentEntry, EngineSettings, QueuePolicy, hash_pin
 from freeswitch.client import ClientSettings, ESLClient
 from freeswitch.sim import Simulator
 from freeswitch.sim.dialplan import SHIPPED_EXTENSIONS, Dialplan
@@ -38,7 +38,7 @@ def default_settings(**queue_changes: object) -> EngineSettings:
         sales = replace(sales, **queue_changes)  # type: ignore[arg-type]
     agents = {
         f"100{i}": AgentEntry(
-            f"100{i}", AgentEntry.hash_pin(f"{i}{i}{i}{i}"), f"user/100{i}", ("support", "sales")
+            f"100{i}", hash_pin(f"{i}{i}{i}{i}"), f"user/100{i}", ("support", "sales")
         )
         for i in range(1, 6)
     }

@@ -8,8 +8,9 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
+from acd.adapters.translate import ENGINE_EVENTS
 from acd.cli import build_parser, main
-from acd.dev.watch import ENGINE_EVENTS, attach_logger
+from acd.dev.watch import attach_logger
 from freeswitch.client import ClientSettings, ESLClient
 from freeswitch.sim import Simulator
 from tests.fake_esl_server import free_port

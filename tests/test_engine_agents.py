@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from acd.engine.events import AgentCommand
-from acd.engine.policy import AgentEntry
+from acd.engine.policy import hash_pin
 from freeswitch.sim import AgentPhone
 from tests.engine_harness import Harness, default_settings, engine_fixture
 
@@ -170,7 +170,7 @@ def test_id_keyed_then_no_pin_is_not_taken_for_the_pin_r_phonelogin(
     them in (the id's digits are not read again as the PIN)."""
     settings = default_settings()
     agents = dict(settings.agents)
-    agents["1001"] = replace(agents["1001"], pin_sha256=AgentEntry.hash_pin("1001"))
+    agents["1001"] = replace(agents["1001"], pin_sha256=hash_pin("1001"))
     fixture = engine_fixture(redis_client, tenant, settings=replace(settings, agents=agents))
     acd = next(fixture)
     try:

@@ -284,7 +284,7 @@ class Runner:
                 self._observe(effect)
 
     def _watch_job(self, effect: Originate, job: BackgroundJob, accepted: PendingReply) -> None:
-        timeout = float(self._ring_timeout(effect)) + self.job_grace
+        timeout = float(effect.ring_timeout) + self.job_grace
         try:
             reply = accepted.get()
             if isinstance(reply, CommandReply) and not reply.ok:
@@ -315,15 +315,6 @@ class Runner:
             if not ok:
                 text = reply.text if isinstance(reply, ApiResponse) else str(reply)
                 _log.debug("acd.command_refused", command=what, reply=text.strip()[:200])
-
-    def _ring_timeout(self, effect: Originate) -> int:
-        for arg in effect.command.args:
-            marker = "originate_timeout="
-            if marker in arg:
-                digits = arg.split(marker, 1)[1].split(",", 1)[0].split("}", 1)[0]
-                if digits.isdigit():
-                    return int(digits)
-        return 60
 
     def _observe(self, fact: Fact) -> None:
         if fact.kind == "caller_refused" and fact.data.get("reason") != "unknown-queue":

@@ -9,7 +9,7 @@ shown, with comments, in ``examples/acd.yaml``.
 
 from __future__ import annotations
 
-from acd.config.agents import AgentSettings, FeatureCodeSettings, hash_pin
+from acd.config.agents import AgentSettings, FeatureCodeSettings
 from acd.config.defaults import default_config
 from acd.config.endpoints import ApiToken, EslSettings, HttpSettings, RedisSettings, Role
 from acd.config.loading import load_config, parse_config
@@ -25,6 +25,7 @@ from acd.config.queues import (
     QueueSettings,
     SoundSettings,
 )
+from acd.engine.policy import hash_pin
 
 __all__ = [
     "RESERVATION_MARGIN",

@@ -9,7 +9,6 @@ unsalted hash in well under a second, so the file must be readable by the engine
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from typing import Annotated
@@ -29,6 +28,7 @@ from acd.config.types import (
     digits_check,
     text_check,
 )
+from acd.engine.policy import hash_pin
 from routing.api import AgentProfile
 
 AgentId = Annotated[str, TextDigits, digits_check(1, 10, "an agent id")]
@@ -36,11 +36,6 @@ AgentId = Annotated[str, TextDigits, digits_check(1, 10, "an agent id")]
 
 Pin = Annotated[str, TextDigits, digits_check(4, 8, "a PIN")]
 PauseCode = Annotated[str, TextDigits, digits_check(1, 4, "a pause reason code")]
-
-
-def hash_pin(pin: str) -> str:
-    """The ``pin_sha256`` value for ``pin``: SHA-256 of its digits, 64 lowercase hex."""
-    return hashlib.sha256(pin.encode("ascii")).hexdigest()
 
 
 def _sha256_hex(value: str) -> str:

@@ -8,28 +8,11 @@ import gevent
 import gevent.event
 import structlog
 
+from acd.adapters.translate import ENGINE_EVENTS
 from freeswitch.client import ClientSettings, ESLClient
 from freeswitch.messages import Event
 
 _log = structlog.get_logger("acd.dev.watch")
-
-# The events the engine subscribes to; everything else is left in FreeSWITCH (the fewer
-# events on the socket, the further the reader stays from FreeSWITCH's 500-event cut-off).
-ENGINE_EVENTS = (
-    "CHANNEL_CREATE",
-    "CHANNEL_ANSWER",
-    "CHANNEL_PARK",
-    "CHANNEL_UNPARK",
-    "CHANNEL_BRIDGE",
-    "CHANNEL_UNBRIDGE",
-    "CHANNEL_HANGUP",
-    "CHANNEL_HANGUP_COMPLETE",
-    "CHANNEL_EXECUTE_COMPLETE",
-    "PLAYBACK_START",
-    "PLAYBACK_STOP",
-    "DTMF",
-    "BACKGROUND_JOB",
-)
 
 # Three missed FreeSWITCH heartbeats (20 s apart by default) mean it hangs: reconnect.
 IDLE_TIMEOUT = 60.0

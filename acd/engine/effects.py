@@ -35,6 +35,7 @@ class Originate:
     contact: str
     leg: str
     command: ApiCommand
+    ring_timeout: int  # seconds the agent's phone rings (the originate_timeout)
 
 
 @dataclass(frozen=True, slots=True)

@@ -366,7 +366,7 @@ class Engine:
             phone.state, phone.since, phone.contact = "ringing", now, record.contact
             self.store.put_agent(phone)
         return [
-            Originate(record.contact, leg, command),
+            Originate(record.contact, leg, command, policy.ring_timeout),
             Fact(
                 "offered",
                 {"contact": record.contact, "agent": reservation.agent_id, "leg": leg},
@@ -749,15 +749,6 @@ class Engine:
             SetTimer(record.contact, "announce_check", now + self.settings.announce_check_after)
         )
         return effects
-
-    # ------------------------------------------------------------------ adoption
-
-    def forget(self, contact: str) -> None:
-        """Drop a call's record (reconciliation found it gone and accounted for it)."""
-        record = self.store.get_call(contact)
-        if record is not None and record.agent_leg is not None:
-            self.store.unlink_leg(record.agent_leg)
-        self.store.delete_call(contact)
 
 
 def bridge_effects(record: CallRecord, leg: str, now: float) -> list[Effect]:

@@ -114,7 +114,7 @@ class OriginateFailed:
     at: float
 
 
-TimerKind = Literal["announce", "announce_check", "whisper", "digits", "reoffer"]
+TimerKind = Literal["announce", "announce_check", "whisper", "digits"]
 
 
 @dataclass(frozen=True, slots=True)

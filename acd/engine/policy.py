@@ -51,6 +51,11 @@ class QueuePolicy:
     transfer_priority: int = 100
 
 
+def hash_pin(pin: str) -> str:
+    """The ``pin_sha256`` of ``pin``: SHA-256 of its digits, 64 lowercase hex digits."""
+    return hashlib.sha256(pin.encode("ascii", "replace")).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class AgentEntry:
     """An agent as the phone login sees it (R-PHONELOGIN): the id (digits), the SHA-256
@@ -62,15 +67,11 @@ class AgentEntry:
     queues: tuple[str, ...]
     name: str = ""
 
-    @staticmethod
-    def hash_pin(pin: str) -> str:
-        return hashlib.sha256(pin.encode("ascii", "replace")).hexdigest()
-
     def check_pin(self, entered: str) -> bool:
         """Constant-time comparison of the keyed digits with the stored hash."""
         if not entered.isdigit():
             return False
-        return hmac.compare_digest(self.hash_pin(entered), self.pin_sha256)
+        return hmac.compare_digest(hash_pin(entered), self.pin_sha256)
 
 
 @dataclass(frozen=True, slots=True)
