@@ -25,7 +25,7 @@ from acd.adapters.translate import ENGINE_EVENTS, ENGINE_FILTERS
 from acd.config import Config
 from acd.engine.effects import Fact
 from acd.engine.engine import Engine
-from acd.engine.policy import AgentEntry, EngineSettings, QueuePolicy, hash_pin
+from acd.engine.policy import AgentEntry, AnnouncePart, EngineSettings, QueuePolicy, hash_pin
 from acd.errors import ConfigError
 from freeswitch.client import ESLClient
 from freeswitch.errors import ESLError
@@ -40,7 +40,7 @@ def engine_settings(config: Config) -> EngineSettings:
     queues = {}
     for name, queue in config.queues.items():
         ann = queue.announcements
-        first: list[str] = []
+        first: list[AnnouncePart] = []
         if ann.position:
             first.append("position")
         if ann.ewt:
@@ -51,7 +51,7 @@ def engine_settings(config: Config) -> EngineSettings:
             name=name,
             announce_first_after=ann.first_after,
             announce_every=ann.every,
-            first=tuple(first),  # type: ignore[arg-type]
+            first=tuple(first),
             repeat=tuple(ann.repeat),
             ewt_inhibit_case_types=frozenset(ann.ewt_inhibit_case_types),
             agents_min=ann.agents_min,

@@ -189,9 +189,7 @@ class Reconciler:
         elif record.kind == "feature" and record.state == "collecting":
             # The same guard as a fresh prompt's: the digits may have come while no one
             # listened, and the phone must not stay in silence.
-            low, high = settings.pin_digits
-            guard = settings.first_digit_timeout_ms + max(high, low) * settings.digit_timeout_ms
-            scheduler.set(record.contact, "digits", now + guard / 1000.0 + 30.0)
+            scheduler.set(record.contact, "digits", now + settings.digits_guard())
 
     def _bridge_confirmed(self, seen: CallRecord, leg: str) -> None:
         engine = self.runner.engine

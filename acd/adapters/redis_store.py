@@ -147,25 +147,25 @@ class RedisCallStore:
         self._load()
         return self._legs.get(leg)
 
-    def get_agent(self, agent_id: str) -> AgentRecord | None:
-        self._load()
-        record = self._agents.get(agent_id)
-        if record is None:
-            return None
+    @staticmethod
+    def _copy_agent(record: AgentRecord) -> AgentRecord:
         clone = copy.copy(record)
         clone.queues = list(record.queues)
         return clone
 
+    def get_agent(self, agent_id: str) -> AgentRecord | None:
+        self._load()
+        record = self._agents.get(agent_id)
+        return None if record is None else self._copy_agent(record)
+
     def put_agent(self, record: AgentRecord) -> None:
         self._load()
-        clone = copy.copy(record)
-        clone.queues = list(record.queues)
-        self._agents[record.id] = clone
+        self._agents[record.id] = self._copy_agent(record)
         self._write("hset", self._agents_key, record.id, _pack(record.to_wire()))
 
     def agents(self) -> list[AgentRecord]:
         self._load()
-        return [self.get_agent(agent_id) for agent_id in list(self._agents)]  # type: ignore[misc]
+        return [self._copy_agent(record) for record in self._agents.values()]
 
     def log_fact(self, kind: str, data: Mapping[str, object], at: float) -> None:
         """Append an engine fact to the events stream (``acd:{tenant}:events``), written

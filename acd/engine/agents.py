@@ -54,9 +54,7 @@ def _ask(engine: Engine, record: CallRecord, prompt: str, now: float) -> list[Ef
         digits_regex="\\d+",
         digit_timeout_ms=settings.digit_timeout_ms,
     )
-    # A guard in case the application never completes (the channel lost media).
-    guard = (settings.first_digit_timeout_ms + high * settings.digit_timeout_ms) / 1000.0 + 30.0
-    return [Send(message), SetTimer(record.contact, "digits", now + guard)]
+    return [Send(message), SetTimer(record.contact, "digits", now + settings.digits_guard())]
 
 
 def _finish(engine: Engine, record: CallRecord, prompt: str) -> list[Effect]:

@@ -50,13 +50,19 @@ from acd.engine.events import (
 )
 from acd.engine.policy import EngineSettings, QueuePolicy
 from acd.engine.records import AgentRecord, CallRecord, CallStore
-from acd.engine.states import CallEvent, TransitionError, agent_transition, call_transition
+from acd.engine.states import (
+    AgentEvent,
+    CallEvent,
+    TransitionError,
+    agent_transition,
+    call_transition,
+)
 from acd.errors import ValidationError
 from freeswitch import commands
 from freeswitch.arguments import HangupCause
 from freeswitch.errors import InvalidArgument
 from freeswitch.media import Playable
-from routing.api import Contact, Reservation, Router, Target
+from routing.api import Contact, NoAnswerState, Reservation, Router, Target
 from routing.errors import (
     DuplicateContactError,
     InvalidTransitionError,
@@ -147,10 +153,10 @@ class Engine:
     def agent_record(self, agent_id: str) -> AgentRecord:
         return self.store.get_agent(agent_id) or AgentRecord(agent_id)
 
-    def agent_event(self, agent_id: str, event: str, now: float, **changes: object) -> None:
+    def agent_event(self, agent_id: str, event: AgentEvent, now: float, **changes: object) -> None:
         """Move the agent's phone state through the agent table and store it."""
         record = self.agent_record(agent_id)
-        new_state = agent_transition(record.state, event)  # type: ignore[arg-type]
+        new_state = agent_transition(record.state, event)
         if new_state != record.state:
             record.state = new_state
             record.since = now
@@ -380,9 +386,11 @@ class Engine:
         entry = self.settings.agents.get(agent_id)
         return None if entry is None else entry.contact
 
-    def _release_quietly(self, reservation_id: str, now: float, state: str | None) -> list[Effect]:
+    def _release_quietly(
+        self, reservation_id: str, now: float, state: NoAnswerState | None
+    ) -> list[Effect]:
         try:
-            reservations = self.router.release(reservation_id, now, state)  # type: ignore[arg-type]
+            reservations = self.router.release(reservation_id, now, state)
         except RoutingError:
             return []  # already gone: confirmed, released or abandoned
         return self.offers(reservations, now)

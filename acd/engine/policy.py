@@ -106,6 +106,12 @@ class EngineSettings:
     transfer_prefix: str = "*8"
     reconcile_retry_after: float = 5.0
 
+    def digits_guard(self) -> float:
+        """Seconds after a ``play_and_get_digits`` starts until the engine gives up on it
+        (the channel lost media and it never completes): the longest entry plus 30 s."""
+        longest = max(self.id_digits[1], self.pin_digits[1])
+        return (self.first_digit_timeout_ms + longest * self.digit_timeout_ms) / 1000.0 + 30.0
+
     def reservation_timeout(self, policy: QueuePolicy) -> float:
         """Routing's reservation lifetime: the ring, the whisper and a margin, so the
         router never expires an offer the engine is still working on."""
