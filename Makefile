@@ -22,6 +22,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo  # the import rules in setup.cfg [importlinter]
+	@if command -v promtool >/dev/null; then promtool check rules wallboard/prometheus/*.yml; \
+	else echo "promtool not found (Debian package prometheus): alert rules not checked"; fi
 
 types: $(STAMP)
 	$(BIN)/mypy

@@ -4,6 +4,8 @@
 ``acd check-config FILE`` validate a configuration file and summarise it;
 ``acd sim``   a FreeSWITCH stand-in on the Event Socket port, with optional traffic;
 ``acd watch`` connect to FreeSWITCH (or the simulator) and log the events the engine uses;
+``acd report`` statistics per queue and half hour from the events stream (CSV, JSON, HTML);
+``acd alert-rules`` Prometheus alerting rules for the configuration's wallboard thresholds;
 ``acd demo``  simulated FreeSWITCH + caller traffic + the event log, on embedded defaults.
 
 Each subcommand is one row of :data:`SUBCOMMANDS`: its options are declared here (argparse
@@ -94,6 +96,50 @@ def _check_config(args: argparse.Namespace) -> int:
     return main(args.file)
 
 
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--config", help="the YAML configuration: Redis, tenant, targets")
+    source.add_argument("--redis", help="Redis URL (without --config; needs --tenant)")
+    parser.add_argument("--tenant", help="the tenant (default: the configuration's)")
+    when = "ISO date (a whole local day) or date-time, e.g. 2026-11-27 or 2026-11-27T08:30"
+    parser.add_argument("--from", dest="start", metavar="WHEN", required=True, help=when)
+    parser.add_argument("--to", dest="end", metavar="WHEN", required=True, help=when)
+    parser.add_argument("--queue", action="append", help="only this queue (repeatable)")
+    parser.add_argument("--format", choices=("csv", "json", "html"), default="csv")
+    parser.add_argument("--output", help="write to this file instead of stdout")
+    parser.add_argument("--tz", default="Europe/Stockholm", help="time zone of the half hours")
+    parser.add_argument(
+        "--target-seconds",
+        type=float,
+        default=20.0,
+        help="seconds; service-level target of queues without a configured one (default 20)",
+    )
+    parser.add_argument(
+        "--short-abandon-seconds",
+        type=float,
+        default=5.0,
+        help="seconds; abandons this soon are counted apart, outside the service level",
+    )
+
+
+def _report(args: argparse.Namespace) -> int:
+    from acd.reporting import report  # noqa: PLC0415 - imported only when used
+
+    return report(args)
+
+
+def _alert_rules_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="the YAML configuration file")
+
+
+def _alert_rules(args: argparse.Namespace) -> int:
+    from acd.adapters.metrics import alert_rules_text  # noqa: PLC0415 - imported only when used
+    from acd.config import load_config  # noqa: PLC0415
+
+    sys.stdout.write(alert_rules_text(load_config(args.config)))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from acd.dev.demo import main  # noqa: PLC0415 - imported only when used
 
@@ -110,6 +156,15 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand("sim", "run the FreeSWITCH simulator", _passthrough_arguments, _sim, True),
     Subcommand("watch", "log the events the engine would see", _watch_arguments, _watch),
+    Subcommand(
+        "report", "statistics per queue and half hour (R-STATS)", _report_arguments, _report
+    ),
+    Subcommand(
+        "alert-rules",
+        "Prometheus alerting rules for the wallboard thresholds (YAML on stdout)",
+        _alert_rules_arguments,
+        _alert_rules,
+    ),
     Subcommand(
         "demo",
         "simulated FreeSWITCH + caller traffic + the event log, on embedded defaults",

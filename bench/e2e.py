@@ -45,6 +45,7 @@ if __name__ == "__main__" and "--engine" in sys.argv:
     monkey.patch_all()
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -116,6 +117,24 @@ def run_engine(config_path: str) -> int:
         "dispatch": {kind: list(values) for kind, values in app.runner.dispatch.items()},
         "client": {k: v for k, v in app.client.counters().items() if isinstance(v, int)},
     }
+    if os.environ.get("E2E_HEAP"):
+        kinds = Counter(type(o).__name__ for o in gc.get_objects())
+        started = time.perf_counter()
+        gc.collect()
+        collect = time.perf_counter() - started
+        report["heap"] = {
+            "tracked": sum(kinds.values()),
+            "full_collect_ms": 1000 * collect,
+            "top": kinds.most_common(8),
+        }
+        sizes = []
+        for o in gc.get_objects():
+            try:
+                sizes.append((len(o), type(o).__name__, repr(o)[:80]))
+            except Exception:  # noqa: BLE001
+                pass
+        sizes.sort(reverse=True)
+        report["heap"]["largest"] = sizes[:8]
     print(json.dumps(report), flush=True)
     app.stop()
     return 0
@@ -129,7 +148,9 @@ def _instrument(app: Any) -> dict[str, Any]:
     - ``park_to_bgapi``: a ``CHANNEL_PARK`` that dispatches on its own lane, handler entry
       -> ``bgapi`` called; ``park_redis``: the Redis commands on that path (each one a
       sequential round trip), and ``park_redis_kinds`` the commands of the last one;
-    - ``redis_commands``: every Redis command of the engine, by name."""
+    - ``redis_commands``: every Redis command of the engine, by name;
+    - ``gc``: per generation, the cyclic garbage collector's pauses in seconds (each one
+      stops every lane)."""
     runner, client, execute = app.runner, app.client, app.redis.execute_command
     on_event, submit = runner._on_event, client.submit_batch
     events: dict[str, list[float]] = {}
@@ -139,7 +160,17 @@ def _instrument(app: Any) -> dict[str, Any]:
         "park_to_bgapi": [],
         "park_redis": [],
         "redis_commands": every,
+        "gc": {"0": [], "1": [], "2": []},
     }
+    gc_started = [0.0]
+
+    def gc_timed(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            handling["gc"][str(info["generation"])].append(time.perf_counter() - gc_started[0])
+
+    gc.callbacks.append(gc_timed)
     parks: dict[object, tuple[float, Counter[str]]] = {}  # greenlet -> (entry, commands)
 
     def timed_event(event: Any) -> None:
@@ -625,6 +656,13 @@ def _print_results(
         "engine handler time by event (s total / count / ms mean): "
         + ", ".join(f"{name} {t:.1f}/{n}/{1000 * t / max(n, 1):.2f}" for name, (t, n) in busiest)
     )
+    if "heap" in report:
+        print(f"engine heap at the end: {report['heap']}")
+    for generation, pauses in sorted(handling.get("gc", {}).items()):
+        print(
+            f"engine gc generation {generation}: n={len(pauses)} p50={ms(pauses, 0.5)} ms"
+            f" max={ms(pauses, 1.0)} ms total={sum(pauses):.2f} s"
+        )
     if probe.anomalies:
         print(f"anomalies: {dict(probe.anomalies)}", *probe.samples, sep="\n  ")
     dispatch = report.get("dispatch", {})

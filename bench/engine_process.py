@@ -20,7 +20,7 @@ def start_logged_in(
     ``gevent.monkey.patch_all()``: the imports here open sockets."""
     import gevent  # noqa: PLC0415
 
-    from acd.app import build, start  # noqa: PLC0415
+    from acd.app import build, settle_heap, start  # noqa: PLC0415
     from acd.config import load_config  # noqa: PLC0415
     from acd.engine.effects import Fact  # noqa: PLC0415
     from acd.engine.events import AgentCommand  # noqa: PLC0415
@@ -42,4 +42,5 @@ def start_logged_in(
     deadline = time.monotonic() + login_timeout
     while facts["agent_login"] < len(config.agents) and time.monotonic() < deadline:
         gevent.sleep(0.02)
+    settle_heap()  # as ``acd run`` does once started
     return app, facts, instrumented

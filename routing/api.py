@@ -244,7 +244,9 @@ class LogEntry:
     """One state change, as appended to the queue log (a Redis Stream in the store).
 
     ``kind`` is one of ``queue agent login logout pause unpause arrive abandon reserve
-    confirm release complete ready wait untarget escalate``; ``agent``, ``contact`` and
+    confirm release complete ready wait untarget escalate pick`` (``pick``: a telephonist
+    picked the contact for the agent, ``queue`` is the contact's home queue; the
+    ``reserve`` entry of the same pair follows it); ``agent``, ``contact`` and
     ``queue`` are ``""`` when not concerned (``queue`` is comma-separated for ``login``,
     ``logout`` and ``escalate``); ``at`` is epoch seconds.
     """
@@ -452,6 +454,20 @@ class Router(Protocol):
         read only.
 
         Raises ``UnknownContactError``, then ``InvalidTransitionError`` (not waiting).
+        """
+
+    def pick(self, contact_id: str, agent_id: str, now: float) -> Reservation:
+        """R-PICK, R-TELEPHONIST: offer the waiting contact to this agent, out of turn and
+        whatever the agent's queues, skills, languages and passive flag. The offer is an
+        ordinary reservation (confirm, release, expiry and complete as for any offer; a
+        release puts the contact back at its place). Only a ready agent may pick: a paused one
+        said "no calls now" (unpause first) and one in wrap-up is still finishing the last
+        call, exactly as routing would not offer either of them a call.
+
+        Raises ``UnknownContactError``, ``ContactNotWaitingError`` (reserved or busy), then
+        ``UnknownAgentError``, ``AgentUnavailableError`` (not ready),
+        ``AgentBusyError`` (a pending offer, or no room for the contact's channel class:
+        for a call, any contact at all, so no agent ever gets two calls).
         """
 
     def snapshot(self) -> RouterState:

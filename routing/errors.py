@@ -47,6 +47,25 @@ class InvalidTransitionError(RoutingError):
     slug = "invalid-transition"
 
 
+class ContactNotWaitingError(InvalidTransitionError):
+    """``pick``: the contact is offered (reserved) or in progress, not waiting."""
+
+    slug = "contact-not-waiting"
+
+
+class AgentUnavailableError(InvalidTransitionError):
+    """``pick``: the agent is not ready (logged out, paused or in wrap-up)."""
+
+    slug = "agent-unavailable"
+
+
+class AgentBusyError(InvalidTransitionError):
+    """``pick``: the agent has a pending offer, or no room for the contact's channel class
+    (for a call: any contact at all), so it may not be given another (R-TELEPHONIST)."""
+
+    slug = "agent-busy"
+
+
 class DuplicateContactError(RoutingError):
     """A contact with this id is already known (waiting, reserved or busy)."""
 
@@ -68,6 +87,9 @@ ERRORS_BY_SLUG: dict[str, type[RoutingError]] = {
         UnknownReservationError,
         ReservationExpiredError,
         InvalidTransitionError,
+        ContactNotWaitingError,
+        AgentUnavailableError,
+        AgentBusyError,
         DuplicateContactError,
     )
 }

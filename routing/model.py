@@ -22,6 +22,9 @@ from routing.api import (
     RouterState,
 )
 from routing.errors import (
+    AgentBusyError,
+    AgentUnavailableError,
+    ContactNotWaitingError,
     DuplicateContactError,
     InvalidTransitionError,
     ReservationExpiredError,
@@ -36,6 +39,7 @@ from routing.model_state import (
     available,
     contact_score,
     meets_floor,
+    room,
 )
 from routing.validation import (
     MAX_PRIORITY,
@@ -263,6 +267,22 @@ class ReferenceRouter(ModelFlow):
                 agent.idle_since = self._now
                 self._route_agent(agent)
         return self._made
+
+    def pick(self, contact_id: str, agent_id: str, now: float) -> Reservation:
+        check_name(contact_id, "contact id")
+        check_name(agent_id, "agent id")
+        self._begin(now)
+        contact = self._contact(contact_id)
+        if contact.state != "waiting":
+            raise ContactNotWaitingError(f"contact {contact_id} is {contact.state}, not waiting")
+        agent = self._agent(agent_id)
+        if agent.presence != "ready":
+            raise AgentUnavailableError(f"agent {agent_id} is {agent.presence}")
+        if agent.pending() or not room(agent, contact.cls):
+            raise AgentBusyError(f"agent {agent_id} has a pending offer or no room")
+        self._log("pick", agent=agent.id, contact=contact.id, queue=contact.queue)
+        self._reserve(agent, contact)
+        return self._made[0]
 
     def tick(self, now: float, limit: int = 1000) -> list[Reservation]:
         check_int(limit, "limit", 1, 1_000_000)

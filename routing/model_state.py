@@ -165,6 +165,15 @@ def avail(agent: AgentRec, cls: str) -> bool:
     return agent.load["voice"] == 0 and agent.load[cls] < capacity
 
 
+def room(agent: AgentRec, cls: str) -> bool:
+    """Room for one more contact of this class, whatever the presence (R-CHANNELS: a
+    call only with no other contact; chat and e-mail up to capacity, never beside a call)."""
+    if cls == "voice":
+        return sum(agent.load.values()) == 0
+    capacity = agent.chat_capacity if cls == "chat" else agent.email_capacity
+    return agent.load["voice"] == 0 and agent.load[cls] < capacity
+
+
 def available(agent: AgentRec) -> bool:
     return avail(agent, "voice") or avail(agent, "chat") or avail(agent, "email")
 

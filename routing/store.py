@@ -56,6 +56,7 @@ SCRIPTS = (
     "complete",
     "tick",
     "position",
+    "pick",  # last: the dispatch tests the hot operations first
 )
 
 
@@ -220,6 +221,11 @@ class RedisRouter:
             available_agents=int(row[4]),
             staffed_agents=int(row[5]),
         )
+
+    def pick(self, contact_id: str, agent_id: str, now: float) -> Reservation:
+        check_name(contact_id, "contact id")
+        check_name(agent_id, "agent id")
+        return self._decide("pick", now, contact_id, agent_id)[0]
 
     def snapshot(self) -> RouterState:
         try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
+
 from routing.api import (
     AgentProfile,
     Contact,
@@ -17,6 +19,7 @@ from routing.api import (
     Router,
     Target,
 )
+from routing.errors import AgentBusyError, AgentUnavailableError
 
 
 def pairs(made: Sequence[Reservation]) -> list[tuple[str, str]]:
@@ -462,3 +465,118 @@ def test_every_state_change_is_logged(router: Router) -> None:
         ("confirm", "a", "c", 3.0),
         ("complete", "a", "c", 4.0),
     ]
+
+
+# ------------------------------------------------------------------ telephonist pick
+
+
+def test_pick_takes_a_later_contact_out_of_turn(router: Router) -> None:
+    """R-PICK: the second waiting contact goes to the telephonist, who is not even in the
+    queue; the first keeps waiting; the log says ``pick`` before the ``reserve``."""
+    queue(router, reservation_timeout=20.0)
+    queue(router, "desk")
+    agent(router, "t", 1.0, queues=("desk",))
+    call(router, "c1", 2.0)
+    call(router, "c2", 3.0)
+    assert router.pick("c2", "t", 5.0) == Reservation("c2#1", "t", "c2", 25.0)
+    state = router.snapshot()
+    assert state.waiting == {"q": ("c1",)}
+    assert (state.contacts["c2"].state, state.contacts["c2"].agent) == ("reserved", "t")
+    assert [(e.kind, e.agent, e.contact, e.queue, e.at) for e in router.log_tail(2)] == [
+        ("pick", "t", "c2", "q", 5.0),
+        ("reserve", "t", "c2", "", 5.0),
+    ]
+
+
+def test_picked_contact_released_keeps_its_place(router: Router) -> None:
+    """R-PICK, R-NOANSWER: an unanswered pick puts the caller back ahead of later ones."""
+    queue(router)
+    queue(router, "desk")
+    agent(router, "t", 1.0, queues=("desk",))
+    call(router, "c1", 2.0)
+    call(router, "c2", 3.0)
+    call(router, "c3", 4.0)
+    router.pick("c2", "t", 5.0)
+    assert router.release("c2#1", 6.0, "available") == []
+    assert router.snapshot().waiting == {"q": ("c1", "c2", "c3")}
+    assert router.snapshot().agents["t"].load == (0, 0, 0)
+
+
+def test_picked_contact_expires_like_any_offer(router: Router) -> None:
+    """The pick's reservation has the home queue's timeout and ``tick`` releases it."""
+    queue(router, reservation_timeout=10.0, no_answer_state="paused")
+    queue(router, "desk")
+    agent(router, "t", 1.0, queues=("desk",))
+    call(router, "c1", 2.0)
+    router.pick("c1", "t", 3.0)
+    assert router.tick(12.9) == []
+    assert router.tick(13.0) == []
+    state = router.snapshot()
+    assert state.waiting == {"q": ("c1",)}
+    assert (state.agents["t"].presence, state.agents["t"].pause_reason) == (
+        "paused",
+        "no-answer",
+    )
+
+
+def test_picked_call_is_served_and_counted_by_its_queue(router: Router) -> None:
+    """Confirm and complete as for a routed offer: handle time goes to the home queue,
+    wrap-up follows, during which the agent may not pick."""
+    queue(router, wrap_up_seconds=30.0)
+    queue(router, "desk")
+    agent(router, "t", 1.0, queues=("desk",))
+    call(router, "c1", 2.0)
+    call(router, "c2", 2.5)
+    router.pick("c1", "t", 3.0)
+    router.confirm("c1#1", 4.0)
+    assert router.complete("c1", 64.0, 60.0) == []
+    assert router.snapshot().stats["q"] == (1, 60.0, 0.0)
+    assert router.snapshot().agents["t"].presence == "wrap_up"
+    with pytest.raises(AgentUnavailableError):
+        router.pick("c2", "t", 65.0)
+    router.tick(94.0)
+    assert router.pick("c2", "t", 95.0).agent_id == "t"
+
+
+@pytest.mark.parametrize("first", ["routed", "pick"])
+def test_routed_offer_and_pick_never_give_an_agent_two_calls(router: Router, first: str) -> None:
+    """R-TELEPHONIST: an agent in queue q is also a telephonist; whichever of a routed
+    offer (a caller arriving in q) and a pick (a caller waiting in "desk") comes first
+    wins, the other finds the agent busy."""
+    queue(router)
+    queue(router, "desk")
+    agent(router, "a", 1.0)
+    call(router, "d1", 2.0, "desk")
+    if first == "routed":
+        assert pairs(call(router, "c1", 3.0)) == [("a", "c1")]
+        with pytest.raises(AgentBusyError):
+            router.pick("d1", "a", 4.0)
+        router.confirm("c1#1", 4.0)
+        with pytest.raises(AgentBusyError):
+            router.pick("d1", "a", 5.0)
+    else:
+        router.pick("d1", "a", 3.0)
+        assert call(router, "c1", 4.0) == []
+        router.confirm("d1#1", 4.0)
+        assert call(router, "c2", 5.0) == []
+    view = router.snapshot().agents["a"]
+    assert view.load == (1, 0, 0) and len(view.assigned) == 1
+
+
+def test_pick_of_a_chat_respects_capacity(router: Router) -> None:
+    """R-CHANNELS: a chat may be picked beside another chat up to capacity, never beside
+    a call, and a call never beside a chat."""
+    queue(router)
+    queue(router, "desk")
+    agent(router, "t", 1.0, queues=("desk",), chat_capacity=2)
+    for cid in ("ch1", "ch2", "ch3"):
+        call(router, cid, 2.0, channel="chat")
+    call(router, "v", 2.0)
+    router.pick("ch1", "t", 3.0)
+    router.confirm("ch1#1", 3.0)
+    with pytest.raises(AgentBusyError):
+        router.pick("v", "t", 4.0)
+    router.pick("ch2", "t", 4.0)
+    router.confirm("ch2#1", 4.0)
+    with pytest.raises(AgentBusyError):
+        router.pick("ch3", "t", 5.0)

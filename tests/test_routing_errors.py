@@ -19,6 +19,9 @@ from redis.retry import Retry
 from acd.errors import ACDError, ValidationError
 from routing.api import AgentProfile, Contact, EscalationStep, QueueConfig, Router, Target
 from routing.errors import (
+    AgentBusyError,
+    AgentUnavailableError,
+    ContactNotWaitingError,
     DuplicateContactError,
     InvalidTransitionError,
     ReservationExpiredError,
@@ -82,6 +85,15 @@ BAD_CALLS: list[tuple[str, type[ACDError], Callable[[Router], Any]]] = [
     ("complete unknown", UnknownContactError, lambda r: r.complete("zz", 7.0, 1.0)),
     ("position busy", InvalidTransitionError, lambda r: r.position("c1", 7.0)),
     ("position unknown", UnknownContactError, lambda r: r.position("zz", 7.0)),
+    ("pick unknown contact", UnknownContactError, lambda r: r.pick("zz", "out", 7.0)),
+    ("pick offered contact", ContactNotWaitingError, lambda r: r.pick("c2", "ghost", 7.0)),
+    ("pick busy contact", ContactNotWaitingError, lambda r: r.pick("c1", "b", 7.0)),
+    ("pick for unknown agent", UnknownAgentError, lambda r: r.pick("c3", "ghost", 7.0)),
+    ("pick for logged out", AgentUnavailableError, lambda r: r.pick("c3", "out", 7.0)),
+    ("pick for paused", AgentUnavailableError, lambda r: r.pick("c3", "p", 7.0)),
+    ("pick for agent in call", AgentBusyError, lambda r: r.pick("c3", "a", 7.0)),
+    ("pick for offered agent", AgentBusyError, lambda r: r.pick("c3", "b", 7.0)),
+    ("pick bad agent id", ValidationError, lambda r: r.pick("c3", "a b", 7.0)),
     ("bad agent id", ValidationError, lambda r: r.login("a b", ["q"], 7.0)),
     ("injection in id", ValidationError, lambda r: r.pause("a\nb", "lunch", 7.0)),
     ("no queues", ValidationError, lambda r: r.login("a", [], 7.0)),

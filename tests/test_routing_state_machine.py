@@ -388,6 +388,37 @@ class RoutingMachine(RuleBasedStateMachine):
         rid = data.draw(st.sampled_from(self.reservation_ids[-6:]))
         self.both(lambda r: r.release(rid, self.now, state))
 
+    @rule(data=st.data())
+    @precondition(lambda self: bool(self.contact_ids))
+    def pick(self, data: st.DataObject) -> None:
+        """R-PICK, R-TELEPHONIST: a telephonist picks a contact for an agent out of turn;
+        refused (state unchanged) unless the contact waits and the agent is present with
+        room; the invariants (one offer per contact, voice exclusive) hold either way."""
+        before = self.model.snapshot()
+        waiting = sorted(c.id for c in before.contacts.values() if c.state == "waiting")
+        pool = waiting if waiting and data.draw(st.booleans()) else self.contact_ids
+        cid = data.draw(st.sampled_from(pool))
+        # Agents free to take it come up often; any agent (or none) the rest of the time.
+        free = sorted(
+            a.id for a in before.agents.values() if a.presence == "ready" and not a.assigned
+        )
+        agents = free if free and data.draw(st.booleans()) else [*AGENTS, "ghost"]
+        agent = data.draw(st.sampled_from(agents))
+        log_before = self.model.log_tail(30)
+        made = self.both(lambda r: r.pick(cid, agent, self.now))
+        after = self.model.snapshot()
+        if made is None:
+            event("pick refused")
+            assert after == before and self.model.log_tail(30) == log_before
+            return
+        event("pick made")
+        self.reservation_ids.append(made.id)
+        assert (made.agent_id, made.contact_id) == (agent, cid)
+        assert after.reservations[made.id] == made
+        assert before.contacts[cid].state == "waiting"
+        assert before.agents[agent].presence == "ready"
+        assert not any(state == "reserved" for _c, state in before.agents[agent].assigned)
+
     @rule(data=st.data(), handle=st.sampled_from([0.0, 30.0, 61.5, 240.0]))
     @precondition(lambda self: bool(self.contact_ids))
     def complete(self, data: st.DataObject, handle: float) -> None:
@@ -512,7 +543,8 @@ class RoutingMachine(RuleBasedStateMachine):
 
 def test_model_and_redis_agree(redis_client: redis.Redis) -> None:
     """R-SKILL, R-LIDLE, R-PRIO, R-PASSIVE, R-PRIVQ, R-STICKY, R-POS, R-POSALL, R-EWT,
-    R-CHANNELS, R-WRAP, R-NOANSWER, R-MULTI: identical decisions, states and positions."""
+    R-CHANNELS, R-WRAP, R-NOANSWER, R-MULTI, R-PICK, R-TELEPHONIST: identical decisions,
+    states and positions."""
 
     class Machine(RoutingMachine):
         def __init__(self) -> None:

@@ -1,44 +1,77 @@
-"""The HTTP admin API: log agents in and out, pause them, list who serves which queue.
+"""The HTTP API: read queues, contacts and agents; log agents in and out, pause them; a
+telephonist picks a waiting call (R-PICK, R-TELEPHONIST, R-PHONELOGIN).
 
-Served by the engine process (Flask on gevent's WSGI server). Every request carries
-``Authorization: Bearer <token>`` with a token of ``config.http.tokens``; the token's role
-decides what it may do (roles are ordered viewer < agent < supervisor < admin):
+Served by the engine process (Flask on gevent's WSGI server). Every request but the
+OpenAPI document carries ``Authorization: Bearer <token>`` with a token of
+``config.http.tokens``; the token's role decides what it may do (roles are ordered
+viewer < agent < supervisor < admin). The document of every route, body and answer is
+``acd/adapters/openapi.yaml`` (OpenAPI 3.1), served as JSON:
 
-=========================================  =====================================================
-``GET  /api/agents``                       viewer+: every agent, its presence and its queues
-``GET  /api/queues/{name}/agents``         viewer+: the agents logged in to a queue
-``POST /api/agents/{id}/login``            agent (own id = token name) or supervisor+;
-                                           body ``{"queues": [...]}`` optional (default: all
-                                           of the agent's own queues)
-``POST /api/agents/{id}/logout``           same roles; body ``{"queues": [...]}`` optional
-                                           (default: every queue)
-``POST /api/agents/{id}/pause``            same roles; body ``{"reason": name}`` optional
-``POST /api/agents/{id}/unpause``          supervisor+
-``POST /api/calls/{uuid}/transfer``        agent (only a call it serves) or supervisor+;
-                                           body ``{"queue": name}``: priority transfer of a
-                                           waiting or talking caller (R-PRIO)
-=========================================  =====================================================
+===================================================  =========================================
+``GET  /api/openapi.json``                           no token: this API's OpenAPI document
+``GET  /api/queues``                                 viewer+: every queue with its load
+                                                     (waiting, offered, longest wait in
+                                                     seconds, agents by state)
+``GET  /api/queues/{name}/contacts``                 viewer+: the queue's waiting contacts in
+                                                     queue order (position, seconds waited,
+                                                     priority, case type, caller number)
+``GET  /api/queues/{name}/agents``                   viewer+: the agents logged in to a queue
+``GET  /api/agents``                                 viewer+: every agent, its presence and the
+                                                     queues it is logged in to
+``GET  /api/agents/{id}``                            viewer+: one agent (same fields)
+``POST /api/agents/{id}/login``                      agent (own id = token name) or
+                                                     supervisor+; body ``{"queues": [...]}``
+                                                     optional (default: all of the agent's own
+                                                     queues)
+``POST /api/agents/{id}/logout``                     same roles; body ``{"queues": [...]}``
+                                                     optional (default: every queue)
+``POST /api/agents/{id}/pause``                      same roles; body ``{"reason": name}``
+                                                     optional
+``POST /api/agents/{id}/unpause``                    supervisor+
+``POST /api/calls/{uuid}/transfer``                  agent (only a call it serves) or
+                                                     supervisor+; body ``{"queue": name}``:
+                                                     priority transfer of a waiting or talking
+                                                     caller (R-PRIO)
+``POST /api/queues/{name}/contacts/{uuid}/pick``     a telephonist's agent token (for itself)
+                                                     or supervisor+; body ``{"agent": id}``
+                                                     optional (default: the token's agent):
+                                                     that waiting caller rings the agent's
+                                                     phone now, out of turn (R-PICK)
+===================================================  =========================================
 
-A change is carried out on the agent's lane of the engine (like a feature-code login),
-and the request waits for its outcome up to ``timeout`` seconds. Success answers 200 with
-``{"agent": id, "action": ..., ...}``. Errors answer ``{"error": slug, "message": text}``:
-400 bad body or an action the agent's membership does not allow, 401 no or unknown
-token, 403 role too low, 404 unknown agent or queue, 409 the agent's state does not allow
-the action (e.g. unpause of an agent that is not paused), 503 Redis or the engine
-unavailable, 504 no outcome within ``timeout`` (the action may still happen). On any
-error before the engine acted, nothing changes.
+A change is carried out on the lane of the agent (or, for a pick or a transfer, of the
+call) in the engine, like a feature-code login, and the request waits for its outcome up to
+``timeout`` seconds. Success answers 200 with what was done. Errors answer
+``{"error": slug, "message": text}``: 400 bad body or an action the agent's membership does
+not allow, 401 no or unknown token, 403 role too low (or, for a pick, an agent that is not a
+telephonist), 404 unknown agent, queue or contact, 409 the state does not allow the action
+(e.g. unpause of an agent that is not paused; a pick of a caller already offered, or for an
+agent that is not ready or already has a call or an offer), 503 Redis or the engine
+unavailable, 504 no outcome within ``timeout`` (the action may still happen). On any error
+before the engine acted, nothing changes.
+
+A pick is the routing's atomic ``pick`` (docs/ROUTING.md) followed by the very path of a
+routed offer: the agent's leg is originated, the whisper plays, the caller is bridged; if
+the agent does not answer, the caller keeps its place in the queue. An agent logged in to
+queues is offered calls by routing and may pick at the same time: routing gives one agent
+at most one call (a pick finds an agent with an offer busy, and routing offers nothing to an
+agent with a picked call).
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
 import gevent
 import gevent.event
 import structlog
+import yaml
 from flask import Flask, Response, request
 from gevent.pywsgi import WSGIServer
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,9 +84,18 @@ from acd.config.types import Name
 from acd.engine.agents import agent_command
 from acd.engine.effects import Effect
 from acd.engine.events import AgentAction, AgentCommand, TransferRequest
+from acd.engine.records import CallRecord
 from acd.engine.states import TransitionError
 from acd.errors import ACDError, ValidationError
-from routing.errors import InvalidTransitionError, RoutingError, UnknownQueueError
+from routing.api import Reservation, RouterState
+from routing.errors import (
+    InvalidTransitionError,
+    RoutingError,
+    UnknownAgentError,
+    UnknownContactError,
+    UnknownQueueError,
+)
+from wallboard.metrics import agent_state
 
 if TYPE_CHECKING:
     from acd.adapters.runner import Runner
@@ -95,6 +137,29 @@ class EmptyBody(_Body):
     pass
 
 
+class PickBody(_Body):
+    """Body of a pick: ``agent`` None means the token's own agent."""
+
+    agent: Name | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PickRequest:
+    """A pick carried out on the contact's lane: ``at`` is epoch seconds."""
+
+    contact: str
+    agent: str
+    at: float
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI 3.1 document (``acd/adapters/openapi.yaml``) as a dict."""
+    text = (resources.files("acd.adapters") / "openapi.yaml").read_text(encoding="utf-8")
+    document: dict[str, Any] = yaml.safe_load(text)
+    return document
+
+
 _BODIES: Mapping[AgentAction, type[_Body]] = {
     "login": QueuesBody,
     "logout": QueuesBody,
@@ -117,6 +182,8 @@ def _error_status(exc: Exception) -> tuple[int, str]:
     """The HTTP status and slug of an error raised by the engine for an agent action."""
     if isinstance(exc, InvalidTransitionError | TransitionError):
         return 409, exc.slug
+    if isinstance(exc, UnknownContactError | UnknownAgentError):
+        return 404, exc.slug
     if isinstance(exc, ValidationError | UnknownQueueError):
         return 400, exc.slug
     if isinstance(exc, CallStoreError) or type(exc) is RoutingError:
@@ -130,7 +197,8 @@ def _error_status(exc: Exception) -> tuple[int, str]:
 
 class AdminApi:
     """The WSGI application and its server. ``runner`` gives the engine, its lanes and its
-    clock; ``tokens`` are the accepted bearer tokens."""
+    clock; ``tokens`` are the accepted bearer tokens; ``telephonists`` the ids of the
+    agents whose own (``agent``) token may pick calls (config ``telephonist: true``)."""
 
     def __init__(
         self,
@@ -138,10 +206,12 @@ class AdminApi:
         tokens: Sequence[ApiToken],
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        telephonists: Collection[str] = (),
     ) -> None:
         self.runner = runner
         self.tokens = tuple(tokens)
         self.timeout = timeout
+        self.telephonists = frozenset(telephonists)
         self.app = self._make_app()
         self._server: WSGIServer | None = None
 
@@ -197,16 +267,42 @@ class AdminApi:
         def _too_large(_exc: Exception) -> Response:
             return _json(413, {"error": "too-large", "message": f"body over {MAX_BODY} bytes"})
 
+        @app.get("/api/openapi.json")
+        def _openapi() -> Response:
+            return _json(200, openapi_document())
+
         @app.get("/api/agents")
         def _agents() -> Response:
             self._authorize("viewer")
             return _json(200, {"agents": self._agent_views()})
 
+        @app.get("/api/agents/<agent_id>")
+        def _agent(agent_id: str) -> Response:
+            self._authorize("viewer")
+            if agent_id not in self.runner.engine.settings.agents:
+                raise ApiError(404, "unknown-agent", f"no agent {agent_id!r}")
+            found = [view for view in self._agent_views() if view["id"] == agent_id]
+            return _json(200, found[0])
+
+        @app.get("/api/queues")
+        def _queues() -> Response:
+            self._authorize("viewer")
+            return _json(200, {"queues": self._queue_loads()})
+
+        @app.get("/api/queues/<name>/contacts")
+        def _queue_contacts(name: str) -> Response:
+            self._authorize("viewer")
+            self._known_queue(name)
+            return _json(200, {"queue": name, "contacts": self._waiting(name)})
+
+        @app.post("/api/queues/<name>/contacts/<contact>/pick")
+        def _pick(name: str, contact: str) -> Response:
+            return self._pick(name, contact)
+
         @app.get("/api/queues/<name>/agents")
         def _queue_agents(name: str) -> Response:
             self._authorize("viewer")
-            if name not in self.runner.engine.settings.queues:
-                raise ApiError(404, "unknown-queue", f"no queue named {name!r}")
+            self._known_queue(name)
             members = [
                 {k: v for k, v in view.items() if k != "queues"}
                 for view in self._agent_views()
@@ -252,7 +348,14 @@ class AdminApi:
             raise ApiError(403, "forbidden", f"role {found.role} may not do this")
         return found
 
+    def _known_queue(self, name: str) -> None:
+        if name not in self.runner.engine.settings.queues:
+            raise ApiError(404, "unknown-queue", f"no queue named {name!r}")
+
     def _body(self, action: AgentAction) -> _Body:
+        return self._parse(_BODIES[action])
+
+    def _parse(self, model: type[_Body]) -> _Body:
         raw = request.get_data(cache=False)
         data: Any = {}
         if raw.strip():
@@ -264,7 +367,7 @@ class AdminApi:
             raise ApiError(400, "invalid-input", "the body must be a JSON object")
         try:
             # From the JSON text: strict mode then takes a JSON array for a tuple.
-            return _BODIES[action].model_validate_json(raw if raw.strip() else b"{}")
+            return model.model_validate_json(raw if raw.strip() else b"{}")
         except PydanticValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
@@ -317,6 +420,116 @@ class AdminApi:
         _log.info("acd.http_transfer", contact=contact, queue=queue, by=token.name)
         return _json(200, {"contact": contact, "queue": queue})
 
+    def _pick(self, queue: str, contact: str) -> Response:
+        """R-PICK, R-TELEPHONIST: ring the chosen agent's phone for this waiting caller."""
+        token = self._authorize("agent")
+        body = self._parse(PickBody)
+        assert isinstance(body, PickBody)
+        engine = self.runner.engine
+        if body.agent is None and token.name not in engine.settings.agents:
+            raise ApiError(400, "invalid-input", 'name the agent: {"agent": "<id>"}')
+        agent_id = body.agent or token.name
+        if token.role == "agent":
+            if agent_id != token.name:
+                raise ApiError(403, "forbidden", "an agent token picks only for its own agent")
+            if token.name not in self.telephonists:
+                raise ApiError(403, "not-telephonist", f"agent {token.name} is no telephonist")
+        self._known_queue(queue)
+        if agent_id not in engine.settings.agents:
+            raise ApiError(404, "unknown-agent", f"no agent {agent_id!r}")
+        record = self._call(contact)
+        if record is None or record.kind != "caller" or not self._in_queue(record, queue):
+            raise ApiError(404, "unknown-contact", f"no caller {contact!r} in queue {queue!r}")
+        made: list[Reservation] = []
+
+        def act(event: PickRequest) -> list[Effect]:
+            # On the caller's lane: nothing else of this call runs meanwhile, and the offer
+            # goes the way of any routed offer (Offer on this lane, originate, whisper).
+            reservation = engine.router.pick(event.contact, event.agent, event.at)
+            made.append(reservation)
+            return engine.offers([reservation], event.at)
+
+        self._run_on_lane(PickRequest(contact, agent_id, self.runner.clock()), contact, act)
+        _log.info("acd.http_pick", contact=contact, queue=queue, agent=agent_id, by=token.name)
+        answer = {"contact": contact, "queue": queue, "agent": agent_id, "reservation": made[0].id}
+        return _json(200, answer)
+
+    def _call(self, contact: str) -> CallRecord | None:
+        try:
+            return self.runner.engine.store.get_call(contact)
+        except CallStoreError as exc:
+            raise ApiError(503, exc.slug, str(exc)) from None
+
+    def _in_queue(self, record: CallRecord, queue: str) -> bool:
+        """Is the caller listed in ``queue`` (its home queue, or one escalation added)?"""
+        if record.queue == queue:
+            return True
+        view = self._snapshot().contacts.get(record.contact)
+        return view is not None and queue in view.queues
+
+    def _snapshot(self) -> RouterState:
+        try:
+            return self.runner.engine.router.snapshot()
+        except RoutingError as exc:
+            raise ApiError(503, exc.slug, str(exc)) from None
+
+    def _queue_loads(self) -> list[dict[str, Any]]:
+        """Each configured queue's load, by name: ``waiting`` (as listed by
+        :meth:`_waiting`), ``offered`` (its callers ringing an agent), ``longest_wait``
+        (seconds since the oldest of both arrived, 0 if none), ``agents`` logged in by
+        state (``free busy wrap_up paused``, as the metrics count them) and in all."""
+        state = self._snapshot()
+        now = self.runner.clock()
+        loads: list[dict[str, Any]] = []
+        for name in sorted(self.runner.engine.settings.queues):
+            waiting = [c for c in state.contacts.values() if _waits_in(c.state, c.queues, name)]
+            offered = [
+                c for c in state.contacts.values() if c.queue == name and c.state == "reserved"
+            ]
+            arrivals = [c.arrival for c in (*waiting, *offered)]
+            agents = {key: 0 for key in ("free", "busy", "wrap_up", "paused")}
+            for view in state.agents.values():
+                if name in view.queues and view.presence != "logged_out":
+                    agents[agent_state(view)] += 1
+            loads.append(
+                {
+                    "name": name,
+                    "waiting": len(waiting),
+                    "offered": len(offered),
+                    "longest_wait": round(max(0.0, now - min(arrivals)), 3) if arrivals else 0.0,
+                    "agents": {"logged_in": sum(agents.values()), **agents},
+                }
+            )
+        return loads
+
+    def _waiting(self, queue: str) -> list[dict[str, Any]]:
+        """The contacts waiting in ``queue`` (home queue or added by escalation, including
+        those held for one agent: ``target``), best first: priority, then arrival, then id,
+        the order routing serves them in."""
+        state = self._snapshot()
+        now = self.runner.clock()
+        listed = sorted(
+            (c for c in state.contacts.values() if _waits_in(c.state, c.queues, queue)),
+            key=lambda c: (c.score, c.id),
+        )
+        contacts: list[dict[str, Any]] = []
+        for position, view in enumerate(listed, start=1):
+            record = self._call(view.id)
+            contacts.append(
+                {
+                    "contact": view.id,
+                    "position": position,
+                    "waiting_seconds": round(max(0.0, now - view.arrival), 3),
+                    "priority": view.priority,
+                    "queue": view.queue,
+                    "channel": view.channel,
+                    "case_type": None if record is None else record.case_type,
+                    "caller_number": None if record is None else record.caller_number,
+                    "target": view.target if view.restriction is not None else None,
+                }
+            )
+        return contacts
+
     def _run_on_lane(
         self,
         event: Any,
@@ -360,10 +573,10 @@ class AdminApi:
         """Every configured agent with routing's view (presence, queues) and the phone's
         state, in id order. Raises :class:`ApiError` 503 if Redis fails."""
         engine = self.runner.engine
+        snapshot = self._snapshot()
         try:
-            snapshot = engine.router.snapshot()
             phones = {record.id: record for record in engine.store.agents()}
-        except (RoutingError, CallStoreError) as exc:
+        except CallStoreError as exc:
             raise ApiError(503, exc.slug, str(exc)) from None
         views: list[dict[str, Any]] = []
         for agent_id in sorted(engine.settings.agents):
@@ -381,6 +594,12 @@ class AdminApi:
                     "queues": [] if routed is None else list(routed.queues),
                     "phone_state": "logged_out" if phone is None else phone.state,
                     "contacts": [] if routed is None else [c for c, _ in routed.assigned],
+                    "own_queues": list(engine.settings.agents[agent_id].queues),
+                    "telephonist": agent_id in self.telephonists,
                 }
             )
         return views
+
+
+def _waits_in(state: str, queues: Sequence[str], queue: str) -> bool:
+    return state == "waiting" and queue in queues

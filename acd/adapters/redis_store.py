@@ -167,12 +167,15 @@ class RedisCallStore:
         self._load()
         return [self._copy_agent(record) for record in self._agents.values()]
 
-    def log_fact(self, kind: str, data: Mapping[str, object], at: float) -> None:
+    def log_fact(
+        self, kind: str, data: Mapping[str, object], at: float, *, entry_id: str = "*"
+    ) -> None:
         """Append an engine fact to the events stream (``acd:{tenant}:events``), written
         with the next flush: ``k`` the fact's kind, ``t`` epoch seconds, ``d`` msgpack of
-        its data. Capped near ``events_maxlen`` entries."""
+        its data. Capped near ``events_maxlen`` entries. ``entry_id`` (``ms-seq``, for
+        replaying history) replaces the id Redis would give: its clock at the write."""
         fields = {"k": kind, "t": repr(float(at)), "d": msgpack.packb(dict(data), default=str)}
-        self._write("xadd", self._events_key, fields, "*", self._events_maxlen, True)
+        self._write("xadd", self._events_key, fields, entry_id, self._events_maxlen, True)
 
     def last_agent(self, caller_number: str, now: float, window: float) -> str | None:
         raw = self._do("get", self._sticky + caller_number)

@@ -222,10 +222,25 @@ class Runner:
             _log.error("acd.store_flush_failed", error=str(exc))
 
     def apply(self, effects: Sequence[Effect]) -> None:
-        """Make the store's writes durable, then carry out ``effects`` in order: a
-        restarted engine finds every call that a command was sent for. The Event Socket
-        commands among them go out in one write, in order (replies checked later)."""
-        self._flush()
+        """Make the store's writes durable and carry out ``effects`` in order; the Event
+        Socket commands among them go out in one write, in order (replies checked later).
+
+        The writes go first, so a restarted engine finds every call that a command was
+        sent for, except when the commands ring an agent: then the ``bgapi originate`` is
+        written first and the records right after, saving the caller a Redis round trip.
+        A crash in between leaves a reservation and an agent leg that no record knows,
+        which reconciliation undoes without penalty (the leg hung up, the offer released,
+        the parked caller adopted at its place: docs/ARCHITECTURE.md, "Restart safety")."""
+        ringing = any(isinstance(effect, Originate) for effect in effects)
+        if not ringing:
+            self._flush()
+        try:
+            self._carry_out(effects)
+        finally:
+            if ringing:
+                self._flush()
+
+    def _carry_out(self, effects: Sequence[Effect]) -> None:
         batch = self.client.batch()
         replies: list[tuple[str, int]] = []  # what, index in the batch
         originates: list[tuple[Originate, BackgroundJob, int]] = []

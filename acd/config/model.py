@@ -11,6 +11,7 @@ from acd.config.agents import AgentId, AgentSettings, FeatureCodeSettings
 from acd.config.endpoints import EslSettings, HttpSettings, RedisSettings
 from acd.config.problems import CrossCheckError, Loc
 from acd.config.queues import DEFAULT_LANGUAGE, QueueSettings, SoundSettings
+from acd.config.supervision import Thresholds, WallboardSettings
 from acd.config.types import Frozen, FrozenMap, Language, List, Name, check_language, text_check
 
 Description = Annotated[str, text_check(200)]
@@ -42,6 +43,7 @@ class Config(Frozen):
     sounds: SoundSettings = SoundSettings()
     queues: FrozenMap[Name, QueueSettings] = Field(min_length=1)
     agents: FrozenMap[AgentId, AgentSettings] = Field(default_factory=dict)
+    wallboard: WallboardSettings = WallboardSettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -80,6 +82,11 @@ class Config(Frozen):
         if problems:
             raise CrossCheckError(problems)
         return self
+
+    def queue_thresholds(self, queue: str) -> Thresholds:
+        """The wallboard thresholds of ``queue``: its own over ``wallboard.thresholds``.
+        Raises ``KeyError`` for an unknown queue."""
+        return self.queues[queue].thresholds.resolve(self.wallboard.thresholds)
 
     def qualified_agents(self, queue: str) -> tuple[str, ...]:
         """Ids of the agents in ``queue`` who meet its skills and language (before any
@@ -125,6 +132,8 @@ def _cross_problems(config: Config) -> list[tuple[Loc, str]]:
         if queue.language not in languages:
             problems.append(((*here, "language"), f"{queue.language!r} is not one of languages"))
         skill_refs((*here, "skills"), queue.skills)
+        for loc, reason in queue.thresholds.problems(config.wallboard.thresholds):
+            problems.append(((*here, "thresholds", *loc), reason))
         for index, step in enumerate(queue.escalation):
             step_loc: Loc = (*here, "escalation", index)
             skill_refs((*step_loc, "levels"), step.levels)

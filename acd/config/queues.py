@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from acd.config.problems import CrossCheckError, Loc
+from acd.config.supervision import QueueThresholds, ServiceLevelSettings
 from acd.config.types import (
     DAY,
     Frozen,
@@ -170,6 +171,10 @@ class QueueSettings(Frozen):
     (R-STICKY); 0 = off; up to 30 days."""
     priority_transfer_priority: Priority = 100
     """Priority of a call an agent transfers here as a priority transfer (R-PRIO)."""
+    service_level: ServiceLevelSettings = ServiceLevelSettings()
+    """The service-level target (answered within ``target_seconds``; ``goal``)."""
+    thresholds: QueueThresholds = QueueThresholds()
+    """Wallboard colours of this queue; what is left out comes from ``wallboard``."""
 
     @model_validator(mode="after")
     def _check(self) -> QueueSettings:

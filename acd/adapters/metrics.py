@@ -1,0 +1,138 @@
+"""The engine's side of :mod:`wallboard.metrics`: an observer of engine facts and the
+``GET /metrics`` endpoint.
+
+``GET /metrics`` answers the Prometheus text format (``generate_latest``) and is
+**unauthenticated**, like any Prometheus exporter: it tells queue sizes, agent ids and
+their states, nothing a caller sent. Serve the engine's HTTP port on a trusted network (or
+behind a proxy that restricts ``/metrics``) if agent ids must stay private.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+import msgpack
+import redis
+from flask import Blueprint, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from acd.config import Config
+from acd.engine.effects import Fact
+from acd.engine.records import AgentRecord
+from routing.api import RouterState
+from routing.keys import prefix
+from wallboard.alerts import QueueLimits, alert_rules_yaml
+from wallboard.metrics import DEFAULT_TARGET, AcdMetrics
+
+#: The engine's phone states (acd.engine.states) as the metrics name them.
+PHONE_STATES: Mapping[str, str] = {
+    "available": "free",
+    "ringing": "busy",
+    "in_call": "busy",
+    "wrap_up": "wrap_up",
+    "paused": "paused",
+    "logged_out": "logged_out",
+}
+
+
+def service_level_targets(config: Config) -> dict[str, float]:
+    """queue -> its service-level target in seconds (``queues.<name>.service_level``)."""
+    return {name: q.service_level.target_seconds for name, q in config.queues.items()}
+
+
+def queue_limits(config: Config) -> list[QueueLimits]:
+    """Every queue's wallboard thresholds (its own over ``wallboard.thresholds``), in the
+    file's order, for :func:`wallboard.alerts.alert_rules`."""
+    out = []
+    for name in config.queues:
+        t = config.queue_thresholds(name)
+        out.append(
+            QueueLimits(
+                name,
+                t.longest_wait_seconds.amber,
+                t.longest_wait_seconds.red,
+                t.agents_logged_in.amber,
+                t.agents_logged_in.red,
+                t.service_level.amber,
+                t.service_level.red,
+            )
+        )
+    return out
+
+
+def alert_rules_text(config: Config) -> str:
+    """The Prometheus alerting rules (YAML) for ``config``'s thresholds
+    (``acd alert-rules``; the shipped ``wallboard/prometheus/acd-alerts.yml``)."""
+    return alert_rules_yaml(queue_limits(config))
+
+
+def phone_states(client: redis.Redis, tenant: str) -> dict[str, tuple[str, float]]:
+    """agent id -> (metrics state, since epoch seconds), read from the engine's phone
+    records in Redis (``acd:{tenant}:phones``, written by every engine process). Raises
+    ``redis.RedisError`` when Redis fails; unreadable records are skipped."""
+    out: dict[str, tuple[str, float]] = {}
+    for raw in (client.hgetall(prefix(tenant) + "phones") or {}).values():
+        if not isinstance(raw, bytes):
+            continue  # a client with decode_responses: not the engine's
+        try:
+            record = AgentRecord.from_wire(msgpack.unpackb(raw, raw=False))
+        except (ValueError, TypeError, AttributeError, msgpack.UnpackException):
+            continue
+        state = PHONE_STATES.get(record.state)
+        if state is not None:
+            out[record.id] = (state, float(record.since))
+    return out
+
+
+class EngineMetrics:
+    """:class:`wallboard.metrics.AcdMetrics` fed by one engine.
+
+    ``queues``: the configured queue names; ``snapshot``: the routing's
+    ``RedisRouter.snapshot`` (read at each scrape); ``client``/``tenant``: the Redis with
+    the phone records (time in state; None leaves it to routing's ``idle_since``);
+    ``targets``: queue -> service-level target seconds (default 20 s); ``clock`` epoch
+    seconds. The instance is the runner's observer (``Callable[[Fact], object]``)."""
+
+    def __init__(
+        self,
+        queues: Iterable[str],
+        snapshot: Callable[[], RouterState],
+        *,
+        client: redis.Redis | None = None,
+        tenant: str = "",
+        targets: Mapping[str, float] | None = None,
+        default_target: float = DEFAULT_TARGET,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.clock = clock
+
+        def since() -> Mapping[str, tuple[str, float]]:
+            return {} if client is None else phone_states(client, tenant)
+
+        self.metrics = AcdMetrics(
+            queues,
+            targets=targets,
+            default_target=default_target,
+            clock=clock,
+            state_provider=snapshot,
+            since_provider=since,
+        )
+
+    def __call__(self, fact: Fact) -> None:
+        # Never raises (AcdMetrics.observe logs and counts): no call depends on metrics.
+        self.metrics.observe(fact.kind, fact.data, self.clock())
+
+    def text(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.metrics.registry)
+
+    def blueprint(self) -> Blueprint:
+        """A Flask blueprint serving ``GET /metrics`` (unauthenticated, see the module)."""
+        bp = Blueprint("metrics", __name__)
+
+        @bp.get("/metrics")
+        def metrics() -> Response:
+            return Response(self.text(), status=200, content_type=CONTENT_TYPE_LATEST)
+
+        return bp

@@ -1,0 +1,77 @@
+"""Glue between the configuration and the wallboard package (which knows neither):
+thresholds, the source (engine or Prometheus) and the token check of ``/wallboard``."""
+
+from __future__ import annotations
+
+import hmac
+import time
+import zoneinfo
+from collections.abc import Callable
+
+import redis
+from flask import Blueprint
+
+from acd.config import Config
+from acd.config.supervision import Thresholds as ConfigThresholds
+from routing.api import RouterState
+from wallboard.engine_source import EngineSource, EventsReader
+from wallboard.figures import Band, BoardSettings, FiguresSource, QueueSetup, Thresholds
+from wallboard.prometheus_source import PrometheusSource
+from wallboard.web import Wallboard, blueprint
+
+
+def _thresholds(given: ConfigThresholds) -> Thresholds:
+    wait, agents, level = given.longest_wait_seconds, given.agents_logged_in, given.service_level
+    return Thresholds(
+        longest_wait=Band(wait.amber, wait.red),
+        agents_logged_in=Band(agents.amber, agents.red),
+        service_level=Band(level.amber, level.red),
+    )
+
+
+def board_settings(config: Config) -> BoardSettings:
+    """The wallboard's view of ``config``: every queue in file order."""
+    board = config.wallboard
+    return BoardSettings(
+        queues=tuple(
+            QueueSetup(
+                name,
+                _thresholds(config.queue_thresholds(name)),
+                queue.service_level.target_seconds,
+            )
+            for name, queue in config.queues.items()
+        ),
+        language=board.language,
+        refresh_seconds=board.refresh_seconds,
+        time_zone=zoneinfo.ZoneInfo(board.time_zone) if board.time_zone else None,
+        agent_names={k: a.name or "" for k, a in config.agents.items()},
+    )
+
+
+def wallboard_blueprint(
+    config: Config,
+    client: redis.Redis,
+    snapshot: Callable[[], RouterState],
+    clock: Callable[[], float] = time.time,
+) -> Blueprint:
+    """``/wallboard`` for the engine's HTTP server (``AdminApi.app.register_blueprint``).
+
+    Figures come from Prometheus when ``wallboard.prometheus_url`` is set, else from
+    ``snapshot`` (routing's state) and the events stream in ``client``. The figures need
+    one of ``http.tokens`` (any role), as a Bearer header or ``?token=``."""
+    settings = board_settings(config)
+    source: FiguresSource
+    if config.wallboard.prometheus_url is not None:
+        source = PrometheusSource(settings, config.wallboard.prometheus_url, clock)
+    else:
+        targets = {s.name: s.target_seconds for s in settings.queues}
+        events = EventsReader(client, config.tenant, targets, settings.midnight, clock)
+        source = EngineSource(settings, snapshot, events, clock)
+    secrets = tuple(t.token.encode() for t in config.http.tokens)
+
+    def check_token(given: str) -> bool:
+        raw = given.encode("utf-8", "surrogateescape")
+        # Every token compared in constant time: no early exit leaks a prefix.
+        return sum(hmac.compare_digest(s, raw) for s in secrets) > 0
+
+    return blueprint(Wallboard(settings, source), check_token)

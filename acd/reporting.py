@@ -1,0 +1,100 @@
+"""``acd report``: the glue between the configuration and :mod:`wallboard.report`.
+
+Finds the Redis URL, tenant and service-level targets (``--config`` file, or ``--redis``
+and ``--tenant``), checks every input before reading anything, reads and counts the
+events stream, and writes the result to stdout or, only once it is complete, to
+``--output`` (written beside it and renamed, so a failure leaves no partial file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import redis
+
+from acd.config import load_config
+from acd.errors import ValidationError
+from wallboard.report import ReportOptions, make_report, parse_period, time_zone
+from wallboard.report_formats import render
+
+
+def options_from(args: argparse.Namespace) -> tuple[str, str, ReportOptions]:
+    """``(redis_url, tenant, options)`` from ``acd report``'s arguments. Raises
+    :class:`~acd.errors.ValidationError` (bad period, time zone or queue) or
+    :class:`~acd.errors.ConfigError` (bad configuration file)."""
+    zone = time_zone(args.tz)
+    start, end = parse_period(args.start, args.end, zone)
+    queues = frozenset(args.queue) if args.queue else None
+    targets: dict[str, float] = {}
+    if args.config is not None:
+        config = load_config(args.config)
+        if config.redis is None:
+            raise ValidationError(f"{args.config}: no redis.url configured")
+        url, tenant = config.redis.url, args.tenant or config.tenant
+        targets = {
+            name: queue.service_level.target_seconds for name, queue in config.queues.items()
+        }
+        unknown = sorted((queues or frozenset()) - set(config.queues))
+        if unknown:
+            raise ValidationError(f"unknown queue(s) in {args.config}: {', '.join(unknown)}")
+    elif args.redis is not None and args.tenant is not None:
+        url, tenant = args.redis, args.tenant
+    else:
+        raise ValidationError("give --config FILE, or --redis URL and --tenant NAME")
+    options = ReportOptions(
+        start,
+        end,
+        zone,
+        queues=queues,
+        targets=targets,
+        default_target=args.target_seconds,
+        short_abandon=args.short_abandon_seconds,
+    )
+    return url, tenant, options
+
+
+def _client(url: str) -> redis.Redis:
+    try:
+        return redis.Redis.from_url(url, socket_timeout=30.0, socket_connect_timeout=5.0)
+    except ValueError as exc:
+        raise ValidationError(f"bad --redis URL: {exc}") from None
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(output)
+    if target.is_dir():
+        raise ValidationError(f"--output {output!r} is a directory")
+    try:
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed
+            "w", encoding="utf-8", dir=target.parent, prefix=f".{target.name}.", delete=False
+        )
+    except OSError as exc:
+        raise ValidationError(f"cannot write --output {output!r}: {exc.strerror}") from None
+    try:
+        with handle:
+            handle.write(text)
+        os.replace(handle.name, target)
+    except OSError as exc:
+        Path(handle.name).unlink(missing_ok=True)
+        raise ValidationError(f"cannot write --output {output!r}: {exc.strerror}") from None
+
+
+def report(args: argparse.Namespace) -> int:
+    """Run ``acd report``; returns 0. Raises :class:`~acd.errors.ACDError` subclasses
+    (the CLI prints them) with nothing written."""
+    url, tenant, options = options_from(args)
+    client = _client(url)
+    try:
+        text = render(make_report(client, tenant, options), args.format)
+    finally:
+        client.close()
+    _write(text, args.output)
+    return 0

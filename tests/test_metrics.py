@@ -1,0 +1,360 @@
+"""Prometheus metrics (wallboard.metrics and its engine glue): facts -> counters,
+histograms and the rolling service level with an injected clock; the scrape-time gauges
+from a real Redis routing state; failures that must not reach the engine (R-WALLBOARD,
+R-STATS)."""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import gevent
+import pytest
+import redis
+import yaml
+from flask import Flask
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from acd.adapters.metrics import EngineMetrics, phone_states
+from acd.adapters.redis_store import RedisCallStore
+from acd.app import App, build, start
+from acd.config import parse_config
+from acd.dev.redis_server import RedisServer
+from acd.engine.effects import Fact
+from acd.engine.events import AgentCommand
+from acd.engine.records import AgentRecord
+from freeswitch.sim import AgentPhone, Simulator
+from routing.api import AgentProfile, Contact, QueueConfig
+from routing.errors import StoreError
+from routing.store import RedisRouter
+from tests.engine_harness import shipped_simulator
+from wallboard.metrics import AcdMetrics
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def value(metrics: AcdMetrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def test_facts_count_offered_answered_abandoned_and_waits_r_stats() -> None:
+    metrics = AcdMetrics(["support", "sales"], clock=Clock())
+    # Series of configured queues exist at 0 before any call, so increase() sees the first.
+    assert value(metrics, "acd_queue_offered_total", queue="sales") == 0.0
+    for contact in ("c1", "c2", "c3"):
+        metrics.observe("queued", {"contact": contact, "queue": "support"}, 1000.0)
+    metrics.observe("transferred", {"contact": "c3", "queue": "sales"}, 1001.0)
+    for wait in (3.0, 20.0, 25.0):
+        metrics.observe("bridged", {"queue": "support", "wait": wait, "agent": "a"}, 1002.0)
+    metrics.observe("abandoned", {"queue": "sales", "wait": 40.0, "cause": "X"}, 1003.0)
+    metrics.observe("completed", {"queue": "support", "handle": 95.5}, 1004.0)
+    metrics.observe("offered", {"contact": "c1", "agent": "a", "leg": "l"}, 1002.0)  # no metric
+
+    assert value(metrics, "acd_queue_offered_total", queue="support") == 3.0
+    assert value(metrics, "acd_queue_offered_total", queue="sales") == 1.0
+    assert value(metrics, "acd_queue_answered_total", queue="support") == 3.0
+    # 20 s target, inclusive: 3 and 20 are within, 25 is not.
+    assert value(metrics, "acd_queue_answered_within_target_total", queue="support") == 2.0
+    assert value(metrics, "acd_queue_abandoned_total", queue="sales") == 1.0
+    assert value(metrics, "acd_queue_abandoned_total", queue="support") == 0.0
+    assert value(metrics, "acd_queue_latest_wait_seconds", queue="support") == 25.0
+    waits = "acd_queue_answered_wait_seconds"
+    assert value(metrics, waits + "_count", queue="support") == 3.0
+    assert value(metrics, waits + "_sum", queue="support") == 48.0
+    assert value(metrics, waits + "_bucket", queue="support", le="5.0") == 1.0
+    assert value(metrics, waits + "_bucket", queue="support", le="20.0") == 2.0
+    assert value(metrics, waits + "_bucket", queue="support", le="30.0") == 3.0
+    abandoned = "acd_queue_abandoned_wait_seconds"
+    assert value(metrics, abandoned + "_bucket", queue="sales", le="30.0") == 0.0
+    assert value(metrics, abandoned + "_bucket", queue="sales", le="45.0") == 1.0
+    handle = "acd_queue_handle_seconds"
+    assert value(metrics, handle + "_sum", queue="support") == 95.5
+    assert value(metrics, handle + "_bucket", queue="support", le="60.0") == 0.0
+    assert value(metrics, handle + "_bucket", queue="support", le="120.0") == 1.0
+    # Queues not configured appear with their first fact; unknown kinds change nothing.
+    metrics.observe("overflowed", {"queue": "extra"}, 1005.0)
+    metrics.observe("callback_requested", {"queue": "extra"}, 1005.0)
+    assert value(metrics, "acd_queue_overflowed_total", queue="extra") == 1.0
+    assert value(metrics, "acd_queue_callback_requested_total", queue="extra") == 1.0
+    assert value(metrics, "acd_queue_answered_total", queue="extra") == 0.0
+    assert value(metrics, "acd_metrics_errors_total", stage="fact") == 0.0
+
+
+def test_service_level_per_queue_target_and_rolling_window_r_stats() -> None:
+    clock = Clock(1000.0)
+    metrics = AcdMetrics(["support", "sales"], targets={"sales": 10.0}, clock=clock)
+    sl = "acd_queue_service_level_ratio"
+    assert math.isnan(value(metrics, sl, queue="support") or 0.0)  # nothing yet: NaN
+    metrics.observe("bridged", {"queue": "sales", "wait": 15.0}, 1000.0)  # > 10: late
+    metrics.observe("bridged", {"queue": "support", "wait": 15.0}, 1000.0)  # <= 20
+    assert value(metrics, "acd_queue_answered_within_target_total", queue="sales") == 0.0
+    assert value(metrics, "acd_queue_answered_within_target_total", queue="support") == 1.0
+    clock.now = 2000.0
+    metrics.observe("bridged", {"queue": "support", "wait": 21.0}, 2000.0)
+    metrics.observe("abandoned", {"queue": "support", "wait": 0.0}, 2000.0)
+    metrics.observe("abandoned", {"queue": "support", "wait": 30.0}, 2000.0)
+    # within 1 / (answered 2 + abandoned 2)
+    assert value(metrics, sl, queue="support") == 0.25
+    assert value(metrics, sl, queue="sales") == 0.0
+    clock.now = 4700.0  # the calls at 1000 left the one-hour window, those at 2000 remain
+    assert value(metrics, sl, queue="support") == 0.0
+    assert math.isnan(value(metrics, sl, queue="sales") or 0.0)
+    clock.now = 5700.0
+    assert math.isnan(value(metrics, sl, queue="support") or 0.0)
+    # The counters are not windowed: PromQL's increase() does that.
+    assert value(metrics, "acd_queue_answered_total", queue="support") == 2.0
+
+
+def test_service_level_short_abandons_left_out_when_asked_r_stats() -> None:
+    metrics = AcdMetrics(["support"], short_abandon=5.0, clock=Clock(1000.0))
+    metrics.observe("bridged", {"queue": "support", "wait": 10.0}, 1000.0)
+    metrics.observe("abandoned", {"queue": "support", "wait": 4.0}, 1000.0)  # short
+    metrics.observe("abandoned", {"queue": "support", "wait": 5.0}, 1000.0)  # <= 5: short
+    metrics.observe("abandoned", {"queue": "support", "wait": 5.5}, 1000.0)
+    assert value(metrics, "acd_queue_service_level_ratio", queue="support") == 0.5
+    assert value(metrics, "acd_queue_abandoned_total", queue="support") == 3.0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"queue": 5, "wait": 1.0},
+        {"wait": 1.0},
+        {"queue": "", "wait": 1.0},
+        {"queue": "support", "wait": "soon"},
+        {"queue": "support", "wait": math.nan},
+        {"queue": "support", "wait": True},
+        {"queue": "support"},
+    ],
+)
+def test_bad_fact_data_is_counted_never_raised_r_wallboard(data: dict[str, object]) -> None:
+    metrics = AcdMetrics(["support"], clock=Clock())
+    metrics.observe("bridged", data, 1000.0)
+    assert value(metrics, "acd_metrics_errors_total", stage="fact") == 1.0
+    assert value(metrics, "acd_queue_answered_total", queue="support") == 0.0
+    assert math.isnan(value(metrics, "acd_queue_service_level_ratio", queue="support") or 0.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"default_target": -1.0},
+        {"window": math.inf},
+        {"targets": {"q": "20"}},
+        {"short_abandon": -0.1},
+    ],
+)
+def test_bad_settings_raise_value_error(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        AcdMetrics(["support"], **kwargs)  # type: ignore[arg-type]
+
+
+def test_two_instances_keep_their_own_registries() -> None:
+    one, two = AcdMetrics(["support"]), AcdMetrics(["support"])
+    one.observe("queued", {"queue": "support"}, 1.0)
+    assert value(one, "acd_queue_offered_total", queue="support") == 1.0
+    assert value(two, "acd_queue_offered_total", queue="support") == 0.0
+
+
+def _routing_state(router: RedisRouter) -> None:
+    """support (wrap-up 30 s) and sales; a1 in both, a2 paused in support, a4 free in
+    sales, a3 logged out; c1 answered by a1 at 103, c2 waiting in support since 110."""
+    router.put_queue(QueueConfig("support", wrap_up_seconds=30.0), 90.0)
+    router.put_queue(QueueConfig("sales"), 90.0)
+    for agent in ("a1", "a2", "a3", "a4"):
+        router.put_agent(AgentProfile(agent), 90.0)
+    router.login("a1", ["support", "sales"], 100.0)
+    router.login("a2", ["support"], 100.0)
+    router.login("a4", ["sales"], 100.5)
+    router.pause("a2", "lunch", 101.0)
+    (offer,) = router.arrive(Contact("c1", "voice", "support", 102.0), 102.0)
+    assert offer.agent_id == "a1"
+    router.confirm(offer.id, 103.0)
+    assert router.arrive(Contact("c2", "voice", "support", 110.0), 110.0) == []
+
+
+def test_scrape_gauges_from_redis_routing_state_r_wallboard(
+    redis_client: redis.Redis, tenant: str
+) -> None:
+    router = RedisRouter(redis_client, tenant)
+    _routing_state(router)
+    clock = Clock(130.0)
+    since = {"a1": ("busy", 103.0), "a2": ("free", 50.0)}  # a2's record disagrees: unused
+    metrics = AcdMetrics(
+        ["support", "sales", "empty"],
+        clock=clock,
+        state_provider=router.snapshot,
+        since_provider=lambda: since,
+    )
+    assert value(metrics, "acd_queue_waiting_contacts", queue="support") == 1.0
+    assert value(metrics, "acd_queue_longest_wait_seconds", queue="support") == 20.0
+    assert value(metrics, "acd_queue_waiting_contacts", queue="empty") == 0.0
+    assert value(metrics, "acd_queue_longest_wait_seconds", queue="empty") == 0.0
+    agents = {
+        (q, s): value(metrics, "acd_queue_agents", queue=q, state=s)
+        for q in ("support", "sales")
+        for s in ("free", "busy", "wrap_up", "paused")
+    }
+    assert agents == {
+        ("support", "free"): 0.0,
+        ("support", "busy"): 1.0,
+        ("support", "wrap_up"): 0.0,
+        ("support", "paused"): 1.0,
+        ("sales", "free"): 1.0,
+        ("sales", "busy"): 1.0,
+        ("sales", "wrap_up"): 0.0,
+        ("sales", "paused"): 0.0,
+    }
+    states = {"a1": "busy", "a2": "paused", "a3": "logged_out", "a4": "free"}
+    for agent, state in states.items():
+        for name in ("free", "busy", "wrap_up", "paused", "logged_out"):
+            expected = 1.0 if name == state else 0.0
+            assert value(metrics, "acd_agent_state", agent=agent, state=name) == expected
+    assert value(metrics, "acd_agent_state_seconds", agent="a1") == 27.0  # since provider
+    assert value(metrics, "acd_agent_state_seconds", agent="a4") == 29.5  # idle_since
+    assert value(metrics, "acd_agent_state_seconds", agent="a2") is None  # unknown
+    assert value(metrics, "acd_agent_state_seconds", agent="a3") is None  # logged out
+
+    # c1 ends: a1 goes to wrap-up; c2 still waits (a1 in wrap-up, a2 paused).
+    router.complete("c1", 140.0, 37.0)
+    clock.now = 141.0
+    assert value(metrics, "acd_queue_agents", queue="support", state="wrap_up") == 1.0
+    assert value(metrics, "acd_queue_agents", queue="support", state="busy") == 0.0
+    assert value(metrics, "acd_agent_state", agent="a1", state="wrap_up") == 1.0
+    assert value(metrics, "acd_queue_longest_wait_seconds", queue="support") == 31.0
+    assert value(metrics, "acd_metrics_errors_total", stage="scrape") == 0.0
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_redis_down_during_scrape_is_counted_not_raised_r_wallboard() -> None:
+    down = redis.Redis(port=_closed_port(), socket_connect_timeout=0.5, socket_timeout=0.5)
+    router = RedisRouter(down, "t")
+    with pytest.raises(StoreError):
+        router.snapshot()
+    glue = EngineMetrics(["support"], router.snapshot, client=down, tenant="t")
+    glue(Fact("queued", {"contact": "c1", "queue": "support"}))
+    text = glue.text().decode()  # no exception: the Redis-read families are missing
+    names = {family.name for family in text_string_to_metric_families(text)}
+    assert "acd_queue_offered" in names and "acd_queue_waiting_contacts" not in names
+    assert (
+        glue.metrics.registry.get_sample_value("acd_metrics_errors_total", {"stage": "scrape"})
+        == 1.0
+    )
+    assert (
+        glue.metrics.registry.get_sample_value("acd_queue_offered_total", {"queue": "support"})
+        == 1.0
+    )
+
+
+def test_metrics_endpoint_and_phone_states_from_redis_r_wallboard(
+    redis_client: redis.Redis, tenant: str
+) -> None:
+    router = RedisRouter(redis_client, tenant)
+    _routing_state(router)
+    store = RedisCallStore(redis_client, tenant)
+    store.put_agent(AgentRecord("a1", "in_call", 103.0, contact="c1"))
+    store.put_agent(AgentRecord("a4", "available", 100.5))
+    store.flush()
+    phones = f"acd:{{{tenant}}}:phones"
+    redis_client.hset(phones, "bad", b"\xc1")  # not msgpack: skipped
+    redis_client.hset(phones, "list", b"\x91\x01")  # msgpack, not a record: skipped
+    assert phone_states(redis_client, tenant) == {
+        "a1": ("busy", 103.0),
+        "a4": ("free", 100.5),
+    }
+    glue = EngineMetrics(
+        ["support", "sales"],
+        router.snapshot,
+        client=redis_client,
+        tenant=tenant,
+        clock=lambda: 133.0,
+    )
+    glue(Fact("bridged", {"queue": "support", "wait": 1.0, "agent": "a1", "contact": "c1"}))
+    app = Flask("t")
+    app.register_blueprint(glue.blueprint())
+    reply = app.test_client().get("/metrics")  # no token: an exporter is unauthenticated
+    assert reply.status_code == 200
+    assert reply.content_type.startswith("text/plain")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(reply.get_data(as_text=True))
+        for s in family.samples
+    }
+    assert samples[("acd_queue_answered_total", (("queue", "support"),))] == 1.0
+    assert samples[("acd_queue_waiting_contacts", (("queue", "support"),))] == 1.0
+    assert samples[("acd_agent_state_seconds", (("agent", "a1"),))] == 30.0
+    assert generate_latest(glue.metrics.registry).startswith(b"# HELP")
+
+
+@pytest.fixture
+def example_app(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> Iterator[tuple[App, Simulator]]:
+    """examples/acd.yaml on the simulator and the private Redis (emptied first by
+    ``redis_client``), HTTP on a free port."""
+    sim = shipped_simulator()
+    data = yaml.safe_load((Path(__file__).parent.parent / "examples/acd.yaml").read_text())
+    data["esl"].update(port=sim.port, password=sim.password)
+    data["redis"] = {"url": redis_server.url}
+    data["http"].update(host="127.0.0.1", port=0)
+    wired = build(parse_config(yaml.safe_dump(data), "example-for-test.yaml"))
+    start(wired, connect_deadline=5.0)
+    try:
+        yield wired, sim
+    finally:
+        wired.stop()
+        sim.stop()
+
+
+def test_acd_run_wiring_serves_metrics_with_the_config_targets_r_wallboard(
+    example_app: tuple[App, Simulator],
+) -> None:
+    """``build``/``start`` as ``acd run`` does: facts reach the metrics and ``GET /metrics``
+    on the HTTP API's port answers without a token, with each queue's configured target."""
+    wired, sim = example_app
+    sim.add_agent_phone(AgentPhone("user/1001", answer_after=0.5))
+    wired.runner.post("1001", AgentCommand("1001", "login", time.time(), ("support",)))
+    caller = sim.place_call("0701234567", "7000")
+
+    def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        def get() -> str:
+            url = f"http://127.0.0.1:{wired.http_port}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as reply:
+                return str(reply.read().decode())
+
+        text: str = gevent.get_hub().threadpool.apply(get)  # the hub keeps serving
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+    answered = ("acd_queue_answered_total", (("queue", "support"),))
+    deadline = time.monotonic() + 10.0
+    while scrape().get(answered) != 1.0 and time.monotonic() < deadline:
+        gevent.sleep(0.05)
+    samples = scrape()
+    assert samples[answered] == 1.0
+    assert samples[("acd_queue_agents", (("queue", "support"), ("state", "busy")))] == 1.0
+    assert samples[("acd_agent_state", (("agent", "1001"), ("state", "busy")))] == 1.0
+    assert wired.config.queues["sales"].service_level.target_seconds == 30.0
+    metrics = next(o for o in wired.runner.observers if isinstance(o, EngineMetrics)).metrics
+    assert metrics.target("sales") == 30.0 and metrics.target("support") == 20.0
+    sim.hangup(caller)

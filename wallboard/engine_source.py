@@ -1,0 +1,275 @@
+"""Figures from the engine directly: live state from routing's snapshot, today's counts
+accumulated from the engine's events stream ``acd:{tenant}:events`` (docs/ENGINE.md).
+
+Every engine process writes the one stream, so every wallboard reading it counts the same:
+on start a reader reads from local midnight, then only what was added since its last
+entry (``XREAD`` from the last id). Counts restart at each local midnight.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import msgpack
+import redis
+
+from routing.api import AgentView, RouterState
+from routing.errors import RoutingError
+from routing.keys import prefix
+from wallboard.figures import (
+    AgentCounts,
+    AgentFigure,
+    AgentState,
+    Board,
+    BoardSettings,
+    History,
+    Point,
+    QueueFigures,
+    SourceUnavailableError,
+    Today,
+    queue_figures,
+)
+
+#: Entries read per ``XREAD`` round trip.
+BATCH = 5_000
+_MAX_SEQ = 2**64 - 1
+# Facts that change an agent's state: their time starts the agent's time in state.
+_AGENT_FACTS = frozenset(
+    {
+        "agent_login",
+        "agent_pause",
+        "agent_unpause",
+        "offered",
+        "bridged",
+        "completed",
+        "agent_no_answer",
+    }
+)
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+@dataclass
+class _Day:
+    start: float
+    end: float
+    queues: dict[str, Today]
+    agent_changed: dict[str, float]
+
+
+class EventsReader:
+    """Today's per-queue counts from the events stream, read incrementally.
+
+    ``targets`` gives each queue's service-level target in seconds (a call answered after
+    waiting at most that long counts as within target); ``midnight(now)`` the epoch seconds
+    of the local midnight starting ``now``'s day. A fact is counted in the day of its own
+    time (field ``t``): ``bridged`` (answered; its ``wait``), ``abandoned``; agent facts
+    set when an agent's state last changed.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        tenant: str,
+        targets: Mapping[str, float],
+        midnight: Callable[[float], float],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.key = prefix(tenant) + "events"  # acd:{tenant}:events, braces included
+        self.targets = dict(targets)
+        self.midnight = midnight
+        self.clock = clock
+        self._day = self._new_day(clock())
+        # Exclusive start: everything from the first millisecond of the day.
+        self._last_id = f"{int(self._day.start * 1000) - 1}-{_MAX_SEQ}"
+        self._lock = threading.Lock()
+
+    def _new_day(self, at: float) -> _Day:
+        start = self.midnight(at)
+        # The next midnight: a day is 23-25 hours where clocks change.
+        end = self.midnight(start + 26 * 3600.0)
+        if end <= start:  # pragma: no cover - a broken time zone function
+            end = start + 86_400.0
+        return _Day(start, end, {}, {})
+
+    def update(self) -> None:
+        """Read what the stream gained since the last call. Raises
+        :class:`SourceUnavailableError` when Redis fails (nothing read is lost: the next call
+        reads from the same place)."""
+        with self._lock:
+            now = self.clock()
+            if now >= self._day.end:
+                self._day = self._new_day(now)
+            while True:
+                try:
+                    answer: Any = self.client.xread({self.key: self._last_id}, count=BATCH)
+                except redis.RedisError as exc:
+                    raise SourceUnavailableError(f"reading {self.key}: {exc}") from None
+                entries: list[Any] = answer[0][1] if answer else []
+                for entry_id, fields in entries:
+                    self._apply(fields)
+                    self._last_id = _text(entry_id)
+                if len(entries) < BATCH:
+                    return
+
+    def _apply(self, fields: Mapping[Any, Any]) -> None:
+        values = {_text(k): v for k, v in fields.items()}
+        try:
+            kind = _text(values["k"])
+            at = float(_text(values["t"]))
+            data = msgpack.unpackb(values["d"], raw=False) if "d" in values else {}
+        except (KeyError, ValueError, TypeError, msgpack.UnpackException):
+            return  # not an entry this reader understands: skip it, count the rest
+        if not isinstance(data, dict):
+            return
+        if at >= self._day.end:
+            self._day = self._new_day(at)
+        if at < self._day.start:
+            return
+        agent = data.get("agent")
+        if kind in _AGENT_FACTS and isinstance(agent, str):
+            self._day.agent_changed[agent] = max(at, self._day.agent_changed.get(agent, 0.0))
+        queue = data.get("queue")
+        if not isinstance(queue, str):
+            return
+        today = self._day.queues.get(queue, Today())
+        wait = data.get("wait")
+        seconds = float(wait) if isinstance(wait, int | float) else None
+        if kind == "bridged" and seconds is not None:
+            within = seconds <= self.targets.get(queue, 20.0)
+            today = replace(
+                today,
+                answered=today.answered + 1,
+                answered_within=today.answered_within + int(within),
+                wait_total=today.wait_total + seconds,
+                latest_wait=seconds,
+            )
+        elif kind == "abandoned":
+            today = replace(today, abandoned=today.abandoned + 1)
+        else:
+            return
+        self._day.queues[queue] = today
+
+    def today(self, queue: str) -> Today:
+        """``queue``'s counts since local midnight (as of the last :meth:`update`)."""
+        if self.clock() >= self._day.end:
+            return Today()
+        return self._day.queues.get(queue, Today())
+
+    def agent_changed(self, agent: str) -> float | None:
+        """Epoch seconds of the agent's last state-changing fact today, or None."""
+        return self._day.agent_changed.get(agent)
+
+
+def agent_state(view: AgentView) -> AgentState | None:
+    """The board's state of a routing agent; None when logged out. Talking (or being
+    offered a call) wins over the presence: a paused agent finishing a call is busy."""
+    if view.presence == "logged_out":
+        return None
+    if view.assigned:
+        return "busy"
+    if view.presence == "wrap_up":
+        return "wrap_up"
+    if view.presence == "paused":
+        return "paused"
+    return "free"
+
+
+class EngineSource:
+    """:class:`wallboard.figures.FiguresSource` over the engine: ``snapshot`` returns
+    routing's state (``RedisRouter.snapshot``), ``events`` today's counts."""
+
+    name = "engine"
+
+    def __init__(
+        self,
+        settings: BoardSettings,
+        snapshot: Callable[[], RouterState],
+        events: EventsReader,
+        clock: Callable[[], float] = time.time,
+        history: History | None = None,
+    ) -> None:
+        self.settings = settings
+        self.snapshot = snapshot
+        self.events = events
+        self.clock = clock
+        self.history = history or History()
+        self._seen: dict[str, tuple[AgentState, float]] = {}
+
+    def board(self) -> Board:
+        try:
+            state = self.snapshot()
+        except (RoutingError, redis.RedisError) as exc:
+            raise SourceUnavailableError(f"routing state: {exc}") from None
+        self.events.update()
+        now = self.clock()
+        return Board(now, self.name, self._queues(state, now), self._agents(state, now))
+
+    def _queues(self, state: RouterState, now: float) -> tuple[QueueFigures, ...]:
+        out: list[QueueFigures] = []
+        for setup in self.settings.queues:
+            # A caller waits until an agent answers: an offer still ringing counts.
+            arrivals = [
+                c.arrival
+                for c in state.contacts.values()
+                if c.queue == setup.name and c.state in ("waiting", "reserved")
+            ]
+            counts = {s: 0 for s in ("free", "busy", "wrap_up", "paused")}
+            for view in state.agents.values():
+                found = agent_state(view)
+                if found is not None and setup.name in view.queues:
+                    counts[found] += 1
+            today = self.events.today(setup.name)
+            series = self.history.add(setup.name, Point(now, len(arrivals), today.service_level))
+            out.append(
+                queue_figures(
+                    setup,
+                    waiting=len(arrivals),
+                    longest_wait=max(0.0, now - min(arrivals)) if arrivals else None,
+                    today=today,
+                    agents=AgentCounts(**counts),
+                    series=series,
+                )
+            )
+        return tuple(out)
+
+    def _agents(self, state: RouterState, now: float) -> tuple[AgentFigure, ...]:
+        shown = {q.name for q in self.settings.queues}
+        out: list[AgentFigure] = []
+        for agent_id in sorted(state.agents):
+            view = state.agents[agent_id]
+            found = agent_state(view)
+            if found is None or not shown.intersection(view.queues):
+                self._seen.pop(agent_id, None)
+                continue
+            out.append(
+                AgentFigure(
+                    agent_id,
+                    self.settings.agent_names.get(agent_id, ""),
+                    found,
+                    self._seconds(agent_id, view, found, now),
+                    view.pause_reason if found == "paused" else None,
+                    view.queues,
+                )
+            )
+        return tuple(out)
+
+    def _seconds(self, agent: str, view: AgentView, found: AgentState, now: float) -> float:
+        """Time in state: a free agent has been idle since ``idle_since``; otherwise since
+        the agent's last state-changing fact, or since this board first saw the state."""
+        previous = self._seen.get(agent)
+        first_seen = previous[1] if previous is not None and previous[0] == found else now
+        self._seen[agent] = (found, first_seen)
+        if found == "free":
+            since = view.idle_since
+        else:
+            changed = self.events.agent_changed(agent)
+            since = changed if changed is not None and changed <= now else first_seen
+        return max(0.0, now - since)

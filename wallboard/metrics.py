@@ -1,0 +1,467 @@
+"""Prometheus metrics of the ACD (R-WALLBOARD, R-STATS), on a registry of their own.
+
+:class:`AcdMetrics` owns a :class:`prometheus_client.CollectorRegistry` (never the global
+one, so tests and several engines in one process do not clash). Two kinds of figures:
+
+* **Counted from engine facts** (:meth:`AcdMetrics.observe` with a fact's kind, data and
+  epoch seconds; each engine process counts the calls it handled, so several engines are
+  summed in PromQL):
+
+  ====================================================  ==========================================
+  ``acd_queue_offered_total{queue}``                    calls entering the queue (``queued``, and
+                                                        ``transferred`` into it; not ``adopted``
+                                                        after a restart: counted when queued)
+  ``acd_queue_answered_total{queue}``                   calls bridged to an agent (``bridged``)
+  ``acd_queue_abandoned_total{queue}``                  callers who hung up waiting (``abandoned``)
+  ``acd_queue_overflowed_total{queue}``                 ``overflowed`` facts (none emitted yet)
+  ``acd_queue_callback_requested_total{queue}``         ``callback_requested`` facts (none yet)
+  ``acd_queue_answered_within_target_total{queue}``     bridged with wait <= the queue's target
+  ``acd_queue_answered_wait_seconds{queue}``            histogram: wait of answered calls
+  ``acd_queue_abandoned_wait_seconds{queue}``           histogram: wait of abandoned calls
+  ``acd_queue_handle_seconds{queue}``                   histogram: handle time (``completed``)
+  ``acd_queue_latest_wait_seconds{queue}``              gauge: wait of the latest answered call
+  ``acd_queue_service_level_ratio{queue}``              gauge: rolling service level (below)
+  ``acd_metrics_errors_total{stage}``                   facts (``stage="fact"``) or scrapes
+                                                        (``stage="scrape"``) that failed
+  ====================================================  ==========================================
+
+* **Read from Redis at scrape time** through ``state_provider`` (a callable returning the
+  routing's :class:`routing.api.RouterState`), so every engine process reports the same
+  values (aggregate them with ``max``):
+
+  ====================================================  ==========================================
+  ``acd_queue_waiting_contacts{queue}``                 contacts of the queue not yet answered
+                                                        (waiting, or offered to a ringing agent)
+  ``acd_queue_longest_wait_seconds{queue}``             now - the oldest of those arrivals (0 if
+                                                        none)
+  ``acd_queue_agents{queue,state}``                     logged-in agents of the queue by state
+  ``acd_agent_state{agent,state}``                      1 for the agent's state, 0 for the others
+  ``acd_agent_state_seconds{agent}``                    seconds in the current state (when known)
+  ====================================================  ==========================================
+
+Agent states (:func:`agent_state`): ``busy`` if routing has any contact assigned to the
+agent (offered or in a call: a pause asked for during a call shows after it), else
+``paused``, ``wrap_up`` or ``free`` from the agent's presence; ``logged_out`` agents appear
+only in ``acd_agent_state``.
+
+**Service level** (``acd_queue_service_level_ratio``): over the last ``window`` seconds
+(default 3600), *answered within target / (answered + abandoned)*, the definition the
+wallboard and the reports use too. ``target`` is the queue's service-level target in
+seconds (``queues.<name>.service_level.target_seconds``, default 20: 80/20). Optionally,
+``short_abandon`` seconds (default 0: off) leave callers who hung up within that time out
+of the denominator (they left before anyone could have answered). NaN while the window
+holds no answered or counted abandoned call. The same ratio from the counters in PromQL,
+exact for several engines::
+
+    sum by (queue) (increase(acd_queue_answered_within_target_total[1h]))
+    / (sum by (queue) (increase(acd_queue_answered_total[1h]))
+       + sum by (queue) (increase(acd_queue_abandoned_total[1h])))
+
+(with a short-abandon bound that is a bucket bound, e.g. 5, subtract
+``increase(acd_queue_abandoned_wait_seconds_bucket{le="5.0"}[1h])`` in the denominator).
+
+A metrics failure never raises into the caller: bad fact data or a failing
+``state_provider`` (Redis down during a scrape) is logged and counted in
+``acd_metrics_errors_total``; the scrape then lacks the Redis-read families.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from routing.api import AgentView, RouterState
+
+_log = structlog.get_logger("wallboard.metrics")
+
+#: Seconds: the buckets of the wait histograms (answered, abandoned). They include the
+#: default service-level target (20) and a usual short-abandon bound (5) for PromQL.
+WAIT_BUCKETS: Final = (5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
+#: Seconds: the buckets of the handle-time histogram.
+HANDLE_BUCKETS: Final = (
+    30.0,
+    60.0,
+    120.0,
+    180.0,
+    300.0,
+    450.0,
+    600.0,
+    900.0,
+    1200.0,
+    1800.0,
+    2700.0,
+    3600.0,
+)
+AGENT_STATES: Final = ("free", "busy", "wrap_up", "paused")
+#: Every value of ``acd_agent_state``'s ``state`` label.
+ALL_AGENT_STATES: Final = (*AGENT_STATES, "logged_out")
+DEFAULT_TARGET: Final = 20.0
+DEFAULT_WINDOW: Final = 3600.0
+DEFAULT_SHORT_ABANDON: Final = 0.0
+#: Most answered/abandoned calls kept for the rolling service level (memory bound).
+MAX_WINDOW_ENTRIES: Final = 200_000
+
+StateProvider = Callable[[], RouterState]
+#: agent id -> (state as :func:`agent_state` names it, since epoch seconds).
+SinceProvider = Callable[[], Mapping[str, tuple[str, float]]]
+
+
+def agent_state(view: AgentView) -> str:
+    """``free``, ``busy``, ``wrap_up``, ``paused`` or ``logged_out`` for a routing agent
+    (rules in the module docstring)."""
+    if view.presence == "logged_out":
+        return "logged_out"
+    if view.assigned:
+        return "busy"
+    if view.presence == "paused":
+        return "paused"
+    if view.presence == "wrap_up":
+        return "wrap_up"
+    return "free"
+
+
+@dataclass(frozen=True, slots=True)
+class _Ended:
+    """An answered or abandoned call in the service-level window."""
+
+    at: float
+    queue: str
+    within: bool  # answered within the target
+    counted: bool  # in the denominator (not a short abandon)
+
+
+def _queue_of(data: Mapping[str, object]) -> str:
+    queue = data.get("queue")
+    if not isinstance(queue, str) or not queue:
+        raise ValueError(f"fact without a queue name: {dict(data)!r}")
+    return queue
+
+
+def _seconds(data: Mapping[str, object], key: str) -> float:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"fact {key!r} is not a number of seconds: {dict(data)!r}")
+    return max(0.0, float(value))
+
+
+class AcdMetrics:
+    """The ACD's metrics (names and meanings in the module docstring).
+
+    ``queues``: queue names whose series exist from the start (at 0), so ``increase()``
+    sees the first call; other queues appear with their first fact. ``targets``: queue ->
+    service-level target in seconds (``default_target`` for the others). ``window`` and
+    ``short_abandon`` in seconds (service level). ``clock`` gives epoch seconds (the
+    rolling window and time in state). ``state_provider`` (optional) is called at each
+    scrape for the Redis-read gauges; ``since_provider`` (optional) gives each agent's
+    current state and since when, for ``acd_agent_state_seconds`` (without it, or when it
+    disagrees with routing, a free agent's ``idle_since`` is used and other states have no
+    time). Raises ``ValueError`` for a negative or non-finite target, window or grace.
+    """
+
+    def __init__(
+        self,
+        queues: Iterable[str] = (),
+        *,
+        targets: Mapping[str, float] | None = None,
+        default_target: float = DEFAULT_TARGET,
+        window: float = DEFAULT_WINDOW,
+        short_abandon: float = DEFAULT_SHORT_ABANDON,
+        clock: Callable[[], float] = time.time,
+        state_provider: StateProvider | None = None,
+        since_provider: SinceProvider | None = None,
+    ) -> None:
+        checked = {"default_target": default_target, "window": window}
+        checked["short_abandon"] = short_abandon
+        checked.update({f"targets[{q!r}]": t for q, t in (targets or {}).items()})
+        for what, value in checked.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{what} must be a number of seconds, got {value!r}")
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{what} must be finite and >= 0 seconds, got {value!r}")
+        self.targets = dict(targets or {})
+        self.default_target = float(default_target)
+        self.window = float(window)
+        self.short_abandon = float(short_abandon)
+        self.clock = clock
+        self.queues = list(dict.fromkeys(queues))
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._lock = threading.Lock()
+        self._ended: deque[_Ended] = deque(maxlen=MAX_WINDOW_ENTRIES)
+        self._seen: set[str] = set()
+        reg = self.registry
+        self.offered = Counter(
+            "acd_queue_offered", "Calls entering the queue.", ["queue"], registry=reg
+        )
+        self.answered = Counter(
+            "acd_queue_answered", "Calls bridged to an agent.", ["queue"], registry=reg
+        )
+        self.abandoned = Counter(
+            "acd_queue_abandoned", "Callers who hung up while waiting.", ["queue"], registry=reg
+        )
+        self.overflowed = Counter(
+            "acd_queue_overflowed", "Calls sent on to another queue.", ["queue"], registry=reg
+        )
+        self.callback_requested = Counter(
+            "acd_queue_callback_requested",
+            "Callers who asked to be called back.",
+            ["queue"],
+            registry=reg,
+        )
+        self.within_target = Counter(
+            "acd_queue_answered_within_target",
+            "Calls answered within the queue's service-level target.",
+            ["queue"],
+            registry=reg,
+        )
+        self.answered_wait = Histogram(
+            "acd_queue_answered_wait_seconds",
+            "Wait of answered calls, arrival to bridge.",
+            ["queue"],
+            buckets=WAIT_BUCKETS,
+            registry=reg,
+        )
+        self.abandoned_wait = Histogram(
+            "acd_queue_abandoned_wait_seconds",
+            "Wait of abandoned calls, arrival to hang-up.",
+            ["queue"],
+            buckets=WAIT_BUCKETS,
+            registry=reg,
+        )
+        self.handle = Histogram(
+            "acd_queue_handle_seconds",
+            "Handle time of answered calls, answer to end.",
+            ["queue"],
+            buckets=HANDLE_BUCKETS,
+            registry=reg,
+        )
+        self.latest_wait = Gauge(
+            "acd_queue_latest_wait_seconds",
+            "Wait of the latest call answered by this engine.",
+            ["queue"],
+            registry=reg,
+        )
+        self.errors = Counter(
+            "acd_metrics_errors",
+            "Facts or scrapes the metrics could not use (logged).",
+            ["stage"],
+            registry=reg,
+        )
+        for stage in ("fact", "scrape"):
+            self.errors.labels(stage=stage)
+        for queue in self.queues:
+            self._touch(queue)
+        reg.register(_ServiceLevelCollector(self))
+        if state_provider is not None:
+            reg.register(_StateCollector(self, state_provider, since_provider))
+
+    def target(self, queue: str) -> float:
+        """The queue's service-level target in seconds."""
+        return float(self.targets.get(queue, self.default_target))
+
+    def _touch(self, queue: str) -> None:
+        if queue in self._seen:
+            return
+        self._seen.add(queue)
+        for family in (
+            self.offered,
+            self.answered,
+            self.abandoned,
+            self.overflowed,
+            self.callback_requested,
+            self.within_target,
+            self.answered_wait,
+            self.abandoned_wait,
+            self.handle,
+        ):
+            family.labels(queue=queue)
+
+    # ------------------------------------------------------------------ facts
+
+    def observe(self, kind: str, data: Mapping[str, object], at: float) -> None:
+        """Count one engine fact (``kind`` and ``data`` as in ``acd.engine.effects.Fact``,
+        ``at`` epoch seconds). Kinds without a metric are ignored. Never raises: bad data
+        is logged and counted (``acd_metrics_errors_total{stage="fact"}``)."""
+        try:
+            self._observe(kind, data, at)
+        except Exception as exc:  # noqa: BLE001 - metrics must never break call handling
+            self.errors.labels(stage="fact").inc()
+            _log.warning("wallboard.metrics_fact_failed", kind=kind, error=str(exc))
+
+    def _observe(self, kind: str, data: Mapping[str, object], at: float) -> None:
+        if kind in ("queued", "transferred"):
+            queue = _queue_of(data)
+            self._touch(queue)
+            self.offered.labels(queue=queue).inc()
+        elif kind == "bridged":
+            queue, wait = _queue_of(data), _seconds(data, "wait")
+            self._touch(queue)
+            within = wait <= self.target(queue)
+            self.answered.labels(queue=queue).inc()
+            self.answered_wait.labels(queue=queue).observe(wait)
+            self.latest_wait.labels(queue=queue).set(wait)
+            if within:
+                self.within_target.labels(queue=queue).inc()
+            self._remember(_Ended(float(at), queue, within, True))
+        elif kind == "abandoned":
+            queue, wait = _queue_of(data), _seconds(data, "wait")
+            self._touch(queue)
+            self.abandoned.labels(queue=queue).inc()
+            self.abandoned_wait.labels(queue=queue).observe(wait)
+            short = self.short_abandon > 0 and wait <= self.short_abandon
+            self._remember(_Ended(float(at), queue, False, not short))
+        elif kind == "completed":
+            queue = _queue_of(data)
+            self._touch(queue)
+            self.handle.labels(queue=queue).observe(_seconds(data, "handle"))
+        elif kind == "overflowed":
+            queue = _queue_of(data)
+            self._touch(queue)
+            self.overflowed.labels(queue=queue).inc()
+        elif kind == "callback_requested":
+            queue = _queue_of(data)
+            self._touch(queue)
+            self.callback_requested.labels(queue=queue).inc()
+
+    def _remember(self, ended: _Ended) -> None:
+        if not math.isfinite(ended.at):
+            raise ValueError(f"fact time is not finite: {ended.at!r}")
+        with self._lock:
+            self._ended.append(ended)
+
+    # ------------------------------------------------------------------ service level
+
+    def service_levels(self, now: float | None = None) -> dict[str, float]:
+        """queue -> rolling service level (0..1, NaN with no call in the window) at ``now``
+        (epoch seconds, default the clock), for every queue seen."""
+        now = self.clock() if now is None else now
+        start = now - self.window
+        within: dict[str, int] = dict.fromkeys(self._seen, 0)
+        counted: dict[str, int] = dict.fromkeys(self._seen, 0)
+        with self._lock:
+            # Facts arrive nearly in time order; a late one is dropped with the rest.
+            while self._ended and self._ended[0].at < start:
+                self._ended.popleft()
+            ended = list(self._ended)
+        for item in ended:
+            if item.at > now:
+                continue
+            within[item.queue] = within.get(item.queue, 0) + item.within
+            counted[item.queue] = counted.get(item.queue, 0) + item.counted
+        return {q: within[q] / counted[q] if counted[q] else math.nan for q in counted}
+
+
+class _ServiceLevelCollector(Collector):
+    def __init__(self, metrics: AcdMetrics) -> None:
+        self.metrics = metrics
+
+    def describe(self) -> Iterable[Metric]:
+        return [self._family()]
+
+    def _family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "acd_queue_service_level_ratio",
+            "Answered within target / (answered + abandoned) over the rolling window; "
+            "NaN with no call.",
+            labels=["queue"],
+        )
+
+    def collect(self) -> Iterable[Metric]:
+        family = self._family()
+        try:
+            for queue, ratio in sorted(self.metrics.service_levels().items()):
+                family.add_metric([queue], ratio)
+        except Exception as exc:  # noqa: BLE001 - a scrape must never fail the engine
+            self.metrics.errors.labels(stage="scrape").inc()
+            _log.warning("wallboard.metrics_service_level_failed", error=str(exc))
+            return []
+        return [family]
+
+
+class _StateCollector(Collector):
+    """The Redis-read gauges, computed from one routing snapshot per scrape."""
+
+    def __init__(
+        self, metrics: AcdMetrics, state: StateProvider, since: SinceProvider | None
+    ) -> None:
+        self.metrics = metrics
+        self.state = state
+        self.since = since
+
+    def describe(self) -> Iterable[Metric]:
+        return list(_state_families(self.metrics.queues))
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            snapshot = self.state()
+            since = self.since() if self.since is not None else {}
+            now = self.metrics.clock()
+            return list(_state_families(self.metrics.queues, snapshot, since, now))
+        except Exception as exc:  # noqa: BLE001 - Redis down during a scrape: log, count
+            self.metrics.errors.labels(stage="scrape").inc()
+            _log.warning("wallboard.metrics_scrape_failed", error=str(exc))
+            return []
+
+
+def _state_families(
+    queues: Iterable[str],
+    snapshot: RouterState | None = None,
+    since: Mapping[str, tuple[str, float]] | None = None,
+    now: float = 0.0,
+) -> Iterator[Metric]:
+    waiting = GaugeMetricFamily(
+        "acd_queue_waiting_contacts",
+        "Contacts of the queue not yet answered (waiting or ringing an agent).",
+        labels=["queue"],
+    )
+    longest = GaugeMetricFamily(
+        "acd_queue_longest_wait_seconds",
+        "Seconds the longest-waiting unanswered contact of the queue has waited.",
+        labels=["queue"],
+    )
+    by_state = GaugeMetricFamily(
+        "acd_queue_agents", "Logged-in agents of the queue by state.", labels=["queue", "state"]
+    )
+    agent_state_family = GaugeMetricFamily(
+        "acd_agent_state", "1 for the agent's current state.", labels=["agent", "state"]
+    )
+    seconds = GaugeMetricFamily(
+        "acd_agent_state_seconds", "Seconds the agent has been in its state.", labels=["agent"]
+    )
+    if snapshot is not None:
+        names = set(queues) | set(snapshot.waiting)
+        oldest: dict[str, list[float]] = {}
+        for contact in snapshot.contacts.values():
+            names.add(contact.queue)
+            if contact.state in ("waiting", "reserved"):
+                oldest.setdefault(contact.queue, []).append(contact.arrival)
+        counts = {(q, s): 0 for q in names for s in AGENT_STATES}
+        for view in snapshot.agents.values():
+            state = agent_state(view)
+            for name in ALL_AGENT_STATES:
+                agent_state_family.add_metric([view.id, name], 1.0 if name == state else 0.0)
+            if state == "logged_out":
+                continue
+            for queue in view.queues:
+                counts[(queue, state)] = counts.get((queue, state), 0) + 1
+            started = (since or {}).get(view.id)
+            if started is not None and started[0] == state:
+                seconds.add_metric([view.id], max(0.0, now - started[1]))
+            elif state == "free":
+                seconds.add_metric([view.id], max(0.0, now - view.idle_since))
+        for queue in sorted(names | {q for q, _ in counts}):
+            arrivals = oldest.get(queue, [])
+            waiting.add_metric([queue], float(len(arrivals)))
+            longest.add_metric([queue], max(0.0, now - min(arrivals)) if arrivals else 0.0)
+        for (queue, state), count in sorted(counts.items()):
+            by_state.add_metric([queue, state], float(count))
+    yield from (waiting, longest, by_state, agent_state_family, seconds)
