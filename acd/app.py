@@ -19,6 +19,8 @@ import gevent.event
 import redis
 import structlog
 
+from acd.adapters.hours import HoursStore, HoursWatcher, hours_blueprint, hours_settings
+from acd.adapters.hours import prompt_resolver as hours_prompts
 from acd.adapters.http import AdminApi
 from acd.adapters.metrics import EngineMetrics, service_level_targets
 from acd.adapters.redis_store import RedisCallStore
@@ -26,6 +28,7 @@ from acd.adapters.runner import Observer, Runner
 from acd.adapters.translate import ENGINE_EVENTS, ENGINE_FILTERS
 from acd.adapters.wallboard import wallboard_blueprint
 from acd.config import Config
+from acd.config.entries import menu_book
 from acd.engine.effects import Fact
 from acd.engine.engine import Engine
 from acd.engine.policy import AgentEntry, AnnouncePart, EngineSettings, QueuePolicy, hash_pin
@@ -87,6 +90,8 @@ def engine_settings(config: Config) -> EngineSettings:
         digit_timeout_ms=int(codes.inter_digit_timeout * 1000),
         first_digit_timeout_ms=int(codes.first_digit_timeout * 1000),
         max_tries=codes.max_tries,
+        menus=menu_book(config),
+        hours=hours_settings(config, hours_prompts(config)),
     )
 
 
@@ -120,6 +125,7 @@ class App:
     client: ESLClient
     runner: Runner
     http: AdminApi
+    hours: HoursWatcher | None = None  # emergency message and API calendar exceptions
 
     @property
     def http_port(self) -> int | None:
@@ -127,6 +133,8 @@ class App:
         return self.http.port
 
     def stop(self) -> None:
+        if self.hours is not None:
+            self.hours.stop()
         self.http.stop()
         self.runner.stop()
         self.client.stop()
@@ -172,11 +180,15 @@ def build(
         clock=clock,
     )
     runner = Runner(engine, client, clock=clock, observers=[log_fact, metrics, *observers])
-    http = AdminApi(runner, config.http.tokens)
+    telephonists = [agent_id for agent_id, a in config.agents.items() if a.telephonist]
+    http = AdminApi(runner, config.http.tokens, telephonists=telephonists)
     # The wallboard (/wallboard) on the same server: figures need one of the API tokens.
     http.app.register_blueprint(wallboard_blueprint(config, client_redis, router.snapshot, clock))
     http.app.register_blueprint(metrics.blueprint())
-    return App(config, client_redis, router, store, engine, client, runner, http)
+    hours = HoursWatcher(HoursStore(client_redis, config.tenant, clock), runner)
+    runner.observers.append(hours)  # the feature code's emergency fact -> Redis
+    http.app.register_blueprint(hours_blueprint(http, hours))
+    return App(config, client_redis, router, store, engine, client, runner, http, hours)
 
 
 def start(app: App, *, connect_deadline: float | None = None) -> None:
@@ -197,6 +209,8 @@ def start(app: App, *, connect_deadline: float | None = None) -> None:
             gevent.sleep(delay)
             delay = min(delay * 2, 10.0)
     app.runner.start()
+    if app.hours is not None:
+        app.hours.start()
     app.runner.apply(app.engine.offers(made, now))
     app.http.start(app.config.http.host, app.config.http.port)
     _log.info(

@@ -6,6 +6,7 @@
 ``acd watch`` connect to FreeSWITCH (or the simulator) and log the events the engine uses;
 ``acd report`` statistics per queue and half hour from the events stream (CSV, JSON, HTML);
 ``acd alert-rules`` Prometheus alerting rules for the configuration's wallboard thresholds;
+``acd prompts import|list`` the customer's own prompts (WAV, MP3, OGG/Opus, FLAC);
 ``acd demo``  simulated FreeSWITCH + caller traffic + the event log, on embedded defaults.
 
 Each subcommand is one row of :data:`SUBCOMMANDS`: its options are declared here (argparse
@@ -107,7 +108,11 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queue", action="append", help="only this queue (repeatable)")
     parser.add_argument("--format", choices=("csv", "json", "html"), default="csv")
     parser.add_argument("--output", help="write to this file instead of stdout")
-    parser.add_argument("--tz", default="Europe/Stockholm", help="time zone of the half hours")
+    parser.add_argument(
+        "--tz",
+        help="time zone of the days and half hours (default: the configuration's "
+        "wallboard.time_zone, else Europe/Stockholm)",
+    )
     parser.add_argument(
         "--target-seconds",
         type=float,
@@ -118,7 +123,8 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
         "--short-abandon-seconds",
         type=float,
         default=5.0,
-        help="seconds; abandons this soon are counted apart, outside the service level",
+        help="seconds; short abandons of queues without a configured service level (default "
+        "5): counted apart, outside the service level",
     )
 
 
@@ -146,6 +152,25 @@ def _demo(args: argparse.Namespace) -> int:
     return main(list(args.args))
 
 
+def _prompts_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True)
+    for action in ("import", "list"):
+        sub = actions.add_parser(action)
+        where = sub.add_mutually_exclusive_group()
+        where.add_argument("--config", help="the YAML configuration (prompts.directory, languages)")
+        where.add_argument("--directory", help="default: /var/lib/acd/prompts")
+        if action == "import":
+            sub.add_argument("files", nargs="+", metavar="FILE", help="WAV, MP3, OGG/Opus, FLAC")
+            sub.add_argument("--lang", required=True, help="the prompts' language (sv, en)")
+            sub.add_argument("--id", help="the prompt id (one file; default: the file's name)")
+
+
+def _prompts(args: argparse.Namespace) -> int:
+    from acd.prompt_cli import main  # noqa: PLC0415 - imported only when used
+
+    return main(args)
+
+
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("run", "run the engine against FreeSWITCH", _run_arguments, _run),
     Subcommand(
@@ -164,6 +189,9 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "Prometheus alerting rules for the wallboard thresholds (YAML on stdout)",
         _alert_rules_arguments,
         _alert_rules,
+    ),
+    Subcommand(
+        "prompts", "import or list your own prompts (R-PROMPTS)", _prompts_arguments, _prompts
     ),
     Subcommand(
         "demo",

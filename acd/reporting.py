@@ -1,7 +1,7 @@
 """``acd report``: the glue between the configuration and :mod:`wallboard.report`.
 
-Finds the Redis URL, tenant and service-level targets (``--config`` file, or ``--redis``
-and ``--tenant``), checks every input before reading anything, reads and counts the
+Finds the Redis URL, tenant, time zone and service-level rules (``--config`` file, or
+``--redis`` and ``--tenant``), checks every input before reading anything, reads and counts the
 events stream, and writes the result to stdout or, only once it is complete, to
 ``--output`` (written beside it and renamed, so a failure leaves no partial file).
 """
@@ -16,28 +16,37 @@ from pathlib import Path
 
 import redis
 
+from acd.adapters.metrics import service_level_targets
 from acd.config import load_config
 from acd.errors import ValidationError
-from wallboard.report import ReportOptions, make_report, parse_period, time_zone
+from wallboard.report import DEFAULT_TIME_ZONE, ReportOptions, make_report, parse_period, time_zone
 from wallboard.report_formats import render
+from wallboard.service_level import ServiceLevelTarget
 
 
 def options_from(args: argparse.Namespace) -> tuple[str, str, ReportOptions]:
     """``(redis_url, tenant, options)`` from ``acd report``'s arguments. Raises
-    :class:`~acd.errors.ValidationError` (bad period, time zone or queue) or
-    :class:`~acd.errors.ConfigError` (bad configuration file)."""
-    zone = time_zone(args.tz)
-    start, end = parse_period(args.start, args.end, zone)
+    :class:`~acd.errors.ValidationError` (bad period, time zone, seconds or queue) or
+    :class:`~acd.errors.ConfigError` (bad configuration file).
+
+    The time zone is ``--tz``, else the configuration's ``wallboard.time_zone`` (the
+    wallboard's "today" too), else Europe/Stockholm; each configured queue has its own
+    service-level rule, ``--target-seconds``/``--short-abandon-seconds`` apply to the
+    others."""
+    try:
+        default = ServiceLevelTarget(args.target_seconds, args.short_abandon_seconds)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
     queues = frozenset(args.queue) if args.queue else None
-    targets: dict[str, float] = {}
+    targets: dict[str, ServiceLevelTarget] = {}
+    zone_name = DEFAULT_TIME_ZONE
     if args.config is not None:
         config = load_config(args.config)
         if config.redis is None:
             raise ValidationError(f"{args.config}: no redis.url configured")
         url, tenant = config.redis.url, args.tenant or config.tenant
-        targets = {
-            name: queue.service_level.target_seconds for name, queue in config.queues.items()
-        }
+        targets = service_level_targets(config)
+        zone_name = config.wallboard.time_zone
         unknown = sorted((queues or frozenset()) - set(config.queues))
         if unknown:
             raise ValidationError(f"unknown queue(s) in {args.config}: {', '.join(unknown)}")
@@ -45,14 +54,10 @@ def options_from(args: argparse.Namespace) -> tuple[str, str, ReportOptions]:
         url, tenant = args.redis, args.tenant
     else:
         raise ValidationError("give --config FILE, or --redis URL and --tenant NAME")
+    zone = time_zone(args.tz or zone_name)
+    start, end = parse_period(args.start, args.end, zone)
     options = ReportOptions(
-        start,
-        end,
-        zone,
-        queues=queues,
-        targets=targets,
-        default_target=args.target_seconds,
-        short_abandon=args.short_abandon_seconds,
+        start, end, zone, queues=queues, targets=targets, default_target=default
     )
     return url, tenant, options
 

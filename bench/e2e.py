@@ -117,24 +117,6 @@ def run_engine(config_path: str) -> int:
         "dispatch": {kind: list(values) for kind, values in app.runner.dispatch.items()},
         "client": {k: v for k, v in app.client.counters().items() if isinstance(v, int)},
     }
-    if os.environ.get("E2E_HEAP"):
-        kinds = Counter(type(o).__name__ for o in gc.get_objects())
-        started = time.perf_counter()
-        gc.collect()
-        collect = time.perf_counter() - started
-        report["heap"] = {
-            "tracked": sum(kinds.values()),
-            "full_collect_ms": 1000 * collect,
-            "top": kinds.most_common(8),
-        }
-        sizes = []
-        for o in gc.get_objects():
-            try:
-                sizes.append((len(o), type(o).__name__, repr(o)[:80]))
-            except Exception:  # noqa: BLE001
-                pass
-        sizes.sort(reverse=True)
-        report["heap"]["largest"] = sizes[:8]
     print(json.dumps(report), flush=True)
     app.stop()
     return 0
@@ -656,8 +638,6 @@ def _print_results(
         "engine handler time by event (s total / count / ms mean): "
         + ", ".join(f"{name} {t:.1f}/{n}/{1000 * t / max(n, 1):.2f}" for name, (t, n) in busiest)
     )
-    if "heap" in report:
-        print(f"engine heap at the end: {report['heap']}")
     for generation, pauses in sorted(handling.get("gc", {}).items()):
         print(
             f"engine gc generation {generation}: n={len(pauses)} p50={ms(pauses, 0.5)} ms"

@@ -88,11 +88,11 @@ sys.path.insert(0, str(_HERE.parent))
 from freeswitch.messages import ApiResponse, AuthRequest, CommandReply, Event, Message  # noqa: E402
 from freeswitch.parser import Parser  # noqa: E402
 
-System = Literal["modcc", "engine"]
+System = Literal["modcc", "engine", "floor"]
 SYSTEMS: tuple[System, ...] = ("modcc", "engine")
 MODCC_QUEUE = "support@lab"
 ENGINE_QUEUE = "bench"
-CALLER_EXTENSION: dict[System, str] = {"modcc": "8000", "engine": "8001"}
+CALLER_EXTENSION: dict[System, str] = {"modcc": "8000", "engine": "8001", "floor": "8001"}
 OBSERVED = (
     "CHANNEL_ORIGINATE CHANNEL_PARK CHANNEL_BRIDGE CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE"
     " CUSTOM callcenter::info"
@@ -362,6 +362,8 @@ class Run:
     on_bridge: Callable[[str, str, float], None] | None = None  # (caller, leg, at)
     on_originate: Callable[[str, str, float], None] | None = None  # (agent, leg, at)
     on_leg_gone: Callable[[str, str, float], None] | None = None  # (agent, leg, at)
+    on_queued: Callable[[str], None] | None = None  # (caller)
+    on_agent_parked: Callable[[str], None] | None = None  # (agent leg)
 
     def settled(self) -> bool:
         """Every caller the bench originated has queued and left (bridged or not), and
@@ -397,12 +399,14 @@ class Run:
                 caller = event.get("CC-Member-Session-UUID") or uid
                 self._queued(caller, at)
         elif name == "CHANNEL_PARK":
-            if (
-                self.system == "engine"
-                and event.get("variable_acd_queue") == ENGINE_QUEUE
-                and event.get("variable_acd_role") != "agent"
-            ):
+            if self.system == "modcc" or event.get("variable_acd_queue") != ENGINE_QUEUE:
+                return
+            if event.get("variable_acd_role") != "agent":
                 self._queued(uid, at)
+                if self.on_queued is not None:
+                    self.on_queued(uid)
+            elif self.on_agent_parked is not None:
+                self.on_agent_parked(uid)
         elif name == "CHANNEL_BRIDGE":
             a, b = event.get("Bridge-A-Unique-ID") or uid, event.get("Bridge-B-Unique-ID") or ""
             leg, caller = (a, b) if a in self.agent_of_leg else (b, a)
@@ -565,7 +569,7 @@ class Bench:
         engine = None
         if system == "modcc":
             self.modcc_agents(agents, available=True)
-        else:
+        elif system == "engine":
             engine = self.start_engine(agents)
         try:
             body(run)
@@ -580,13 +584,62 @@ class Bench:
                 if runner.get("engine_errors") or runner.get("command_errors"):
                     run.anomalies["engine_errors"] += int(runner.get("engine_errors", 0))
                     run.anomalies["engine_command_errors"] += int(runner.get("command_errors", 0))
-            else:
+            elif system == "modcc":
                 self.modcc_agents(agents, available=False)
             self.clear()
             self.loop.handler = None
         return run
 
     # -- the two measures -------------------------------------------------------------------
+
+    def floor(self, run: Run) -> None:
+        """The zero-time ACD (system ``floor``): the bench itself writes the engine's own
+        ``bgapi originate`` (same builder, same variables, to the agent with no leg up
+        that was used least recently) the moment it reads the caller's ``CHANNEL_PARK``,
+        and ``uuid_bridge`` when the agent leg parks. No routing, no Redis, no process in
+        between: what is left is FreeSWITCH's own work and the Event Socket, the least
+        any ACD on this FreeSWITCH can take."""
+        from freeswitch import commands  # noqa: PLC0415
+
+        idle = list(run.agents)
+        caller_of: dict[str, str] = {}
+
+        def queued(caller: str) -> None:
+            busy = {run.agent_of_leg[leg] for leg in run.agent_of_leg if leg not in run.gone}
+            free = [agent for agent in idle if agent not in busy]
+            if not free:
+                run.anomalies["floor_no_free_agent"] += 1
+                return
+            agent = free[0]
+            idle.remove(agent)
+            idle.append(agent)
+            leg = str(uuidlib.uuid4())
+            caller_of[leg] = caller
+            command = commands.originate(
+                f"user/{agent}",
+                uuid=leg,
+                timeout=20,
+                ignore_early_media=True,
+                caller_id_name="Bench",
+                caller_id_number="0701000000",
+                variables={
+                    "acd_role": "agent",
+                    "acd_contact": caller,
+                    "acd_agent": agent,
+                    "acd_reservation": "floor",
+                    "acd_queue": ENGINE_QUEUE,
+                    "default_language": "sv",
+                },
+            )
+            self.loop.bgapi(str(command))
+
+        def agent_parked(leg: str) -> None:
+            caller = caller_of.pop(leg, None)
+            if caller is not None:
+                self.loop.bgapi(str(commands.uuid_bridge(caller, leg)))
+
+        run.on_queued = queued
+        run.on_agent_parked = agent_parked
 
     def arrival(
         self, system: System, agents: tuple[str, ...], samples: int, interval: float
@@ -595,6 +648,8 @@ class Bench:
         bridge (by its agent's leg): far fewer calls at once than agents."""
 
         def body(run: Run) -> None:
+            if system == "floor":
+                self.floor(run)
             run.on_bridge = lambda caller, leg, at: self.loop.later(TALK, lambda: self.hang_up(leg))
             at = 0.0
             for _ in range(samples + WARMUP):
@@ -830,6 +885,9 @@ def report(
         runs["arrival", system] = run
         measures["arrival", system] = Measure(run.arrival_latencies())
         print(measures["arrival", system].row(f"arrival {system}"), flush=True)
+    floor_run = bench.arrival("floor", arrival_agents, samples, args.interval)
+    floor = Measure(floor_run.arrival_latencies())
+    print(floor.row("arrival floor (zero-time ACD)"), flush=True)
     for system in SYSTEMS:
         run, complete, hangup = bench.freed(system, freed_agents, samples, args.backlog)
         runs["freed", system] = run
@@ -851,10 +909,17 @@ def report(
         ("  from CHANNEL_HANGUP p99 (ms)", from_hangup["modcc"].p99, from_hangup["engine"].p99),
     ):
         print(f"  {label:32s}{_ms(m):>16s}{_ms(e):>12s}{_ratio(m, e):>9s}")
+    print(
+        "  floor: the bench writes the same originate itself on reading CHANNEL_PARK"
+        f" (Bench.floor): p50 {_ms(floor.p50)} ms, p99 {_ms(floor.p99)} ms; best ratio any"
+        f" ACD could reach here: p50 {_ratio(a_m.p50, floor.p50)}, p99"
+        f" {_ratio(a_m.p99, floor.p99)}; the engine's own share: p50"
+        f" {_ms(a_e.p50 - floor.p50)} ms"
+    )
     print("  engine arrival in parts (its handler and bgapi timed in its process):")
     for label, values in arrival_breakdown(runs["arrival", "engine"]).items():
         print(Measure(values).row(label))
-    for (phase, system), run in runs.items():
+    for (phase, system), run in [*runs.items(), (("arrival", "floor"), floor_run)]:
         print(
             f"  {phase:8s} {system:7s} callers={run.originated} queued={len(run.queued)}"
             f" bridged={len(run.bridged)} lost={run.lost()}"
@@ -869,7 +934,7 @@ def report(
         f" engine_p99_ms={_ms(a_e.p99)} ratio_p99={_ratio(a_m.p99, a_e.p99)}"
         f" freed_modcc_p50_ms={_ms(h_m.p50)} freed_engine_p50_ms={_ms(h_e.p50)}"
         f" freed_ratio_p50={_ratio(h_m.p50, h_e.p50)} freed_ratio_p99={_ratio(h_m.p99, h_e.p99)}"
-        f" lost={lost}"
+        f" lost={lost} floor_p50_ms={_ms(floor.p50)} floor_ratio_p50={_ratio(a_m.p50, floor.p50)}"
     )
     return 0
 

@@ -106,13 +106,15 @@ def test_rules_fire_amber_then_red_at_the_thresholds_r_wallboard(tmp_path: Path)
         {"series": agents.format("free", "a"), "values": "3x4 2x4 0x4"},
         {"series": agents.format("free", "b"), "values": "3x4 2x4 0x4"},
         {"series": agents.format("busy", "a"), "values": "0x14"},
-        # service level over the hour: 7 of 10 (amber) from minute 1, 10 of 20 from minute 30
+        # service level over the hour: 7 of 10 (amber) from minute 1, 10 of 20 from minute
+        # 30; half the abandons are short ones, in neither part of the ratio
         {
             "series": 'acd_queue_answered_within_target_total{queue="q"}',
             "values": "0 7x29 10x30",
         },
         {"series": 'acd_queue_answered_total{queue="q"}', "values": "0 9x29 18x30"},
-        {"series": 'acd_queue_abandoned_total{queue="q"}', "values": "0 1x29 2x30"},
+        {"series": 'acd_queue_abandoned_total{queue="q"}', "values": "0 2x29 4x30"},
+        {"series": 'acd_queue_abandoned_short_total{queue="q"}', "values": "0 1x29 2x30"},
     ]
     tests = [
         {

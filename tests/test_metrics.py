@@ -34,6 +34,7 @@ from routing.errors import StoreError
 from routing.store import RedisRouter
 from tests.engine_harness import shipped_simulator
 from wallboard.metrics import AcdMetrics
+from wallboard.service_level import ServiceLevelTarget
 
 
 class Clock:
@@ -93,7 +94,9 @@ def test_facts_count_offered_answered_abandoned_and_waits_r_stats() -> None:
 
 def test_service_level_per_queue_target_and_rolling_window_r_stats() -> None:
     clock = Clock(1000.0)
-    metrics = AcdMetrics(["support", "sales"], targets={"sales": 10.0}, clock=clock)
+    metrics = AcdMetrics(
+        ["support", "sales"], targets={"sales": ServiceLevelTarget(10.0)}, clock=clock
+    )
     sl = "acd_queue_service_level_ratio"
     assert math.isnan(value(metrics, sl, queue="support") or 0.0)  # nothing yet: NaN
     metrics.observe("bridged", {"queue": "sales", "wait": 15.0}, 1000.0)  # > 10: late
@@ -102,10 +105,10 @@ def test_service_level_per_queue_target_and_rolling_window_r_stats() -> None:
     assert value(metrics, "acd_queue_answered_within_target_total", queue="support") == 1.0
     clock.now = 2000.0
     metrics.observe("bridged", {"queue": "support", "wait": 21.0}, 2000.0)
-    metrics.observe("abandoned", {"queue": "support", "wait": 0.0}, 2000.0)
+    metrics.observe("abandoned", {"queue": "support", "wait": 0.0}, 2000.0)  # short (<= 5)
     metrics.observe("abandoned", {"queue": "support", "wait": 30.0}, 2000.0)
-    # within 1 / (answered 2 + abandoned 2)
-    assert value(metrics, sl, queue="support") == 0.25
+    # within 1 / (answered 2 + abandoned 2 - short 1)
+    assert value(metrics, sl, queue="support") == pytest.approx(1 / 3)
     assert value(metrics, sl, queue="sales") == 0.0
     clock.now = 4700.0  # the calls at 1000 left the one-hour window, those at 2000 remain
     assert value(metrics, sl, queue="support") == 0.0
@@ -116,14 +119,36 @@ def test_service_level_per_queue_target_and_rolling_window_r_stats() -> None:
     assert value(metrics, "acd_queue_answered_total", queue="support") == 2.0
 
 
-def test_service_level_short_abandons_left_out_when_asked_r_stats() -> None:
-    metrics = AcdMetrics(["support"], short_abandon=5.0, clock=Clock(1000.0))
-    metrics.observe("bridged", {"queue": "support", "wait": 10.0}, 1000.0)
-    metrics.observe("abandoned", {"queue": "support", "wait": 4.0}, 1000.0)  # short
-    metrics.observe("abandoned", {"queue": "support", "wait": 5.0}, 1000.0)  # <= 5: short
-    metrics.observe("abandoned", {"queue": "support", "wait": 5.5}, 1000.0)
-    assert value(metrics, "acd_queue_service_level_ratio", queue="support") == 0.5
+def test_service_level_leaves_short_abandons_out_per_queue_r_stats() -> None:
+    """Short abandons (wait <= the queue's short_abandon_seconds, default 5) are in
+    neither part of the ratio and have their own counter for PromQL."""
+    rules = {"sales": ServiceLevelTarget(20.0, short_abandon_seconds=0.0)}
+    metrics = AcdMetrics(["support", "sales"], targets=rules, clock=Clock(1000.0))
+    for queue in ("support", "sales"):
+        metrics.observe("bridged", {"queue": queue, "wait": 10.0}, 1000.0)
+        metrics.observe("abandoned", {"queue": queue, "wait": 4.0}, 1000.0)
+        metrics.observe("abandoned", {"queue": queue, "wait": 5.0}, 1000.0)
+        metrics.observe("abandoned", {"queue": queue, "wait": 5.5}, 1000.0)
+    sl, short = "acd_queue_service_level_ratio", "acd_queue_abandoned_short_total"
+    # support: 4 and 5 s are short: 1 / (1 + 3 - 2)
+    assert value(metrics, sl, queue="support") == 0.5
+    assert value(metrics, short, queue="support") == 2.0
     assert value(metrics, "acd_queue_abandoned_total", queue="support") == 3.0
+    # sales counts every abandon: 1 / (1 + 3)
+    assert value(metrics, sl, queue="sales") == 0.25
+    assert value(metrics, short, queue="sales") == 0.0
+
+
+def test_adopted_counts_as_offered_only_when_new_to_the_queue_r_stats() -> None:
+    metrics = AcdMetrics(["support", "sales"], clock=Clock())
+    # Adopted by a restarted engine, then its queued: one call entering the queue.
+    metrics.observe("adopted", {"contact": "c1", "queue": "support"}, 1000.0)
+    metrics.observe("queued", {"contact": "c1", "queue": "support"}, 1000.0)
+    # Transferred to sales and back: it entered each queue again.
+    metrics.observe("transferred", {"contact": "c1", "queue": "sales"}, 1001.0)
+    metrics.observe("transferred", {"contact": "c1", "queue": "support"}, 1002.0)
+    assert value(metrics, "acd_queue_offered_total", queue="support") == 2.0
+    assert value(metrics, "acd_queue_offered_total", queue="sales") == 1.0
 
 
 @pytest.mark.parametrize(
@@ -146,23 +171,24 @@ def test_bad_fact_data_is_counted_never_raised_r_wallboard(data: dict[str, objec
     assert math.isnan(value(metrics, "acd_queue_service_level_ratio", queue="support") or 0.0)
 
 
+@pytest.mark.parametrize("window", [math.inf, -1.0, "3600"])
+def test_bad_window_raises_value_error(window: object) -> None:
+    with pytest.raises(ValueError, match="window"):
+        AcdMetrics(["support"], window=window)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     "kwargs",
-    [
-        {"default_target": -1.0},
-        {"window": math.inf},
-        {"targets": {"q": "20"}},
-        {"short_abandon": -0.1},
-    ],
+    [{"target_seconds": -1.0}, {"short_abandon_seconds": math.nan}, {"target_seconds": "20"}],
 )
-def test_bad_settings_raise_value_error(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
-        AcdMetrics(["support"], **kwargs)  # type: ignore[arg-type]
+def test_bad_service_level_rule_raises_value_error(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="seconds"):
+        ServiceLevelTarget(**kwargs)  # type: ignore[arg-type]
 
 
 def test_two_instances_keep_their_own_registries() -> None:
     one, two = AcdMetrics(["support"]), AcdMetrics(["support"])
-    one.observe("queued", {"queue": "support"}, 1.0)
+    one.observe("queued", {"contact": "c1", "queue": "support"}, 1.0)
     assert value(one, "acd_queue_offered_total", queue="support") == 1.0
     assert value(two, "acd_queue_offered_total", queue="support") == 0.0
 
@@ -356,5 +382,6 @@ def test_acd_run_wiring_serves_metrics_with_the_config_targets_r_wallboard(
     assert samples[("acd_agent_state", (("agent", "1001"), ("state", "busy")))] == 1.0
     assert wired.config.queues["sales"].service_level.target_seconds == 30.0
     metrics = next(o for o in wired.runner.observers if isinstance(o, EngineMetrics)).metrics
-    assert metrics.target("sales") == 30.0 and metrics.target("support") == 20.0
+    assert metrics.target("sales").target_seconds == 30.0
+    assert metrics.target("support").target_seconds == 20.0
     sim.hangup(caller)

@@ -15,7 +15,7 @@ from freeswitch.sim import AgentPhone
 from routing.api import AgentProfile, Contact, QueueConfig
 from routing.errors import AgentBusyError
 from routing.store import RedisRouter
-from tests.engine_harness import Start
+from tests.engine_harness import Start, default_settings
 from tests.http_api import (
     ADMIN,
     AGENT_1001,
@@ -30,6 +30,12 @@ from tests.http_api import (
 @pytest.fixture
 def api(start: Start) -> Iterator[Api]:
     yield from api_fixture(start)
+
+
+@pytest.fixture
+def slow_ring_api(start: Start) -> Iterator[Api]:
+    """Agent legs ring for 3,000 simulated seconds (30 s here): an offer stays put."""
+    yield from api_fixture(start, settings=default_settings(ring_timeout=3000))
 
 
 def _two_waiting(api: Api) -> tuple[str, str]:
@@ -64,7 +70,8 @@ def test_telephonist_picks_the_second_caller_r_pick(api: Api) -> None:
     }
     assert acd.wait_fact("bridged", contact=second).data["agent"] == "1001"
     leg = acd.wait_fact("offered", contact=second).data["leg"]
-    assert acd.sim.channels[second].bridged_to == leg
+    channel = acd.sim.channels[second]
+    assert channel.bridged and {channel.bridge_a, channel.bridge_b} == {second, leg}
     state = api.state()
     assert state.waiting["support"] == (first,)
     assert state.contacts[second].state == "busy" and state.contacts[second].agent == "1001"
@@ -78,8 +85,9 @@ def test_telephonist_picks_the_second_caller_r_pick(api: Api) -> None:
     ]
 
 
-def test_pick_of_an_offered_caller_is_409_and_changes_nothing(api: Api) -> None:
+def test_pick_of_an_offered_caller_is_409_and_changes_nothing(slow_ring_api: Api) -> None:
     """R-PICK: a caller already ringing an agent cannot be picked; nothing changes."""
+    api = slow_ring_api
     acd = api.harness
     acd.sim.add_agent_phone(AgentPhone("user/1002", behaviour="no_answer"))
     acd.sim.add_agent_phone(AgentPhone("user/1001", answer_after=0.2))
@@ -101,9 +109,7 @@ def test_unanswered_pick_keeps_the_callers_place_r_noanswer(api: Api) -> None:
     acd.sim.add_agent_phone(AgentPhone("user/1003", behaviour="reject"))
     assert api.post("/api/agents/1003/login", body={"queues": ["sales"]}).status == 200
     first, second = _two_waiting(api)
-    picked = api.post(
-        f"/api/queues/support/contacts/{second}/pick", SUPERVISOR, {"agent": "1003"}
-    )
+    picked = api.post(f"/api/queues/support/contacts/{second}/pick", SUPERVISOR, {"agent": "1003"})
     assert picked.status == 200, picked.body
     later = acd.sim.place_call("0703333333", "7000")
     acd.wait_fact("queued", contact=later)
@@ -162,7 +168,7 @@ def test_routed_offer_and_pick_race_for_one_agent_r_telephonist(api: Api) -> Non
     just as a support caller arrives. Whichever routing runs first wins; 1001 never rings
     for two calls, and the other caller is served later or keeps waiting."""
     acd = api.harness
-    acd.sim.add_agent_phone(AgentPhone("user/1001", behaviour="no_answer"))
+    acd.sim.add_agent_phone(AgentPhone("user/1001", answer_after=0.2))
     assert api.post("/api/agents/1001/login", AGENT_1001, {"queues": ["support"]}).status == 200
     waiting = acd.sim.place_call("0701111111", "7001")  # sales: nobody there
     acd.wait_fact("queued", contact=waiting)
@@ -171,6 +177,7 @@ def test_routed_offer_and_pick_race_for_one_agent_r_telephonist(api: Api) -> Non
     answer = pick.get(timeout=10)
     acd.wait_fact("queued", contact=routed)
     offered = acd.wait_fact("offered", agent="1001")
+    acd.wait_fact("bridged", agent="1001")  # in a call now: nothing more is offered
     if answer.status == 200:
         assert offered.data["contact"] == waiting
     else:
@@ -195,40 +202,45 @@ def test_routed_offers_and_picks_race_on_redis_r_telephonist(
     router.put_queue(QueueConfig("desk"), 0.0)
     router.put_agent(AgentProfile("a", languages=("en",)), 0.0)
     router.login("a", ["q"], 0.0)
-    outcomes: list[tuple[bool, bool]] = []
+    outcomes = []
     for round_ in range(40):
         now = 10.0 * (round_ + 1)
         router.arrive(Contact(f"d{round_}", "voice", "desk", now), now)
-        gate = threading.Barrier(2)
-        routed_won: list[bool] = []
-        picked: list[bool] = []
-
-        def arrive(r: RedisRouter = routers[0], i: int = round_, t: float = now) -> None:
-            gate.wait()
-            made = r.arrive(Contact(f"c{i}", "voice", "q", t), t)
-            routed_won.append(bool(made))
-
-        def pick(r: RedisRouter = routers[1], i: int = round_, t: float = now) -> None:
-            gate.wait()
-            try:
-                r.pick(f"d{i}", "a", t)
-                picked.append(True)
-            except AgentBusyError:
-                picked.append(False)
-
-        threads = [threading.Thread(target=arrive), threading.Thread(target=pick)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=10)
+        routed_won, picked = _race(routers, f"c{round_}", f"d{round_}", now)
         view = router.snapshot().agents["a"]
         assert view.load == (1, 0, 0) and len(view.assigned) == 1
-        assert routed_won[0] != picked[0]
-        outcomes.append((routed_won[0], picked[0]))
+        assert routed_won != picked
+        outcomes.append(picked)
         # Free "a" for the next round: the loser's caller is taken away too.
-        held = view.assigned[0][0]
-        router.abandon(held, now + 1)
+        router.abandon(view.assigned[0][0], now + 1)
         for cid in (f"c{round_}", f"d{round_}"):
             if cid in router.snapshot().contacts:
                 router.abandon(cid, now + 1)
     assert len(outcomes) == 40
+
+
+def _race(routers: list[RedisRouter], routed: str, waiting: str, now: float) -> tuple[bool, bool]:
+    """Caller ``routed`` arrives in q (routing offers it to "a" if free) while ``waiting``
+    is picked for "a", each on its own thread and router, released together; returns
+    (the arrival made an offer, the pick succeeded)."""
+    gate = threading.Barrier(2)
+    results: dict[str, bool] = {}
+
+    def arrive() -> None:
+        gate.wait()
+        results["routed"] = bool(routers[0].arrive(Contact(routed, "voice", "q", now), now))
+
+    def pick() -> None:
+        gate.wait()
+        try:
+            routers[1].pick(waiting, "a", now)
+            results["picked"] = True
+        except AgentBusyError:
+            results["picked"] = False
+
+    threads = [threading.Thread(target=arrive), threading.Thread(target=pick)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    return results["routed"], results["picked"]

@@ -8,9 +8,10 @@ red, so one alert per queue and figure is active). Per queue, with the metrics o
 * ``AcdLongestWait``: ``max(acd_queue_longest_wait_seconds)`` at or above the limit (s);
 * ``AcdFewAgents``: agents logged in (the sum of ``acd_queue_agents`` over its states, max
   over engines) at or below the limit;
-* ``AcdServiceLevelLow``: answered within target / (answered + abandoned) over the last
-  ``window`` (from the counters, exact for several engines) below the limit; no alert
-  while the window holds no call.
+* ``AcdServiceLevelLow``: the service level of :mod:`wallboard.service_level` (answered
+  within target / (answered + abandoned - short abandons)) over the last ``window``, from
+  the counters (exact for several engines), below the limit; no alert while the window
+  holds nothing to count.
 
 ``wallboard/prometheus/acd-alerts.yml`` is generated from ``examples/acd.yaml`` by
 ``acd alert-rules --config examples/acd.yaml`` (a test keeps them equal).
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from wallboard.service_level import promql
 
 GROUP = "acd-wallboard"
 
@@ -52,11 +55,7 @@ def queue_rules(limits: QueueLimits, window: str = "1h") -> list[dict[str, Any]]
     sel = f'{{queue="{q}"}}'
     wait = f"max by (queue) (acd_queue_longest_wait_seconds{sel})"
     agents = f"sum by (queue) (max by (queue, state) (acd_queue_agents{sel}))"
-    level = (
-        f"sum by (queue) (increase(acd_queue_answered_within_target_total{sel}[{window}]))"
-        f" / (sum by (queue) (increase(acd_queue_answered_total{sel}[{window}]))"
-        f" + sum by (queue) (increase(acd_queue_abandoned_total{sel}[{window}])))"
-    )
+    level = promql(window, sel)
     wa, wr = _num(limits.wait_amber), _num(limits.wait_red)
     aa, ar = _num(limits.agents_amber), _num(limits.agents_red)
     sa, sr = _num(limits.service_level_amber), _num(limits.service_level_red)

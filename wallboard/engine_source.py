@@ -14,13 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import msgpack
 import redis
 
 from routing.api import AgentView, RouterState
 from routing.errors import RoutingError
-from routing.keys import prefix
+from wallboard import metrics
+from wallboard.facts import Counter, decode_entry, events_key
 from wallboard.figures import (
+    AGENT_STATES,
     AgentCounts,
     AgentFigure,
     AgentState,
@@ -33,6 +34,7 @@ from wallboard.figures import (
     Today,
     queue_figures,
 )
+from wallboard.service_level import ServiceLevelTarget
 
 #: Entries read per ``XREAD`` round trip.
 BATCH = 5_000
@@ -61,28 +63,29 @@ class _Day:
     end: float
     queues: dict[str, Today]
     agent_changed: dict[str, float]
+    counter: Counter
 
 
 class EventsReader:
     """Today's per-queue counts from the events stream, read incrementally.
 
-    ``targets`` gives each queue's service-level target in seconds (a call answered after
-    waiting at most that long counts as within target); ``midnight(now)`` the epoch seconds
-    of the local midnight starting ``now``'s day. A fact is counted in the day of its own
-    time (field ``t``): ``bridged`` (answered; its ``wait``), ``abandoned``; agent facts
-    set when an agent's state last changed.
+    ``targets`` gives each queue's service-level rule (target and short-abandon seconds);
+    ``midnight(now)`` the epoch seconds of the local midnight starting ``now``'s day. A
+    fact is counted in the day of its own time (field ``t``), as :mod:`wallboard.facts`
+    counts it (offered, answered, abandoned); agent facts set when an agent's state last
+    changed.
     """
 
     def __init__(
         self,
         client: redis.Redis,
         tenant: str,
-        targets: Mapping[str, float],
+        targets: Mapping[str, ServiceLevelTarget],
         midnight: Callable[[float], float],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
-        self.key = prefix(tenant) + "events"  # acd:{tenant}:events, braces included
+        self.key = events_key(tenant)
         self.targets = dict(targets)
         self.midnight = midnight
         self.clock = clock
@@ -97,7 +100,7 @@ class EventsReader:
         end = self.midnight(start + 26 * 3600.0)
         if end <= start:  # pragma: no cover - a broken time zone function
             end = start + 86_400.0
-        return _Day(start, end, {}, {})
+        return _Day(start, end, {}, {}, Counter(self.targets))
 
     def update(self) -> None:
         """Read what the stream gained since the last call. Raises
@@ -120,42 +123,44 @@ class EventsReader:
                     return
 
     def _apply(self, fields: Mapping[Any, Any]) -> None:
-        values = {_text(k): v for k, v in fields.items()}
-        try:
-            kind = _text(values["k"])
-            at = float(_text(values["t"]))
-            data = msgpack.unpackb(values["d"], raw=False) if "d" in values else {}
-        except (KeyError, ValueError, TypeError, msgpack.UnpackException):
+        fact = decode_entry(fields)
+        if fact is None:
             return  # not an entry this reader understands: skip it, count the rest
-        if not isinstance(data, dict):
-            return
+        kind, at, data = fact.kind, fact.at, fact.data
         if at >= self._day.end:
             self._day = self._new_day(at)
         if at < self._day.start:
+            self._day.counter.seen(kind, data)
             return
         agent = data.get("agent")
         if kind in _AGENT_FACTS and isinstance(agent, str):
             self._day.agent_changed[agent] = max(at, self._day.agent_changed.get(agent, 0.0))
-        queue = data.get("queue")
-        if not isinstance(queue, str):
+        try:
+            counted = self._day.counter.count(kind, data)
+        except ValueError:
+            return  # a fact without the fields it needs: skip it, count the rest
+        if counted is None:
             return
-        today = self._day.queues.get(queue, Today())
-        wait = data.get("wait")
-        seconds = float(wait) if isinstance(wait, int | float) else None
-        if kind == "bridged" and seconds is not None:
-            within = seconds <= self.targets.get(queue, 20.0)
+        today = self._day.queues.get(counted.queue, Today())
+        if counted.kind == "offered":
+            today = replace(today, offered=today.offered + 1)
+        elif counted.kind == "answered":
             today = replace(
                 today,
                 answered=today.answered + 1,
-                answered_within=today.answered_within + int(within),
-                wait_total=today.wait_total + seconds,
-                latest_wait=seconds,
+                answered_within=today.answered_within + counted.within_target,
+                wait_total=today.wait_total + counted.wait,
+                latest_wait=counted.wait,
             )
-        elif kind == "abandoned":
-            today = replace(today, abandoned=today.abandoned + 1)
+        elif counted.kind == "abandoned":
+            today = replace(
+                today,
+                abandoned=today.abandoned + 1,
+                abandoned_short=today.abandoned_short + counted.short,
+            )
         else:
             return
-        self._day.queues[queue] = today
+        self._day.queues[counted.queue] = today
 
     def today(self, queue: str) -> Today:
         """``queue``'s counts since local midnight (as of the last :meth:`update`)."""
@@ -169,17 +174,13 @@ class EventsReader:
 
 
 def agent_state(view: AgentView) -> AgentState | None:
-    """The board's state of a routing agent; None when logged out. Talking (or being
-    offered a call) wins over the presence: a paused agent finishing a call is busy."""
-    if view.presence == "logged_out":
-        return None
-    if view.assigned:
-        return "busy"
-    if view.presence == "wrap_up":
-        return "wrap_up"
-    if view.presence == "paused":
-        return "paused"
-    return "free"
+    """The board's state of a routing agent (:func:`wallboard.metrics.agent_state`, the
+    metrics' rule); None when logged out."""
+    found = metrics.agent_state(view)
+    for state in AGENT_STATES:
+        if found == state:
+            return state
+    return None
 
 
 class EngineSource:

@@ -13,14 +13,20 @@ import collections
 import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
+from zoneinfo import ZoneInfo
 
 from acd.errors import ACDError
+from wallboard.service_level import DEFAULT_TARGET_SECONDS, ratio
 
 Colour = Literal["green", "amber", "red"]
 AgentState = Literal["free", "busy", "wrap_up", "paused"]
 AGENT_STATES: tuple[AgentState, ...] = ("free", "busy", "wrap_up", "paused")
 _RANK: Mapping[Colour, int] = {"green": 0, "amber": 1, "red": 2}
+#: The supervision time zone when the configuration names none: the product is
+#: Swedish-first, and "today" must not depend on the machine an engine runs on.
+DEFAULT_TIME_ZONE: Final = "Europe/Stockholm"
+_DEFAULT_ZONE: Final = ZoneInfo(DEFAULT_TIME_ZONE)
 
 
 class SourceUnavailableError(ACDError):
@@ -55,32 +61,26 @@ class QueueSetup:
 
     name: str
     thresholds: Thresholds = Thresholds()
-    target_seconds: float = 20.0
+    target_seconds: float = DEFAULT_TARGET_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
 class BoardSettings:
     """What the board shows and how: ``queues`` in display order, ``language`` of the
     labels (``sv``/``en``), ``refresh_seconds`` between updates, ``time_zone`` where
-    "today" starts, ``agent_names`` by agent id."""
+    "today" starts (default :data:`DEFAULT_TIME_ZONE`), ``agent_names`` by agent id."""
 
     queues: tuple[QueueSetup, ...]
     language: str = "sv"
     refresh_seconds: float = 2.0
-    time_zone: datetime.tzinfo | None = None
+    time_zone: datetime.tzinfo = _DEFAULT_ZONE
     agent_names: Mapping[str, str] = field(default_factory=dict)
 
     def midnight(self, now: float) -> float:
         """Epoch seconds of the local midnight that starts the day of ``now``."""
-        local = datetime.datetime.fromtimestamp(now, self.time_zone or _local_zone(now))
+        local = datetime.datetime.fromtimestamp(now, self.time_zone)
         start = local.replace(hour=0, minute=0, second=0, microsecond=0)
         return start.timestamp()
-
-
-def _local_zone(now: float) -> datetime.tzinfo:
-    zone = datetime.datetime.fromtimestamp(now).astimezone().tzinfo
-    assert zone is not None
-    return zone
 
 
 def wait_colour(seconds: float | None, band: Band) -> Colour:
@@ -123,8 +123,10 @@ def worst(colours: Iterable[Colour]) -> Colour:
 
 @dataclass(frozen=True, slots=True)
 class Today:
-    """One queue's counts since local midnight: ``answered`` (bridged to an agent),
-    ``answered_within`` (of those, waited at most the target), ``abandoned``,
+    """One queue's counts since local midnight (definitions in :mod:`wallboard.facts` and
+    :mod:`wallboard.service_level`): ``offered`` (calls entering the queue),
+    ``answered`` (bridged to an agent), ``answered_within`` (of those, waited at most the
+    target), ``abandoned``, ``abandoned_short`` (of those, short abandons),
     ``wait_total`` (seconds waited by the answered calls), ``latest_wait`` (seconds the
     last answered call waited; None before the first)."""
 
@@ -133,6 +135,8 @@ class Today:
     abandoned: int = 0
     wait_total: float = 0.0
     latest_wait: float | None = None
+    offered: int = 0
+    abandoned_short: int = 0
 
     @property
     def average_wait(self) -> float | None:
@@ -140,9 +144,9 @@ class Today:
 
     @property
     def service_level(self) -> float | None:
-        """Answered within target over answered + abandoned; None before any call."""
-        handled = self.answered + self.abandoned
-        return self.answered_within / handled if handled else None
+        """The service level (:func:`wallboard.service_level.ratio`); None before any
+        call counts."""
+        return ratio(self.answered_within, self.answered, self.abandoned, self.abandoned_short)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,8 +197,10 @@ class QueueFigures:
             "longest_wait": self.longest_wait,
             "latest_wait": self.today.latest_wait,
             "average_wait": self.today.average_wait,
+            "offered": self.today.offered,
             "answered": self.today.answered,
             "abandoned": self.today.abandoned,
+            "abandoned_short": self.today.abandoned_short,
             "service_level": self.today.service_level,
             "target_seconds": self.target_seconds,
             "agents": {**asdict(self.agents), "logged_in": self.agents.logged_in},

@@ -8,11 +8,13 @@ one, so tests and several engines in one process do not clash). Two kinds of fig
   summed in PromQL):
 
   ====================================================  ==========================================
-  ``acd_queue_offered_total{queue}``                    calls entering the queue (``queued``, and
-                                                        ``transferred`` into it; not ``adopted``
-                                                        after a restart: counted when queued)
+  ``acd_queue_offered_total{queue}``                    calls entering the queue (``queued``,
+                                                        ``transferred`` into it, ``adopted`` only
+                                                        when new to the queue: wallboard.facts)
   ``acd_queue_answered_total{queue}``                   calls bridged to an agent (``bridged``)
   ``acd_queue_abandoned_total{queue}``                  callers who hung up waiting (``abandoned``)
+  ``acd_queue_abandoned_short_total{queue}``            of those, short abandons (wait <= the
+                                                        queue's ``short_abandon_seconds``)
   ``acd_queue_overflowed_total{queue}``                 ``overflowed`` facts (none emitted yet)
   ``acd_queue_callback_requested_total{queue}``         ``callback_requested`` facts (none yet)
   ``acd_queue_answered_within_target_total{queue}``     bridged with wait <= the queue's target
@@ -45,20 +47,17 @@ agent (offered or in a call: a pause asked for during a call shows after it), el
 only in ``acd_agent_state``.
 
 **Service level** (``acd_queue_service_level_ratio``): over the last ``window`` seconds
-(default 3600), *answered within target / (answered + abandoned)*, the definition the
-wallboard and the reports use too. ``target`` is the queue's service-level target in
-seconds (``queues.<name>.service_level.target_seconds``, default 20: 80/20). Optionally,
-``short_abandon`` seconds (default 0: off) leave callers who hung up within that time out
-of the denominator (they left before anyone could have answered). NaN while the window
-holds no answered or counted abandoned call. The same ratio from the counters in PromQL,
-exact for several engines::
+(default 3600), *answered within target / (answered + abandoned - short abandons)*, the
+one definition of :mod:`wallboard.service_level` (the wallboard, alert rules and reports
+use it too), with each queue's ``target_seconds`` and ``short_abandon_seconds``
+(``queues.<name>.service_level``, default 20 and 5). NaN while the window holds nothing to
+count. The same ratio from the counters in PromQL, exact for several engines
+(:func:`wallboard.service_level.promql`)::
 
     sum by (queue) (increase(acd_queue_answered_within_target_total[1h]))
     / (sum by (queue) (increase(acd_queue_answered_total[1h]))
-       + sum by (queue) (increase(acd_queue_abandoned_total[1h])))
-
-(with a short-abandon bound that is a bucket bound, e.g. 5, subtract
-``increase(acd_queue_abandoned_wait_seconds_bucket{le="5.0"}[1h])`` in the denominator).
+       + sum by (queue) (increase(acd_queue_abandoned_total[1h]))
+       - sum by (queue) (increase(acd_queue_abandoned_short_total[1h])))
 
 A metrics failure never raises into the caller: bad fact data or a failing
 ``state_provider`` (Redis down during a scrape) is logged and counted in
@@ -81,11 +80,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from routing.api import AgentView, RouterState
+from wallboard.facts import Counter as FactCounter
+from wallboard.facts import text
+from wallboard.service_level import DEFAULT_RULE, ServiceLevelTarget, ratio
 
 _log = structlog.get_logger("wallboard.metrics")
 
-#: Seconds: the buckets of the wait histograms (answered, abandoned). They include the
-#: default service-level target (20) and a usual short-abandon bound (5) for PromQL.
+#: Seconds: the buckets of the wait histograms (answered, abandoned).
 WAIT_BUCKETS: Final = (5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
 #: Seconds: the buckets of the handle-time histogram.
 HANDLE_BUCKETS: Final = (
@@ -105,9 +106,7 @@ HANDLE_BUCKETS: Final = (
 AGENT_STATES: Final = ("free", "busy", "wrap_up", "paused")
 #: Every value of ``acd_agent_state``'s ``state`` label.
 ALL_AGENT_STATES: Final = (*AGENT_STATES, "logged_out")
-DEFAULT_TARGET: Final = 20.0
 DEFAULT_WINDOW: Final = 3600.0
-DEFAULT_SHORT_ABANDON: Final = 0.0
 #: Most answered/abandoned calls kept for the rolling service level (memory bound).
 MAX_WINDOW_ENTRIES: Final = 200_000
 
@@ -136,22 +135,9 @@ class _Ended:
 
     at: float
     queue: str
+    answered: bool
     within: bool  # answered within the target
-    counted: bool  # in the denominator (not a short abandon)
-
-
-def _queue_of(data: Mapping[str, object]) -> str:
-    queue = data.get("queue")
-    if not isinstance(queue, str) or not queue:
-        raise ValueError(f"fact without a queue name: {dict(data)!r}")
-    return queue
-
-
-def _seconds(data: Mapping[str, object], key: str) -> float:
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"fact {key!r} is not a number of seconds: {dict(data)!r}")
-    return max(0.0, float(value))
+    short: bool  # a short abandon
 
 
 class AcdMetrics:
@@ -159,39 +145,32 @@ class AcdMetrics:
 
     ``queues``: queue names whose series exist from the start (at 0), so ``increase()``
     sees the first call; other queues appear with their first fact. ``targets``: queue ->
-    service-level target in seconds (``default_target`` for the others). ``window`` and
-    ``short_abandon`` in seconds (service level). ``clock`` gives epoch seconds (the
-    rolling window and time in state). ``state_provider`` (optional) is called at each
+    its service-level rule (``default_target`` for the others). ``window`` in seconds
+    (rolling service level). ``clock`` gives epoch seconds (the rolling window and time in
+    state). ``state_provider`` (optional) is called at each
     scrape for the Redis-read gauges; ``since_provider`` (optional) gives each agent's
     current state and since when, for ``acd_agent_state_seconds`` (without it, or when it
     disagrees with routing, a free agent's ``idle_since`` is used and other states have no
-    time). Raises ``ValueError`` for a negative or non-finite target, window or grace.
+    time). Raises ``ValueError`` for a negative or non-finite window.
     """
 
     def __init__(
         self,
         queues: Iterable[str] = (),
         *,
-        targets: Mapping[str, float] | None = None,
-        default_target: float = DEFAULT_TARGET,
+        targets: Mapping[str, ServiceLevelTarget] | None = None,
+        default_target: ServiceLevelTarget = DEFAULT_RULE,
         window: float = DEFAULT_WINDOW,
-        short_abandon: float = DEFAULT_SHORT_ABANDON,
         clock: Callable[[], float] = time.time,
         state_provider: StateProvider | None = None,
         since_provider: SinceProvider | None = None,
     ) -> None:
-        checked = {"default_target": default_target, "window": window}
-        checked["short_abandon"] = short_abandon
-        checked.update({f"targets[{q!r}]": t for q, t in (targets or {}).items()})
-        for what, value in checked.items():
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"{what} must be a number of seconds, got {value!r}")
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{what} must be finite and >= 0 seconds, got {value!r}")
-        self.targets = dict(targets or {})
-        self.default_target = float(default_target)
+        if isinstance(window, bool) or not isinstance(window, int | float):
+            raise ValueError(f"window must be a number of seconds, got {window!r}")
+        if not math.isfinite(window) or window < 0:
+            raise ValueError(f"window must be finite and >= 0 seconds, got {window!r}")
+        self.facts = FactCounter(targets, default_target)
         self.window = float(window)
-        self.short_abandon = float(short_abandon)
         self.clock = clock
         self.queues = list(dict.fromkeys(queues))
         self.registry = CollectorRegistry(auto_describe=True)
@@ -214,6 +193,12 @@ class AcdMetrics:
         self.callback_requested = Counter(
             "acd_queue_callback_requested",
             "Callers who asked to be called back.",
+            ["queue"],
+            registry=reg,
+        )
+        self.abandoned_short = Counter(
+            "acd_queue_abandoned_short",
+            "Short abandons: callers who hung up within the queue's short-abandon seconds.",
             ["queue"],
             registry=reg,
         )
@@ -264,9 +249,9 @@ class AcdMetrics:
         if state_provider is not None:
             reg.register(_StateCollector(self, state_provider, since_provider))
 
-    def target(self, queue: str) -> float:
-        """The queue's service-level target in seconds."""
-        return float(self.targets.get(queue, self.default_target))
+    def target(self, queue: str) -> ServiceLevelTarget:
+        """The queue's service-level rule."""
+        return self.facts.target(queue)
 
     def _touch(self, queue: str) -> None:
         if queue in self._seen:
@@ -276,6 +261,7 @@ class AcdMetrics:
             self.offered,
             self.answered,
             self.abandoned,
+            self.abandoned_short,
             self.overflowed,
             self.callback_requested,
             self.within_target,
@@ -298,39 +284,34 @@ class AcdMetrics:
             _log.warning("wallboard.metrics_fact_failed", kind=kind, error=str(exc))
 
     def _observe(self, kind: str, data: Mapping[str, object], at: float) -> None:
-        if kind in ("queued", "transferred"):
-            queue = _queue_of(data)
+        if kind in ("overflowed", "callback_requested"):
+            queue = text(data, "queue")
             self._touch(queue)
+            family = self.overflowed if kind == "overflowed" else self.callback_requested
+            family.labels(queue=queue).inc()
+            return
+        counted = self.facts.count(kind, data)
+        if counted is None:
+            return
+        queue, wait = counted.queue, counted.wait
+        self._touch(queue)
+        if counted.kind == "offered":
             self.offered.labels(queue=queue).inc()
-        elif kind == "bridged":
-            queue, wait = _queue_of(data), _seconds(data, "wait")
-            self._touch(queue)
-            within = wait <= self.target(queue)
+        elif counted.kind == "answered":
             self.answered.labels(queue=queue).inc()
             self.answered_wait.labels(queue=queue).observe(wait)
             self.latest_wait.labels(queue=queue).set(wait)
-            if within:
+            if counted.within_target:
                 self.within_target.labels(queue=queue).inc()
-            self._remember(_Ended(float(at), queue, within, True))
-        elif kind == "abandoned":
-            queue, wait = _queue_of(data), _seconds(data, "wait")
-            self._touch(queue)
+            self._remember(_Ended(float(at), queue, True, counted.within_target, False))
+        elif counted.kind == "abandoned":
             self.abandoned.labels(queue=queue).inc()
             self.abandoned_wait.labels(queue=queue).observe(wait)
-            short = self.short_abandon > 0 and wait <= self.short_abandon
-            self._remember(_Ended(float(at), queue, False, not short))
-        elif kind == "completed":
-            queue = _queue_of(data)
-            self._touch(queue)
-            self.handle.labels(queue=queue).observe(_seconds(data, "handle"))
-        elif kind == "overflowed":
-            queue = _queue_of(data)
-            self._touch(queue)
-            self.overflowed.labels(queue=queue).inc()
-        elif kind == "callback_requested":
-            queue = _queue_of(data)
-            self._touch(queue)
-            self.callback_requested.labels(queue=queue).inc()
+            if counted.short:
+                self.abandoned_short.labels(queue=queue).inc()
+            self._remember(_Ended(float(at), queue, False, False, counted.short))
+        else:  # completed
+            self.handle.labels(queue=queue).observe(counted.handle)
 
     def _remember(self, ended: _Ended) -> None:
         if not math.isfinite(ended.at):
@@ -345,8 +326,8 @@ class AcdMetrics:
         (epoch seconds, default the clock), for every queue seen."""
         now = self.clock() if now is None else now
         start = now - self.window
-        within: dict[str, int] = dict.fromkeys(self._seen, 0)
-        counted: dict[str, int] = dict.fromkeys(self._seen, 0)
+        # queue -> [within target, answered, abandoned, short abandons]
+        counts: dict[str, list[int]] = {q: [0, 0, 0, 0] for q in self._seen}
         with self._lock:
             # Facts arrive nearly in time order; a late one is dropped with the rest.
             while self._ended and self._ended[0].at < start:
@@ -355,9 +336,13 @@ class AcdMetrics:
         for item in ended:
             if item.at > now:
                 continue
-            within[item.queue] = within.get(item.queue, 0) + item.within
-            counted[item.queue] = counted.get(item.queue, 0) + item.counted
-        return {q: within[q] / counted[q] if counted[q] else math.nan for q in counted}
+            tally = counts.setdefault(item.queue, [0, 0, 0, 0])
+            tally[0] += item.within
+            tally[1] += item.answered
+            tally[2] += not item.answered
+            tally[3] += item.short
+        levels = {q: ratio(*tally) for q, tally in counts.items()}
+        return {q: math.nan if level is None else level for q, level in levels.items()}
 
 
 class _ServiceLevelCollector(Collector):
@@ -370,8 +355,8 @@ class _ServiceLevelCollector(Collector):
     def _family(self) -> GaugeMetricFamily:
         return GaugeMetricFamily(
             "acd_queue_service_level_ratio",
-            "Answered within target / (answered + abandoned) over the rolling window; "
-            "NaN with no call.",
+            "Answered within target / (answered + abandoned - short abandons) over the "
+            "rolling window; NaN with nothing to count.",
             labels=["queue"],
         )
 

@@ -3,7 +3,9 @@
 The metric names are the project's contract (``acd_`` prefix, see the README's metrics
 section). Gauges read from Redis at scrape time carry the same value in every engine
 process, so they are combined with ``max``; counters count each process's own facts, so
-they are summed. "Today" is the range from local midnight to now.
+they are summed. "Today" is the range from local midnight (in the board's time zone) to
+now. Today's service level is :func:`wallboard.service_level.ratio` of the summed
+counters, the same definition as the engine source's, the reports' and the alert rules'.
 """
 
 from __future__ import annotations
@@ -48,9 +50,11 @@ def queries(today_seconds: int) -> dict[str, str]:
         "longest_wait": "max by (queue) (acd_queue_longest_wait_seconds)",
         "latest_wait": "max by (queue) (acd_queue_latest_wait_seconds)",
         "agents": "max by (queue, state) (acd_queue_agents)",
+        "offered": summed("acd_queue_offered_total"),
         "answered": summed("acd_queue_answered_total"),
         "answered_within": summed("acd_queue_answered_within_target_total"),
         "abandoned": summed("acd_queue_abandoned_total"),
+        "abandoned_short": summed("acd_queue_abandoned_short_total"),
         "wait_sum": summed("acd_queue_answered_wait_seconds_sum"),
         "agent_state": "max by (agent, state) (acd_agent_state) == 1",
         "agent_seconds": "max by (agent) (acd_agent_state_seconds)",
@@ -171,6 +175,7 @@ class PrometheusSource:
         )
         answered, within = by_queue("answered"), by_queue("answered_within")
         abandoned, wait_sum = by_queue("abandoned"), by_queue("wait_sum")
+        offered, short = by_queue("offered"), by_queue("abandoned_short")
         agents: dict[str, dict[str, int]] = {}
         for labels, value in found["agents"]:
             state = labels.get("state", "")
@@ -183,12 +188,15 @@ class PrometheusSource:
             # increase() extrapolates: the sum of waits is scaled to the rounded count.
             raw_count = answered.get(name, 0.0)
             wait_total = wait_sum.get(name, 0.0) * (count / raw_count) if raw_count else 0.0
+            lost = round(abandoned.get(name, 0.0))
             today = Today(
                 answered=count,
                 answered_within=min(count, round(within.get(name, 0.0))),
-                abandoned=round(abandoned.get(name, 0.0)),
+                abandoned=lost,
                 wait_total=wait_total,
                 latest_wait=latest.get(name),
+                offered=round(offered.get(name, 0.0)),
+                abandoned_short=min(lost, round(short.get(name, 0.0))),
             )
             points = series["waiting"].get(name, {})
             levels = series["service_level"].get(name, {})

@@ -10,17 +10,16 @@ How the figures are counted (the choices a contact centre has to make, made here
   report's time zone): a call queued at 09:29 and answered at 09:31 is offered in the
   09:00 half hour and answered in the 09:30 one. Half hours are local: on the day the
   clocks go back, 02:00+02:00 and 02:00+01:00 are two different half hours.
-- **offered**: a caller entering a queue: ``queued``, or ``adopted`` by a restarted engine
-  (an ``adopted`` fact and the ``queued`` of the same arrival count once), or
-  ``transferred`` into the queue (R-PRIO; also counted as ``transferred_in``). A
-  transferred caller so counts as offered in each queue it entered; the totals are sums.
-- **answered**: ``bridged`` (caller and agent talking, after the whisper). Its ``wait`` is
-  seconds since the caller's effective arrival, which a transfer keeps.
-- **abandoned**: ``abandoned``; **abandoned_short** those with ``wait <= short_abandon``
-  seconds (default 5), counted apart and left out of the service level.
-- **service_level** = answered with ``wait <= target`` / (answered + abandoned - short
-  abandons); ``None`` when nothing was answered or abandoned. ``target`` is the queue's,
-  in seconds (default 20).
+- **offered**, **answered**, **abandoned** as :mod:`wallboard.facts` counts them for the
+  metrics and the wallboard too: offered = ``queued`` + ``transferred`` into the queue
+  (R-PRIO; also counted as ``transferred_in``) + ``adopted`` only when the call is new to
+  the queue. A transferred caller so counts as offered in each queue it entered; the
+  totals are sums. answered = ``bridged`` (caller and agent talking, after the whisper);
+  its ``wait`` is seconds since the caller's effective arrival, which a transfer keeps.
+- **abandoned_short**: abandons with ``wait <=`` the queue's short-abandon seconds
+  (default 5), counted apart and left out of the service level.
+- **service_level**: :mod:`wallboard.service_level`, answered within the queue's target /
+  (answered + abandoned - short abandons); ``None`` when nothing counts.
 - **average_wait** and **p90_wait** over answered calls; the percentile is the
   *nearest-rank* one: the smallest wait that at least 90 % of the answered calls did not
   exceed (always an observed wait; with fewer than 10 calls it is the longest).
@@ -38,18 +37,17 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import msgpack
 import redis
 
 from acd.errors import ACDError, ValidationError
-from routing.keys import prefix
+from wallboard.facts import COUNTED, Counted, Counter, FactEntry, decode_entry, events_key
+from wallboard.figures import DEFAULT_TIME_ZONE
+from wallboard.service_level import DEFAULT_RULE, ServiceLevelTarget, ratio
 
-DEFAULT_TIME_ZONE = "Europe/Stockholm"
-DEFAULT_TARGET_SECONDS = 20.0
-DEFAULT_SHORT_ABANDON_SECONDS = 5.0
+__all__ = ["DEFAULT_TIME_ZONE", "FactEntry", "events_key"]
+
 HALF_HOUR = 30
 PERCENTILE = 90
 # Stream ids are Redis's clock at XADD, a fact's ``t`` the engine's clock when it happened:
@@ -58,23 +56,11 @@ PERCENTILE = 90
 ID_SLACK_SECONDS = 300.0
 PAGE_SIZE = 1000
 
-OFFERING = frozenset({"queued", "adopted", "transferred"})
-COUNTED = OFFERING | {"bridged", "abandoned", "completed"}
-
 
 class ReportError(ACDError):
     """The events stream could not be read (Redis failed or a value is unusable)."""
 
     slug = "report"
-
-
-@dataclass(frozen=True, slots=True)
-class FactEntry:
-    """One entry of the events stream: ``kind``, ``at`` (epoch seconds) and ``data``."""
-
-    kind: str
-    at: float
-    data: Mapping[str, Any]
 
 
 # ------------------------------------------------------------------ input
@@ -126,27 +112,10 @@ def parse_period(start: str, end: str, zone: ZoneInfo) -> tuple[float, float]:
 # ------------------------------------------------------------------ reading
 
 
-def events_key(tenant: str) -> str:
-    """The events stream of ``tenant`` (docs/ENGINE.md, "The events stream")."""
-    return prefix(tenant) + "events"
-
-
 def _after(entry_id: bytes) -> str:
     # The smallest id after ``entry_id``: XRANGE's "(" is Redis >= 6.2 only.
     millis, _, sequence = entry_id.decode().partition("-")
     return f"{millis}-{int(sequence or 0) + 1}"
-
-
-def _entry(fields: Mapping[bytes, bytes]) -> FactEntry | None:
-    try:
-        kind = fields[b"k"].decode()
-        at = float(fields[b"t"])
-        data = msgpack.unpackb(fields[b"d"], raw=False)
-    except (KeyError, ValueError, UnicodeDecodeError, msgpack.UnpackException):
-        return None
-    if not isinstance(data, dict) or not math.isfinite(at):
-        return None
-    return FactEntry(kind, at, data)
 
 
 def read_facts(
@@ -175,7 +144,7 @@ def read_facts(
         except redis.RedisError as exc:
             raise ReportError(f"reading {key}: {exc}") from None
         for entry_id, fields in batch:
-            fact = _entry(fields)
+            fact = decode_entry(fields)
             if fact is None:
                 if skipped is not None:
                     skipped.append(entry_id)
@@ -226,7 +195,6 @@ class Tally:
     def figures(self) -> dict[str, int | float | None]:
         """The report's figures: counts, ``service_level`` (a ratio 0..1), and seconds
         (``average_wait``, ``p90_wait``, ``average_handle``); ``None`` where undefined."""
-        counted = self.answered + self.abandoned - self.abandoned_short
         return {
             "offered": self.offered,
             "transferred_in": self.transferred_in,
@@ -234,7 +202,9 @@ class Tally:
             "answered_within_target": self.answered_within_target,
             "abandoned": self.abandoned,
             "abandoned_short": self.abandoned_short,
-            "service_level": self.answered_within_target / counted if counted else None,
+            "service_level": ratio(
+                self.answered_within_target, self.answered, self.abandoned, self.abandoned_short
+            ),
             "average_wait": _mean(self.waits),
             "p90_wait": nearest_rank(self.waits, PERCENTILE),
             "completed": len(self.handles),
@@ -258,25 +228,23 @@ class AgentTally:
 @dataclass(frozen=True)
 class ReportOptions:
     """What to report: the period ``[start, end)`` in epoch seconds, shown in ``zone``;
-    ``queues`` to keep (``None`` = all); service-level targets in seconds per queue
-    (``default_target`` for the others); ``short_abandon`` seconds."""
+    ``queues`` to keep (``None`` = all); the service-level rule of each queue (target and
+    short-abandon seconds; ``default_target`` for the others). Raises
+    :class:`~acd.errors.ValidationError` for an empty period."""
 
     start: float
     end: float
     zone: ZoneInfo
     queues: frozenset[str] | None = None
-    targets: Mapping[str, float] = field(default_factory=dict)
-    default_target: float = DEFAULT_TARGET_SECONDS
-    short_abandon: float = DEFAULT_SHORT_ABANDON_SECONDS
+    targets: Mapping[str, ServiceLevelTarget] = field(default_factory=dict)
+    default_target: ServiceLevelTarget = DEFAULT_RULE
 
     def __post_init__(self) -> None:
-        seconds = [self.default_target, self.short_abandon, *self.targets.values()]
-        if any(not math.isfinite(s) or s < 0 for s in seconds):
-            raise ValidationError("targets and short_abandon must be seconds >= 0")
         if not self.end > self.start:
             raise ValidationError("empty period")
 
-    def target(self, queue: str) -> float:
+    def target(self, queue: str) -> ServiceLevelTarget:
+        """``queue``'s service-level rule."""
         return self.targets.get(queue, self.default_target)
 
 
@@ -313,72 +281,51 @@ def half_hour_of(at: float, zone: ZoneInfo) -> float:
     return floor.timestamp()
 
 
-def _number(data: Mapping[str, Any], name: str) -> float:
-    value = data.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(name)
-    return float(value)
-
-
-def _text(data: Mapping[str, Any], name: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise ValueError(name)
-    return value
-
-
 def build_report(facts: Iterable[FactEntry], options: ReportOptions) -> Report:
     """Count ``facts`` (see the module docstring for what counts where). Facts outside
     the period or of other queues are ignored; a counted fact that lacks a field it needs
     (``queue``, ``wait``, ``handle``) is skipped and counted in ``Report.skipped``."""
     report = Report(options)
-    entered: dict[str, str] = {}  # contact -> the queue it last entered
+    counter = Counter(options.targets, options.default_target)
     for fact in facts:
         if fact.kind not in COUNTED or not options.start <= fact.at < options.end:
             continue
+        queue = fact.data.get("queue")
+        if options.queues is not None and isinstance(queue, str) and queue not in options.queues:
+            counter.seen(fact.kind, fact.data)  # an offer elsewhere still ends a duplicate
+            continue
         try:
-            _count(report, fact, entered)
+            counted = counter.count(fact.kind, fact.data)
         except ValueError:
             report.skipped += 1
+            continue
+        if counted is not None:
+            _add(report, fact.at, counted)
     return report
 
 
-def _count(report: Report, fact: FactEntry, entered: dict[str, str]) -> None:
-    options = report.options
-    data = fact.data
-    queue = _text(data, "queue")
-    if options.queues is not None and queue not in options.queues:
-        if fact.kind in OFFERING and isinstance(data.get("contact"), str):
-            entered[data["contact"]] = queue
-        return
-    slots = report.half_hours.setdefault(queue, {})
-    tally = slots.setdefault(half_hour_of(fact.at, options.zone), Tally())
-    agent = data.get("agent")
-    if fact.kind in OFFERING:
-        contact = _text(data, "contact")
-        if fact.kind != "transferred" and entered.get(contact) == queue:
-            return  # the same arrival seen twice (adopted, then queued)
-        entered[contact] = queue
+def _add(report: Report, at: float, counted: Counted) -> None:
+    slots = report.half_hours.setdefault(counted.queue, {})
+    tally = slots.setdefault(half_hour_of(at, report.options.zone), Tally())
+    agent = counted.agent
+    if counted.kind == "offered":
         tally.offered += 1
-        tally.transferred_in += fact.kind == "transferred"
-    elif fact.kind == "bridged":
-        wait = _number(data, "wait")
+        tally.transferred_in += counted.transferred_in
+    elif counted.kind == "answered":
         tally.answered += 1
-        tally.answered_within_target += wait <= options.target(queue)
-        tally.waits.append(wait)
-        if isinstance(agent, str):
+        tally.answered_within_target += counted.within_target
+        tally.waits.append(counted.wait)
+        if agent is not None:
             report.agents.setdefault(agent, AgentTally()).answered += 1
-    elif fact.kind == "abandoned":
-        wait = _number(data, "wait")
+    elif counted.kind == "abandoned":
         tally.abandoned += 1
-        tally.abandoned_short += wait <= options.short_abandon
+        tally.abandoned_short += counted.short
     else:  # completed
-        handle = _number(data, "handle")
-        tally.handles.append(handle)
-        if isinstance(agent, str):
+        tally.handles.append(counted.handle)
+        if agent is not None:
             mine = report.agents.setdefault(agent, AgentTally())
             mine.completed += 1
-            mine.talk_seconds += handle
+            mine.talk_seconds += counted.handle
 
 
 def make_report(client: redis.Redis, tenant: str, options: ReportOptions) -> Report:

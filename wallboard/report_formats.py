@@ -10,8 +10,8 @@ distinct rows.
 JSON::
 
     {"from": ISO, "to": ISO, "time_zone": "Europe/Stockholm",
-     "short_abandon_seconds": 5.0, "percentile": "p90 nearest-rank", "skipped_entries": 0,
-     "queues": {QUEUE: {"target_seconds": 20.0,
+     "percentile": "p90 nearest-rank", "skipped_entries": 0,
+     "queues": {QUEUE: {"target_seconds": 20.0, "short_abandon_seconds": 5.0,
                         "half_hours": [{"start": ISO, "end": ISO, FIGURES}, ...],
                         "total": {FIGURES}}},
      "total": {FIGURES},
@@ -115,8 +115,10 @@ def to_data(report: Report) -> dict[str, Any]:
         for start, tally in sorted(report.half_hours[queue].items()):
             first, last = _span(start, zone)
             rows.append({"start": first, "end": last, **figures(tally)})
+        rule = options.target(queue)
         queues[queue] = {
-            "target_seconds": options.target(queue),
+            "target_seconds": rule.target_seconds,
+            "short_abandon_seconds": rule.short_abandon_seconds,
             "half_hours": rows,
             "total": figures(report.queue_total(queue)),
         }
@@ -124,7 +126,6 @@ def to_data(report: Report) -> dict[str, Any]:
         "from": _iso(options.start, zone),
         "to": _iso(options.end, zone),
         "time_zone": str(zone.key),
-        "short_abandon_seconds": options.short_abandon,
         "percentile": f"p{PERCENTILE} nearest-rank",
         "skipped_entries": report.skipped,
         "queues": queues,
@@ -235,7 +236,8 @@ def to_html(report: Report) -> str:
         for agent, a in data["agents"].items()
     )
     halves = "".join(
-        f"<h3>{html.escape(queue)} (target {entry['target_seconds']:g} s)</h3>"
+        f"<h3>{html.escape(queue)} (target {entry['target_seconds']:g} s, short abandons "
+        f"{entry['short_abandon_seconds']:g} s or less)</h3>"
         + _table(
             "half hour",
             [
@@ -251,7 +253,8 @@ def to_html(report: Report) -> str:
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p>Time zone {html.escape(data['time_zone'])}. Service level: answered within the "
-        f"queue's target / (answered + abandoned after {data['short_abandon_seconds']:g} s). "
+        "queue's target / (answered + abandoned - short abandons, at or under the queue's "
+        "short-abandon seconds). "
         f"Wait percentile: {html.escape(data['percentile'])}. Each figure is counted in the "
         "half hour its event happened.</p>",
         "<h2>Per queue</h2>",

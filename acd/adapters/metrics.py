@@ -23,7 +23,8 @@ from acd.engine.records import AgentRecord
 from routing.api import RouterState
 from routing.keys import prefix
 from wallboard.alerts import QueueLimits, alert_rules_yaml
-from wallboard.metrics import DEFAULT_TARGET, AcdMetrics
+from wallboard.metrics import AcdMetrics
+from wallboard.service_level import ServiceLevelTarget
 
 #: The engine's phone states (acd.engine.states) as the metrics name them.
 PHONE_STATES: Mapping[str, str] = {
@@ -36,9 +37,15 @@ PHONE_STATES: Mapping[str, str] = {
 }
 
 
-def service_level_targets(config: Config) -> dict[str, float]:
-    """queue -> its service-level target in seconds (``queues.<name>.service_level``)."""
-    return {name: q.service_level.target_seconds for name, q in config.queues.items()}
+def service_level_targets(config: Config) -> dict[str, ServiceLevelTarget]:
+    """queue -> its service-level rule (``queues.<name>.service_level``: target and
+    short-abandon seconds), for the metrics, the wallboard and the reports."""
+    return {
+        name: ServiceLevelTarget(
+            q.service_level.target_seconds, q.service_level.short_abandon_seconds
+        )
+        for name, q in config.queues.items()
+    }
 
 
 def queue_limits(config: Config) -> list[QueueLimits]:
@@ -91,8 +98,9 @@ class EngineMetrics:
     ``queues``: the configured queue names; ``snapshot``: the routing's
     ``RedisRouter.snapshot`` (read at each scrape); ``client``/``tenant``: the Redis with
     the phone records (time in state; None leaves it to routing's ``idle_since``);
-    ``targets``: queue -> service-level target seconds (default 20 s); ``clock`` epoch
-    seconds. The instance is the runner's observer (``Callable[[Fact], object]``)."""
+    ``targets``: queue -> service-level rule (:func:`service_level_targets`; default 20 s
+    target, 5 s short abandons); ``clock`` epoch seconds. The instance is the runner's
+    observer (``Callable[[Fact], object]``)."""
 
     def __init__(
         self,
@@ -101,8 +109,7 @@ class EngineMetrics:
         *,
         client: redis.Redis | None = None,
         tenant: str = "",
-        targets: Mapping[str, float] | None = None,
-        default_target: float = DEFAULT_TARGET,
+        targets: Mapping[str, ServiceLevelTarget] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.clock = clock
@@ -113,7 +120,6 @@ class EngineMetrics:
         self.metrics = AcdMetrics(
             queues,
             targets=targets,
-            default_target=default_target,
             clock=clock,
             state_provider=snapshot,
             since_provider=since,

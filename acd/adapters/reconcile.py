@@ -16,9 +16,10 @@ account for what happened while the engine was not listening:
   process that says talking while both legs are still parked -> ``uuid_bridge`` again
   (the engine died between deciding the bridge and sending it);
 - records of a previous process get their timers back (announcements, the digits guard
-  of a feature-code call);
-- a parked channel with ``acd_queue`` or ``acd_action`` and no record -> adopted as a new
-  arrival that keeps its place (``arrival`` = the channel's creation time);
+  of a feature-code call; a caller in a menu restarts that menu);
+- a parked channel with ``acd_queue``, ``acd_entry``/``acd_entry_number`` or
+  ``acd_action`` and no record -> adopted as a new arrival that keeps its place
+  (``arrival`` = the channel's creation time);
 - an agent leg (``acd_role=agent``) whose call does not own it -> hung up;
 - a routing contact with no record that is not being adopted -> abandoned (or
   completed), and a pending offer of a previous process that its call does not know ->
@@ -190,6 +191,10 @@ class Reconciler:
             # The same guard as a fresh prompt's: the digits may have come while no one
             # listened, and the phone must not stay in silence.
             scheduler.set(record.contact, "digits", now + settings.digits_guard())
+        elif record.kind == "caller" and record.state == "menu":
+            # R-DTMF: the caller was in a menu; its collection died with the old process's
+            # view of it: the current menu starts again (acd.engine.menus).
+            scheduler.set(record.contact, "menu_restart", now)
 
     def _bridge_confirmed(self, seen: CallRecord, leg: str) -> None:
         engine = self.runner.engine

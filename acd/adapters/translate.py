@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Protocol, overload
 
 import structlog
 
 from acd.engine.agents import DIGITS_VARIABLE
 from acd.engine.callerid import safe_name, safe_number
 from acd.engine.events import (
+    AdminFeatureCall,
     AgentAction,
     CallerParked,
     DigitsCollected,
     DtmfPressed,
     EngineEvent,
+    EntryCall,
     FeatureCodeCall,
     LegAnswered,
     LegBridged,
@@ -28,6 +31,7 @@ from acd.engine.events import (
     PlaybackStarted,
     PlaybackStopped,
 )
+from acd.engine.menus import MENU_DIGITS_VARIABLE
 from freeswitch.messages import Event
 from routing.validation import MAX_LEVEL, MAX_PRIORITY, NAME_PATTERN
 
@@ -64,6 +68,8 @@ _ACTIONS: Mapping[str, AgentAction] = {
 _MEDIA_APPS = frozenset({"playback", "phrase", "say"})
 _DIGIT_RE = re.compile(r"[0-9*#]\Z")
 _DIGITS_RE = re.compile(r"[0-9]{0,16}\Z")
+_KEYS_RE = re.compile(r"[0-9*#]{0,16}\Z")  # a menu choice may use * and #
+_ENTRY_NUMBER_RE = re.compile(r"[0-9*#+]{1,32}\Z")
 _PHONE_RE = re.compile(r"[A-Za-z0-9_.+-]{1,64}\Z")
 _UUID_RE = re.compile(r"[0-9A-Za-z-]{1,64}\Z")
 
@@ -104,7 +110,33 @@ def parse_priority(text: str | None, uuid: str = "") -> int:
     return 0
 
 
-def _answered(headers: Mapping[str, str]) -> bool:
+class Headers(Protocol):
+    """What :func:`parked` reads: one header by name, None when absent. An
+    :class:`~freeswitch.messages.Event` (each header found on its own, without decoding
+    the other ~150 of a CHANNEL_PARK: the arrival's dispatch path) or a decoded mapping
+    (``uuid_dump`` on adoption)."""
+
+    def get(self, name: str, /) -> str | None: ...
+
+
+class _Variables:
+    """``variable_<name>`` of ``headers`` read as ``<name>``, one at a time."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: Headers) -> None:
+        self._headers = headers
+
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+    def get(self, name: str, default: str | None = None) -> str | None:
+        value = self._headers.get("variable_" + name)
+        return default if value is None else value
+
+
+def _answered(headers: Headers) -> bool:
     return (
         headers.get("Answer-State") == "answered" or headers.get("Channel-Call-State") == "ACTIVE"
     )
@@ -115,18 +147,20 @@ def variables_of(headers: Mapping[str, str]) -> dict[str, str]:
     return {k[9:]: v for k, v in headers.items() if k.startswith("variable_")}
 
 
-def parked(
-    headers: Mapping[str, str], now: float, *, arrival: float | None = None
-) -> EngineEvent | None:
+def parked(headers: Headers, now: float, *, arrival: float | None = None) -> EngineEvent | None:
     """The headers of a CHANNEL_PARK (or of a ``uuid_dump`` of a parked channel, on
     adoption) -> a caller or a feature-code call; None for other channels (e.g. the
     engine's own agent legs). ``arrival`` (epoch seconds) keeps an adopted caller's place."""
     uuid = headers.get("Unique-ID")
     if uuid is None or not _UUID_RE.match(uuid):
         return None
-    variables = variables_of(headers)
+    variables = _Variables(headers)
     if variables.get("acd_role") == "agent":
         return None
+    admin = variables.get("acd_admin")
+    if admin:  # the emergency message's feature code (R-TIMEDMSG); the engine checks it
+        language = _name(variables.get("default_language"), "default_language", uuid)
+        return AdminFeatureCall(uuid, admin[:32], now, language=language)
     action = variables.get("acd_action")
     if action:
         chosen = _ACTIONS.get(action)
@@ -145,7 +179,23 @@ def parked(
         )
     queue = variables.get("acd_queue")
     if not queue:
-        return None
+        entry = variables.get("acd_entry")
+        number = variables.get("acd_entry_number")
+        if not entry and not number:
+            return None
+        # R-WELCOME: an entry's caller; an unknown or malformed entry is refused by the
+        # engine (it finds no entry of that name or number).
+        return EntryCall(
+            uuid=uuid,
+            entry=_name(entry, "acd_entry", uuid) or ("" if entry else None),
+            number=number if number and _ENTRY_NUMBER_RE.match(number) else None,
+            at=now,
+            answered=_answered(headers),
+            arrival=now if arrival is None else arrival,
+            language=_name(variables.get("acd_language"), "acd_language", uuid),
+            caller_number=safe_number(headers.get("Caller-Caller-ID-Number")),
+            caller_name=safe_name(headers.get("Caller-Caller-ID-Name")),
+        )
     return CallerParked(
         uuid=uuid,
         queue=queue if NAME_PATTERN.fullmatch(queue) else "",
@@ -168,7 +218,7 @@ def translate(event: Event, now: float) -> EngineEvent | None:
     name = event.name
     uuid = event.uuid
     if name == "CHANNEL_PARK":
-        return parked(event.headers, now)
+        return parked(event, now)
     if uuid is None:
         return None
     if name == "CHANNEL_ANSWER":
@@ -191,6 +241,18 @@ def translate(event: Event, now: float) -> EngineEvent | None:
         # gives no PLAYBACK_STOP, and the whisper must not wait for one.
         return PlaybackStopped(uuid, event.get("Application-Data") or "", now)
     if name == "CHANNEL_EXECUTE_COMPLETE" and event.get("Application") == "play_and_get_digits":
+        # The menu's collections name their own variable (8th word of the data).
+        words = (event.get("Application-Data") or "").split(" ")
+        if len(words) > 7 and words[7] == MENU_DIGITS_VARIABLE:
+            keys = event.variables.get(MENU_DIGITS_VARIABLE, "")
+            application = event.get("Application-UUID") or ""
+            return DigitsCollected(
+                uuid,
+                MENU_DIGITS_VARIABLE,
+                keys if _KEYS_RE.match(keys) else "",
+                now,
+                application if _UUID_RE.match(application) else "",
+            )
         digits = event.variables.get(DIGITS_VARIABLE, "")
         if not _DIGITS_RE.match(digits):
             digits = ""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import redis
 from flask import Blueprint
 
+from acd.adapters.metrics import service_level_targets
 from acd.config import Config
 from acd.config.supervision import Thresholds as ConfigThresholds
 from routing.api import RouterState
@@ -43,7 +44,7 @@ def board_settings(config: Config) -> BoardSettings:
         ),
         language=board.language,
         refresh_seconds=board.refresh_seconds,
-        time_zone=zoneinfo.ZoneInfo(board.time_zone) if board.time_zone else None,
+        time_zone=zoneinfo.ZoneInfo(board.time_zone),
         agent_names={k: a.name or "" for k, a in config.agents.items()},
     )
 
@@ -64,7 +65,7 @@ def wallboard_blueprint(
     if config.wallboard.prometheus_url is not None:
         source = PrometheusSource(settings, config.wallboard.prometheus_url, clock)
     else:
-        targets = {s.name: s.target_seconds for s in settings.queues}
+        targets = service_level_targets(config)
         events = EventsReader(client, config.tenant, targets, settings.midnight, clock)
         source = EngineSource(settings, snapshot, events, clock)
     secrets = tuple(t.token.encode() for t in config.http.tokens)

@@ -8,8 +8,11 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from acd.config.agents import AgentId, AgentSettings, FeatureCodeSettings
+from acd.config.calendars import CalendarSettings, EmergencySettings
 from acd.config.endpoints import EslSettings, HttpSettings, RedisSettings
+from acd.config.entries import EntrySettings, MenuSettings, entry_problems
 from acd.config.problems import CrossCheckError, Loc
+from acd.config.prompts import PromptSettings
 from acd.config.queues import DEFAULT_LANGUAGE, QueueSettings, SoundSettings
 from acd.config.supervision import Thresholds, WallboardSettings
 from acd.config.types import Frozen, FrozenMap, Language, List, Name, check_language, text_check
@@ -44,6 +47,13 @@ class Config(Frozen):
     queues: FrozenMap[Name, QueueSettings] = Field(min_length=1)
     agents: FrozenMap[AgentId, AgentSettings] = Field(default_factory=dict)
     wallboard: WallboardSettings = WallboardSettings()
+    entries: FrozenMap[Name, EntrySettings] = Field(default_factory=dict)
+    menus: FrozenMap[Name, MenuSettings] = Field(default_factory=dict)
+    """Entry numbers, their welcome and menus (R-WELCOME, R-DTMF; acd/config/entries.py)."""
+    calendars: FrozenMap[Name, CalendarSettings] = Field(default_factory=dict)
+    """Opening hours, holidays, exceptions, timed messages (acd/config/calendars.py)."""
+    emergency: EmergencySettings = EmergencySettings()
+    prompts: PromptSettings = PromptSettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -132,6 +142,8 @@ def _cross_problems(config: Config) -> list[tuple[Loc, str]]:
         if queue.language not in languages:
             problems.append(((*here, "language"), f"{queue.language!r} is not one of languages"))
         skill_refs((*here, "skills"), queue.skills)
+        if queue.calendar is not None and queue.calendar not in config.calendars:
+            problems.append(((*here, "calendar"), f"no calendar named {queue.calendar!r}"))
         for loc, reason in queue.thresholds.problems(config.wallboard.thresholds):
             problems.append(((*here, "thresholds", *loc), reason))
         for index, step in enumerate(queue.escalation):
@@ -165,6 +177,7 @@ def _cross_problems(config: Config) -> list[tuple[Loc, str]]:
         for index, name in enumerate(agent.queues):
             queue_ref((*here, "queues", index), name)
 
+    problems += entry_problems(config)
     seen_tokens: dict[str, int] = {}
     seen_names: dict[str, int] = {}
     for index, token in enumerate(config.http.tokens):

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from acd.config.calendars import ClosedSettings
 from acd.config.problems import CrossCheckError, Loc
 from acd.config.supervision import QueueThresholds, ServiceLevelSettings
 from acd.config.types import (
@@ -175,6 +176,10 @@ class QueueSettings(Frozen):
     """The service-level target (answered within ``target_seconds``; ``goal``)."""
     thresholds: QueueThresholds = QueueThresholds()
     """Wallboard colours of this queue; what is left out comes from ``wallboard``."""
+    calendar: Name | None = None
+    """Opening hours: a name under ``calendars`` (R-CALENDAR); null: always open."""
+    closed: ClosedSettings = ClosedSettings()
+    """What callers get while the calendar is closed or a holiday (night message, action)."""
 
     @model_validator(mode="after")
     def _check(self) -> QueueSettings:

@@ -23,6 +23,12 @@ from pydantic import AfterValidator, Field, model_validator
 
 from acd.config.problems import CrossCheckError, Loc
 from acd.config.types import DAY, Frozen, PositiveSeconds
+from wallboard.figures import DEFAULT_TIME_ZONE
+from wallboard.service_level import (
+    DEFAULT_GOAL,
+    DEFAULT_SHORT_ABANDON_SECONDS,
+    DEFAULT_TARGET_SECONDS,
+)
 
 WaitLimit = Annotated[float, Field(ge=0.0, le=DAY)]
 """A wait in seconds, 0 .. one day."""
@@ -153,10 +159,13 @@ class QueueThresholds(Frozen):
 class ServiceLevelSettings(Frozen):
     """A queue's service-level target: ``goal`` of the calls answered within
     ``target_seconds`` (80/20 by default). The service level is the calls answered within
-    the target over the calls answered or abandoned."""
+    the target over the calls answered or abandoned, short abandons (callers who hung up
+    within ``short_abandon_seconds``) left out of both (wallboard/service_level.py)."""
 
-    target_seconds: PositiveSeconds = 20.0
-    goal: Ratio = 0.8
+    target_seconds: PositiveSeconds = DEFAULT_TARGET_SECONDS
+    goal: Ratio = DEFAULT_GOAL
+    short_abandon_seconds: WaitLimit = DEFAULT_SHORT_ABANDON_SECONDS
+    """Seconds: an abandon at or under this wait counts in neither part of the ratio."""
 
 
 def _http_url(value: str) -> str:
@@ -186,7 +195,9 @@ class WallboardSettings(Frozen):
     API (PromQL); null: from the engine (routing state and the events stream)."""
     refresh_seconds: Annotated[float, Field(ge=0.5, le=300.0)] = 2.0
     """Seconds between two updates of the page."""
-    time_zone: Annotated[str, AfterValidator(_time_zone)] | None = None
-    """Where "today" starts (local midnight); null: the machine's time zone."""
+    time_zone: Annotated[str, AfterValidator(_time_zone)] = DEFAULT_TIME_ZONE
+    """The supervision time zone (an IANA name): where the wallboard's "today" starts
+    (local midnight) and the half hours and days of ``acd report --config``; not the
+    machine's zone, so every engine and report agrees."""
     thresholds: Thresholds = Thresholds()
     """Defaults for every queue; ``queues.<name>.thresholds`` overrides them."""

@@ -9,9 +9,9 @@ would refuse later is refused here, when the file is read.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 
 from pydantic import (
     AfterValidator,
@@ -33,6 +33,8 @@ from routing.validation import MAX_LEVEL, MAX_PRIORITY, check_name
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+Loc = tuple[str | int, ...]
 
 DAY = 86_400.0
 """Seconds in a day."""
@@ -167,6 +169,77 @@ def _prompt(value: object) -> Playable:
 Prompt = Annotated[Playable, PlainValidator(_prompt), PlainSerializer(str, return_type=str)]
 """A prompt: a bare name is a phrase macro (``acd_whisper`` -> ``phrase:acd_whisper``,
 played in the call's language); anything else is read as a :data:`Sound`."""
+
+_PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+class PromptRef(str):
+    """A validated prompt id (see :data:`PromptId`); a ``str`` subclass so that
+    :func:`prompt_refs` finds every prompt a configuration names, in any section."""
+
+    __slots__ = ()
+
+
+def check_prompt_id(value: str) -> PromptRef:
+    """``value`` as a :class:`PromptRef`; raises ``ValueError`` unless it is 1-64 ASCII
+    letters, digits, '-' or '_' starting with a letter or digit (it becomes a file name)."""
+    if not isinstance(value, str) or _PROMPT_ID.fullmatch(value) is None:
+        raise ValueError(
+            "a prompt id is 1-64 ASCII letters, digits, '-' or '_' (e.g. welcome, night-sv)"
+        )
+    return PromptRef(value)
+
+
+PromptId = Annotated[str, AfterValidator(check_prompt_id)]
+"""The id of a prompt of the prompt catalogue (:mod:`acd.prompts`): the shipped set
+(``freeswitch/prompts/manifest.toml``) or the customer's own, played in the call's
+language. Use this type for every configured prompt id: ``acd check-config`` then lists
+the ones missing in some language (R-PROMPTS)."""
+
+
+def _names_prompt(annotation: object) -> bool:
+    # True if a field's type is PromptId or holds one (PromptId | None, List[PromptId], ...).
+    for meta in getattr(annotation, "__metadata__", ()):
+        if isinstance(meta, AfterValidator) and meta.func is check_prompt_id:
+            return True
+    return any(_names_prompt(arg) for arg in get_args(annotation))
+
+
+def _strings(value: object, loc: Loc) -> Iterator[tuple[Loc, str]]:
+    if isinstance(value, str):
+        yield loc, str(value)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(item, (*loc, str(key)))
+    elif isinstance(value, (tuple, list)):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*loc, index))
+
+
+def prompt_refs(value: object, loc: Loc = ()) -> list[tuple[Loc, str]]:
+    """Every prompt id inside ``value`` (a configuration model, mapping, tuple) held by a
+    field typed :data:`PromptId` (alone, optional or in a list), defaults included, as
+    ``(place, prompt id)`` in the file's order."""
+    found: list[tuple[Loc, str]] = []
+    if isinstance(value, PromptRef):
+        found.append((loc, str(value)))
+    elif isinstance(value, BaseModel):
+        for name, info in type(value).model_fields.items():
+            item = getattr(value, name)
+            if _names_prompt(info.annotation) or any(
+                isinstance(m, AfterValidator) and m.func is check_prompt_id for m in info.metadata
+            ):
+                found.extend(_strings(item, (*loc, name)))
+            else:
+                found.extend(prompt_refs(item, (*loc, name)))
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            found.extend(prompt_refs(item, (*loc, str(key))))
+    elif isinstance(value, (tuple, list)):
+        for index, item in enumerate(value):
+            found.extend(prompt_refs(item, (*loc, index)))
+    return found
+
 
 Seconds = Annotated[float, Field(ge=0.0, le=30 * DAY)]
 """A duration in seconds, 0 .. 30 days."""

@@ -99,6 +99,10 @@ FACT_KINDS = frozenset(
         "adopted",
         "closed",
         "transferred",
+        "menu_entered",
+        "menu_retry",
+        "menu_chosen",
+        "emergency",
     }
 )
 

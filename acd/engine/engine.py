@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from acd.engine import agents as agent_flow
+from acd.engine import hours as hours_flow
+from acd.engine import menus as menu_flow
 from acd.engine.announcements import announcement
 from acd.engine.callerid import ANONYMOUS_NAME, ANONYMOUS_NUMBER
 from acd.engine.effects import (
@@ -31,12 +33,15 @@ from acd.engine.effects import (
     Unlink,
 )
 from acd.engine.events import (
+    AdminFeatureCall,
     AgentCommand,
     CallerParked,
     DigitsCollected,
     DtmfPressed,
     EngineEvent,
+    EntryCall,
     FeatureCodeCall,
+    HoursChanged,
     LegAnswered,
     LegBridged,
     LegHungUp,
@@ -100,6 +105,7 @@ class Engine:
         self.router = router
         self.store = store
         self.new_uuid = new_uuid
+        self.hours_state = hours_flow.HoursState()  # emergency message, API exceptions
 
     # ------------------------------------------------------------------ entry point
 
@@ -128,7 +134,16 @@ class Engine:
                 return self.offers(self.router.tick(event.at), event.at)
             case FeatureCodeCall():
                 return agent_flow.feature_code_call(self, event)
+            case EntryCall():
+                first = hours_flow.emergency_effects(self, event.uuid, event.language)
+                return [*first, *menu_flow.entry_call(self, event)]
+            case DigitsCollected() if event.variable == menu_flow.MENU_DIGITS_VARIABLE:
+                return menu_flow.digits_collected(self, event)
             case DigitsCollected():
+                record = self.store.get_call(event.uuid)
+                if hours_flow.is_admin_call(record):
+                    assert record is not None
+                    return hours_flow.admin_digits(self, record, event)
                 return agent_flow.digits_collected(self, event)
             case AgentCommand():
                 return agent_flow.agent_command(self, event)
@@ -136,6 +151,10 @@ class Engine:
                 return self._transfer(event)
             case DtmfPressed():
                 return self._dtmf(event)
+            case AdminFeatureCall():
+                return hours_flow.admin_feature_call(self, event)
+            case HoursChanged():
+                return hours_flow.hours_changed(self, event)
         raise TypeError(f"not an engine event: {event!r}")  # pragma: no cover - typed
 
     # ------------------------------------------------------------------ helpers
@@ -189,6 +208,13 @@ class Engine:
                 Fact("caller_refused", {"contact": event.uuid, "reason": "unknown-queue"}),
                 Send(commands.hangup(event.uuid, HangupCause.UNALLOCATED_NUMBER)),
             ]
+        before: list[Effect] = []
+        if self.settings.hours is not None or self.hours_state.emergency is not None:
+            # R-CALENDAR, R-TIMEDMSG: the emergency message first; a closed queue plays
+            # its night message and action instead of queueing.
+            before, handled = hours_flow.on_arrival(self, event)
+            if handled:
+                return before
         policy = self.policy(event.queue)
         target = self._target(event, policy)
         contact = Contact(
@@ -243,6 +269,7 @@ class Engine:
         # The fact first (observers only: no I/O on the call's path), so logs and the
         # events stream read queued -> offered -> bridged.
         effects: list[Effect] = [
+            *before,
             Fact(
                 "queued",
                 {"contact": record.contact, "queue": record.queue, "wait_from": event.arrival},
@@ -723,6 +750,10 @@ class Engine:
             return []
         if event.kind == "whisper" and record.state == "whisper":
             return self._bridge(record, event.at)
+        if event.kind in ("menu", "menu_restart"):
+            return menu_flow.timer_due(self, record, event.kind, event.at)
+        if event.kind == "digits" and hours_flow.is_admin_call(record):
+            return hours_flow.admin_timeout(self, record)
         if event.kind == "digits" and record.kind == "feature":
             return agent_flow.digits_timeout(self, record, event.at)
         return []
@@ -741,7 +772,8 @@ class Engine:
             info = self.router.position(record.contact, now)
         except RoutingError:
             return effects
-        phrases = announcement(
+        phrases: list[Playable] = [*hours_flow.timed_prompts(self, record, now)]
+        phrases += announcement(
             policy, info, first=record.announcements == 0, case_type=record.case_type
         )
         if not phrases:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from acd.engine.calendar import CalendarException
+
 AgentAction = Literal["login", "logout", "pause", "unpause"]
 
 
@@ -35,6 +37,24 @@ class CallerParked:
     caller_number: str = ""
     caller_name: str = ""
     agent: str | None = None  # private queue target (R-PRIVQ), from acd_agent
+    greeted: bool = False  # came through an entry's menu: the emergency message played there
+
+
+@dataclass(frozen=True, slots=True)
+class EntryCall:
+    """A caller parked on an entry of the dialplan (R-WELCOME): ``acd_entry`` (the
+    entry's name) or ``acd_entry_number`` (its number), both validated names/digits; the
+    engine looks the entry up in its configuration (:mod:`acd.engine.menus`)."""
+
+    uuid: str
+    entry: str | None
+    number: str | None
+    at: float
+    answered: bool
+    arrival: float
+    language: str | None = None
+    caller_number: str = ""
+    caller_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +112,7 @@ class DigitsCollected:
     variable: str
     digits: str
     at: float
+    application: str = ""  # its Application-UUID (the Event-UUID it was sent with)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +135,7 @@ class OriginateFailed:
     at: float
 
 
-TimerKind = Literal["announce", "announce_check", "whisper", "digits"]
+TimerKind = Literal["announce", "announce_check", "whisper", "digits", "menu", "menu_restart"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +193,30 @@ class TransferRequest:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class AdminFeatureCall:
+    """A phone dialled an admin feature code (``acd_admin``: ``emergency_on`` or
+    ``emergency_off``, R-TIMEDMSG); the engine asks for the admin PIN."""
+
+    uuid: str
+    action: str
+    at: float
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HoursChanged:
+    """The emergency message (prompt id, None: off) or the admin API's calendar
+    exceptions changed in Redis (R-CALENDAR, R-TIMEDMSG); posted by acd.adapters.hours."""
+
+    emergency: str | None
+    exceptions: Mapping[str, tuple[CalendarException, ...]]
+    at: float
+
+
 EngineEvent = (
     CallerParked
+    | EntryCall
     | FeatureCodeCall
     | LegAnswered
     | LegHungUp
@@ -188,4 +231,6 @@ EngineEvent = (
     | RouterTick
     | AgentCommand
     | TransferRequest
+    | AdminFeatureCall
+    | HoursChanged
 )

@@ -8,9 +8,13 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from acd.engine.menus import MenuBook
 from freeswitch.media import RINGBACK, LocalStream, Phrase, Playable
+
+if TYPE_CHECKING:
+    from acd.engine.hours import HoursSettings
 
 AnnouncePart = Literal["position", "ewt", "agents"]
 
@@ -105,6 +109,8 @@ class EngineSettings:
     tick_interval: float = 0.25
     transfer_prefix: str = "*8"
     reconcile_retry_after: float = 5.0
+    hours: HoursSettings | None = None  # calendars, closed actions (R-CALENDAR)
+    menus: MenuBook = field(default_factory=MenuBook)  # entries and menus (R-WELCOME)
 
     def digits_guard(self) -> float:
         """Seconds after a ``play_and_get_digits`` starts until the engine gives up on it

@@ -44,6 +44,10 @@ class CallRecord:
     announcements: int = 0
     announce_pending: bool = False
     dtmf: str = ""  # the agent's in-call feature digits so far (``*8<queue code>``)
+    # a caller in a menu (R-DTMF; ``tries`` counts its no-input/invalid tries)
+    entry: str = ""
+    menu: str = ""
+    menu_app: str = ""  # the Event-UUID of the pending digit collection
     # feature-code calls
     action: str = ""
     action_arg: str = ""

@@ -20,6 +20,7 @@ CallState = Literal[
     "whisper",  # the agent answered; the whisper plays before the bridge (R-WHISPER)
     "talking",  # caller and agent are bridged
     "collecting",  # a feature-code call: the agent keys in id and PIN (R-PHONELOGIN)
+    "menu",  # an entry's caller: welcome, menu prompts, digits (R-WELCOME, R-DTMF)
     "ended",
 ]
 CallEvent = Literal[
@@ -33,6 +34,8 @@ CallEvent = Literal[
     "digits",
     "announce",
     "transfer",  # priority transfer to another queue (R-PRIO)
+    "enqueue",  # a menu choice put the caller in a queue
+    "leave",  # a menu choice transferred the caller out of the engine
 ]
 
 AgentState = Literal["logged_out", "available", "ringing", "in_call", "wrap_up", "paused"]
@@ -94,6 +97,14 @@ CALL_TABLE: Mapping[str, Mapping[str, str]] = _freeze(
         },
         "collecting": {
             "digits": "collecting",
+            "caller_hangup": "ended",
+        },
+        # Another menu, a retry or a message keep the caller here; a queue choice goes to
+        # "queued" (a new record, as a dialplan queue park), a transfer leaves.
+        "menu": {
+            "digits": "menu",
+            "enqueue": "queued",
+            "leave": "ended",
             "caller_hangup": "ended",
         },
         "ended": {},

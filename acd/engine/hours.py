@@ -1,0 +1,291 @@
+"""Closed hours, timed messages and the emergency message in the caller's journey
+(R-CALENDAR, R-TIMEDMSG).
+
+The engine calls in here from three small hooks: a caller's arrival (:func:`on_arrival`:
+the emergency message first, then, for a queue whose calendar is not open, the night
+message and the configured action instead of queueing), the first announcement
+(:func:`timed_prompts`) and the admin feature code (:func:`admin_feature_call`,
+:func:`admin_digits`). With no calendars and the emergency message off, each hook is one
+attribute test: no Redis round trip, no Event Socket command.
+
+The emergency state is the engine's :class:`HoursState`, set only by the
+:class:`~acd.engine.events.HoursChanged` event the adapter posts when Redis changes
+(:mod:`acd.adapters.hours`): every engine process sees the same state.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import structlog
+
+from acd.engine.calendar import CalendarException, Calendars
+from acd.engine.effects import Api, CancelTimers, Effect, Fact, Send, SetTimer
+from acd.engine.events import AdminFeatureCall, CallerParked, DigitsCollected, HoursChanged
+from acd.engine.policy import hash_pin
+from acd.engine.records import CallRecord
+from freeswitch import commands
+from freeswitch.errors import InvalidArgument
+from freeswitch.media import Phrase, Playable
+
+if TYPE_CHECKING:
+    from acd.engine.engine import Engine
+
+_log = structlog.get_logger("acd.hours")
+
+PromptResolver = Callable[[str, str], Playable]
+"""``(prompt id, language) -> what to play``; raises ``LookupError`` for an unknown id."""
+
+ClosedThen = Literal["hangup", "voicemail", "forward"]
+
+#: ``acd_admin`` values of the dialplan's admin feature codes.
+ADMIN_ACTIONS: frozenset[str] = frozenset({"emergency_on", "emergency_off"})
+ADMIN_PIN_VARIABLE = "acd_admin_pin"
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedAction:
+    """What a caller of a closed queue gets: ``message`` (a prompt id; None: none), then
+    ``then``: ``hangup``, or a transfer to extension ``target`` in dialplan ``context``
+    (``voicemail``: the voicemail extension; ``forward``: the number or extension)."""
+
+    message: str | None = "night"
+    then: ClosedThen = "hangup"
+    target: str | None = None
+    context: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueHours:
+    calendar: str
+    closed: ClosedAction = ClosedAction()
+
+
+@dataclass(frozen=True, slots=True)
+class HoursSettings:
+    """``queues``: the queues with a calendar; ``prompt`` resolves prompt ids;
+    ``language``: used when the call has none; ``admin_pin_sha256``: the admin feature
+    code's PIN (SHA-256 hex) or None (feature code off); ``emergency_prompt``: the
+    prompt the feature code switches on."""
+
+    calendars: Calendars
+    queues: Mapping[str, QueueHours]
+    prompt: PromptResolver
+    language: str = "sv"
+    admin_pin_sha256: str | None = None
+    emergency_prompt: str = "emergency"
+    pin_digits: tuple[int, int] = (4, 8)
+
+
+@dataclass(slots=True)
+class HoursState:
+    """What changes at run time (from Redis, through :class:`HoursChanged`): the
+    emergency prompt id (None: off) and the API-entered calendar exceptions."""
+
+    emergency: str | None = None
+    extra: Mapping[str, tuple[CalendarException, ...]] = field(default_factory=dict)
+    calendars: Calendars | None = None  # base calendars with ``extra`` merged, cached
+
+
+def hours_changed(engine: Engine, event: HoursChanged) -> list[Effect]:
+    """Take the new emergency state and API exceptions (posted by the adapter)."""
+    state = engine.hours_state
+    if event.emergency != state.emergency:
+        _log.info("acd.emergency", prompt=event.emergency)
+    state.emergency = event.emergency
+    state.extra = dict(event.exceptions)
+    state.calendars = None
+    return []
+
+
+def calendars(engine: Engine) -> Calendars | None:
+    """The configured calendars with the API's exceptions merged (None: none configured)."""
+    hours = engine.settings.hours
+    if hours is None:
+        return None
+    state = engine.hours_state
+    if state.calendars is None:
+        merged = hours.calendars
+        for name, extra in state.extra.items():
+            if name in merged:
+                merged = merged.with_extra(name, extra)
+        state.calendars = merged
+    return state.calendars
+
+
+def _play(engine: Engine, prompt: str, language: str | None) -> Playable | None:
+    hours = engine.settings.hours
+    lang = language or (hours.language if hours is not None else "sv")
+    try:
+        if hours is None:
+            return Phrase(prompt)  # the emergency message without calendars configured
+        return hours.prompt(prompt, lang)
+    except (LookupError, InvalidArgument) as exc:
+        _log.error("acd.prompt_missing", prompt=prompt, language=lang, error=str(exc))
+        return None
+
+
+def _emergency(engine: Engine, uuid: str, language: str | None) -> list[Effect]:
+    assert engine.hours_state.emergency is not None
+    media = _play(engine, engine.hours_state.emergency, language)
+    if media is None:
+        return []
+    return [Api(commands.uuid_broadcast(uuid, media, "aleg"))]
+
+
+def emergency_effects(engine: Engine, uuid: str, language: str | None) -> list[Effect]:
+    """The emergency message for a new caller of an entry (before its welcome), or []."""
+    if engine.hours_state.emergency is None or engine.store.get_call(uuid) is not None:
+        return []
+    return _emergency(engine, uuid, language)
+
+
+def on_arrival(engine: Engine, event: CallerParked) -> tuple[list[Effect], bool]:
+    """``(effects, handled)`` for a new caller of a known queue: the emergency message
+    (R-TIMEDMSG) first when on; when the queue's calendar is closed or a holiday, the
+    night message and the closed action, and ``handled`` True (never queued)."""
+    effects: list[Effect] = []
+    if engine.hours_state.emergency is not None and not event.greeted:
+        effects += _emergency(engine, event.uuid, event.language)
+    hours = engine.settings.hours
+    if hours is None:
+        return effects, False
+    queue = hours.queues.get(event.queue)
+    if queue is None:
+        return effects, False
+    merged = calendars(engine)
+    assert merged is not None
+    state = merged.state(queue.calendar, event.at)
+    if state == "open":
+        return effects, False
+    closed = queue.closed
+    effects.append(
+        Fact(
+            "caller_refused",
+            {"contact": event.uuid, "queue": event.queue, "reason": state, "then": closed.then},
+        )
+    )
+    if closed.message is not None:
+        media = _play(engine, closed.message, event.language)
+        if media is not None:
+            effects.append(Send(commands.play(event.uuid, media)))
+    if closed.then == "hangup" or closed.target is None:
+        effects.append(Send(commands.execute(event.uuid, "hangup", "NORMAL_CLEARING")))
+    else:
+        target = f"{closed.target} XML {closed.context}"
+        effects.append(Send(commands.execute(event.uuid, "transfer", target)))
+    return effects, True
+
+
+def timed_prompts(engine: Engine, record: CallRecord, now: float) -> list[Playable]:
+    """The timed messages active now for ``record``'s queue (R-TIMEDMSG), to play before
+    the first position announcement; [] without a calendar."""
+    hours = engine.settings.hours
+    if hours is None or record.announcements:
+        return []
+    queue = hours.queues.get(record.queue)
+    if queue is None:
+        return []
+    merged = calendars(engine)
+    assert merged is not None
+    found = [_play(engine, p, record.language) for p in merged.timed_messages(queue.calendar, now)]
+    return [media for media in found if media is not None]
+
+
+# ---------------------------------------------------------------------- admin feature code
+
+
+def admin_feature_call(engine: Engine, event: AdminFeatureCall) -> list[Effect]:
+    """A phone dialled an admin feature code (``acd_admin`` = ``emergency_on`` or
+    ``emergency_off``): ask for the admin PIN; without an admin PIN configured, refuse."""
+    uuid = event.uuid
+    if engine.store.get_call(uuid) is not None:
+        return []
+    hours = engine.settings.hours
+    if event.action not in ADMIN_ACTIONS or hours is None or hours.admin_pin_sha256 is None:
+        return [Send(commands.play(uuid, Phrase("acd_login_failed"))), Send(commands.hangup(uuid))]
+    record = CallRecord(
+        contact=uuid,
+        kind="feature",
+        state="collecting",
+        parked_at=event.at,
+        language=event.language,
+        action=event.action,
+        step="admin_pin",
+    )
+    engine.store.put_call(record)
+    return _ask_pin(engine, record, event.at)
+
+
+def _ask_pin(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
+    hours = engine.settings.hours
+    assert hours is not None
+    settings = engine.settings
+    low, high = hours.pin_digits
+    message = commands.play_and_get_digits(
+        record.contact,
+        min_digits=low,
+        max_digits=high,
+        tries=1,
+        timeout_ms=settings.first_digit_timeout_ms,
+        terminators="none",
+        prompt=Phrase("acd_enter_pin"),
+        invalid_prompt=Phrase("acd_login_failed"),
+        variable=ADMIN_PIN_VARIABLE,
+        digits_regex="\\d+",
+        digit_timeout_ms=settings.digit_timeout_ms,
+    )
+    return [Send(message), SetTimer(record.contact, "digits", now + settings.digits_guard())]
+
+
+def _finish(engine: Engine, record: CallRecord, prompt: str) -> list[Effect]:
+    record.step = "done"
+    engine.store.put_call(record)
+    return [
+        Send(commands.play(record.contact, Phrase(prompt))),
+        Send(commands.hangup(record.contact)),
+        CancelTimers(record.contact),
+    ]
+
+
+def is_admin_call(record: CallRecord | None) -> bool:
+    return record is not None and record.kind == "feature" and record.step == "admin_pin"
+
+
+def admin_digits(engine: Engine, record: CallRecord, event: DigitsCollected) -> list[Effect]:
+    """The admin PIN was keyed: a right PIN yields the ``emergency`` fact (the adapter
+    writes it to Redis; every engine then hears of it) and a confirmation; a wrong one is
+    asked again up to ``max_tries``."""
+    hours = engine.settings.hours
+    assert hours is not None and hours.admin_pin_sha256 is not None
+    if event.digits.isdigit() and hmac.compare_digest(
+        hash_pin(event.digits), hours.admin_pin_sha256
+    ):
+        prompt = hours.emergency_prompt if record.action == "emergency_on" else None
+        facts: list[Effect] = [Fact("emergency", {"prompt": prompt, "by": "feature-code"})]
+        confirm = "acd_login_ok" if prompt is not None else "acd_logout_ok"
+        return facts + _finish(engine, record, confirm)
+    record.tries += 1
+    _log.warning("acd.admin_pin_failed", contact=record.contact, tries=record.tries)
+    failed: list[Effect] = [Fact("login_failed", {"contact": record.contact})]
+    if record.tries >= engine.settings.max_tries:
+        return failed + _finish(engine, record, "acd_login_failed")
+    engine.store.put_call(record)
+    return failed + _ask_pin(engine, record, event.at)
+
+
+def admin_timeout(engine: Engine, record: CallRecord) -> list[Effect]:
+    return _finish(engine, record, "acd_login_failed")
+
+
+def exceptions_by_calendar(
+    items: Sequence[tuple[str, CalendarException]],
+) -> dict[str, tuple[CalendarException, ...]]:
+    """Group ``(calendar, exception)`` pairs by calendar, in order."""
+    grouped: dict[str, list[CalendarException]] = {}
+    for name, exception in items:
+        grouped.setdefault(name, []).append(exception)
+    return {name: tuple(found) for name, found in grouped.items()}

@@ -1,0 +1,389 @@
+"""Welcome and menus (R-WELCOME, R-DTMF): a caller of an entry number hears the entry's
+welcome, then its menu, keys a choice without '#', and ends in a queue, another menu, a
+message or a transfer.
+
+The dialplan parks the caller with ``acd_entry`` (an entry's name) or
+``acd_entry_number`` (its number, looked up in the configuration); the engine answers if
+needed and runs the menu with ``sendmsg`` applications queued on the channel:
+
+- the welcome and every prompt marked not interruptible play with ``playback`` while
+  ``playback_terminators=none`` (set once per call), so a digit pressed meanwhile is
+  consumed and forgotten (mod_dptools' ``on_dtmf`` ignores it);
+- digits are taken with ``play_and_get_digits`` (terminators ``none``, 1..``digits``
+  digits: complete on length or after the inter-digit timeout). An interruptible prompt
+  is its prompt, so a digit stops it and counts; a not-interruptible prompt has been
+  played before and the collection's own prompt is a short silence. One try per
+  collection: the engine counts the retries itself, because no input and invalid input
+  have prompts of their own;
+- each collection carries its own ``Event-UUID``; a completion of another one (a
+  previous process's, a collection cut by a restart) is ignored.
+
+The caller's record (``state="menu"``) holds the entry, the current menu, the tries so
+far and the pending collection, so an engine that restarts restarts that menu
+(reconciliation sets the ``menu_restart`` timer). Choice targets come from the validated
+configuration only: the caller's digits select a choice and never reach a command.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import structlog
+
+from acd.engine.callerid import ANONYMOUS_NAME, ANONYMOUS_NUMBER
+from acd.engine.effects import Api, CancelTimers, Effect, Fact, Send, SetTimer
+from acd.engine.events import CallerParked, DigitsCollected, EntryCall
+from acd.engine.records import CallRecord
+from acd.engine.states import call_transition
+from freeswitch import commands
+from freeswitch.arguments import HangupCause
+from freeswitch.media import Playable, Silence
+
+if TYPE_CHECKING:
+    from acd.engine.engine import Engine
+
+_log = structlog.get_logger("acd.menus")
+
+MENU_DIGITS_VARIABLE = "acd_menu_digits"
+"""The channel variable a menu's ``play_and_get_digits`` fills."""
+
+LEAVING = "leaving"
+"""``record.menu_app`` once the caller is being let go (message then hang-up)."""
+
+_QUIET = Silence(100)
+# What play_and_get_digits plays as its own prompt after a not-interruptible prompt, and
+# as its "invalid" file (FreeSWITCH plays that after every failed try, the last too).
+_GUARD_MARGIN = 60.0  # seconds for the prompts themselves, whose length the engine cannot know
+
+
+@dataclass(frozen=True, slots=True)
+class QueueTarget:
+    """Enqueue as a dialplan ``acd_queue`` park would, with these variables."""
+
+    queue: str
+    case_type: str | None = None
+    skills: Mapping[str, int] = field(default_factory=dict)
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MenuTarget:
+    menu: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageTarget:
+    """Play ``message``, then hang up (``then="hangup"``), ask the same menu again
+    (``"repeat"``) or go to menu ``menu`` (``"menu"``)."""
+
+    message: Playable
+    then: Literal["hangup", "repeat", "menu"] = "hangup"
+    menu: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TransferTarget:
+    """``uuid_transfer`` to ``extension`` in dialplan ``context`` (both validated)."""
+
+    extension: str
+    context: str = "acd"
+
+
+Target = QueueTarget | MenuTarget | MessageTarget | TransferTarget
+
+
+@dataclass(frozen=True, slots=True)
+class MenuPlan:
+    """One menu. Times in seconds; ``digits`` is the longest choice."""
+
+    name: str
+    prompt: Playable
+    choices: Mapping[str, Target]
+    default: Target
+    interruptible: bool = True
+    digits: int = 1
+    inter_digit_timeout: float = 3.0
+    timeout: float = 5.0
+    retries: int = 2
+    no_input: Playable | None = None
+    invalid: Playable | None = None
+
+    def guard(self) -> float:
+        """Seconds after a collection starts until the engine stops waiting for it."""
+        return self.timeout + self.digits * self.inter_digit_timeout + _GUARD_MARGIN
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPlan:
+    name: str
+    number: str
+    menu: str
+    language: str | None = None
+    welcome: Playable | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MenuBook:
+    """Entries by name and menus by name; ``by_number`` maps an entry number to its name."""
+
+    entries: Mapping[str, EntryPlan] = field(default_factory=dict)
+    menus: Mapping[str, MenuPlan] = field(default_factory=dict)
+    by_number: Mapping[str, str] = field(default_factory=dict)
+
+    def entry_for(self, name: str | None, number: str | None) -> EntryPlan | None:
+        if name is not None:
+            return self.entries.get(name)
+        if number:
+            key = self.by_number.get(number)
+            return self.entries.get(key) if key is not None else None
+        return None
+
+
+# ---------------------------------------------------------------------------- arrival
+
+
+def entry_call(engine: Engine, event: EntryCall) -> list[Effect]:
+    """A caller parked on an entry: welcome, then the entry's menu."""
+    if engine.store.get_call(event.uuid) is not None:
+        return []  # parked again (a transfer back to park): already ours
+    book = engine.settings.menus
+    entry = book.entry_for(event.entry, event.number)
+    if entry is None or entry.menu not in book.menus:
+        _log.warning("acd.unknown_entry", uuid=event.uuid, entry=event.entry, number=event.number)
+        return [
+            Fact("caller_refused", {"contact": event.uuid, "reason": "unknown-entry"}),
+            Send(commands.hangup(event.uuid, HangupCause.UNALLOCATED_NUMBER)),
+        ]
+    language = entry.language or event.language
+    record = CallRecord(
+        contact=event.uuid,
+        kind="caller",
+        state="menu",
+        parked_at=event.at,
+        arrival=event.arrival,
+        answered=True,
+        language=language,
+        caller_number=event.caller_number or ANONYMOUS_NUMBER,
+        caller_name=event.caller_name or ANONYMOUS_NAME,
+        entry=entry.name,
+        menu=entry.menu,
+    )
+    effects: list[Effect] = []
+    if not event.answered:
+        effects.append(Api(commands.uuid_answer(event.uuid)))
+    effects += _call_setup(record)
+    if entry.welcome is not None:
+        effects.append(Send(commands.play(record.contact, entry.welcome)))
+    effects.append(Fact("menu_entered", {"contact": record.contact, "entry": entry.name}))
+    effects += _ask(engine, record, event.at)
+    return effects
+
+
+def _call_setup(record: CallRecord) -> list[Effect]:
+    """Channel variables of a menu call: digits never cut a plain ``playback`` (the
+    welcome, prompts not interruptible, messages), prompts speak the entry's language."""
+    effects: list[Effect] = [
+        Send(commands.execute(record.contact, "set", "playback_terminators=none")),
+    ]
+    if record.language:
+        effects.append(
+            Send(commands.execute(record.contact, "set", f"default_language={record.language}"))
+        )
+    return effects
+
+
+def _ask(engine: Engine, record: CallRecord, now: float, *, prompt: bool = True) -> list[Effect]:
+    """Play the current menu's prompt (unless ``prompt`` is False) and collect digits."""
+    menu = engine.settings.menus.menus[record.menu]
+    effects: list[Effect] = []
+    collect_prompt: Playable = menu.prompt
+    if not prompt:
+        collect_prompt = _QUIET
+    elif not menu.interruptible:
+        effects.append(Send(commands.play(record.contact, menu.prompt)))
+        collect_prompt = _QUIET
+    app = str(uuidlib.uuid4())
+    effects.append(
+        Send(
+            commands.play_and_get_digits(
+                record.contact,
+                min_digits=1,
+                max_digits=menu.digits,
+                tries=1,
+                timeout_ms=int(menu.timeout * 1000),
+                terminators="none",
+                prompt=collect_prompt,
+                invalid_prompt=_QUIET,
+                variable=MENU_DIGITS_VARIABLE,
+                digits_regex="[0-9*#]+",
+                digit_timeout_ms=int(menu.inter_digit_timeout * 1000),
+                event_uuid=app,
+            )
+        )
+    )
+    record.menu_app = app
+    engine.store.put_call(record)
+    effects.append(SetTimer(record.contact, "menu", now + menu.guard()))
+    return effects
+
+
+# ---------------------------------------------------------------------------- digits
+
+
+def digits_collected(engine: Engine, event: DigitsCollected) -> list[Effect]:
+    """A menu's collection finished: the choice, or a retry, or the default."""
+    record = engine.store.get_call(event.uuid)
+    if record is None or record.kind != "caller" or record.state != "menu":
+        return []
+    if not record.menu_app or record.menu_app == LEAVING:
+        return []
+    if event.application and event.application != record.menu_app:
+        return []  # another collection's end (cut by a restart, or a previous process's)
+    record.state = call_transition(record.state, "digits")
+    record.menu_app = ""
+    menu = engine.settings.menus.menus.get(record.menu)
+    if menu is None:  # the configuration changed under the call
+        return _leave(engine, record, None, event.at)
+    if not event.digits:
+        return _retry(engine, record, menu, "no_input", event.at)
+    target = menu.choices.get(event.digits)
+    if target is None:
+        return _retry(engine, record, menu, "invalid", event.at)
+    return _choose(engine, record, target, event.digits, event.at)
+
+
+def _retry(
+    engine: Engine, record: CallRecord, menu: MenuPlan, why: str, now: float
+) -> list[Effect]:
+    """No input (``why="no_input"``) or invalid input: its prompt and ask again, or the
+    default once the retries are used up."""
+    prompt = menu.no_input if why == "no_input" else menu.invalid
+    record.tries += 1
+    effects: list[Effect] = [
+        Fact("menu_retry", {"contact": record.contact, "menu": menu.name, "why": why})
+    ]
+    if record.tries > menu.retries:
+        return effects + _choose(engine, record, menu.default, "", now)
+    if prompt is not None:
+        effects.append(Send(commands.play(record.contact, prompt)))
+    return effects + _ask(engine, record, now)
+
+
+def _choose(
+    engine: Engine, record: CallRecord, target: Target, digits: str, now: float
+) -> list[Effect]:
+    fact = Fact(
+        "menu_chosen",
+        {
+            "contact": record.contact,
+            "entry": record.entry,
+            "menu": record.menu,
+            "digits": digits,
+            "target": _describe(target),
+        },
+    )
+    match target:
+        case QueueTarget():
+            return [fact, *_enqueue(engine, record, target, now)]
+        case MenuTarget():
+            return [fact, *_goto(engine, record, target.menu, now)]
+        case MessageTarget():
+            played: list[Effect] = [fact, Send(commands.play(record.contact, target.message))]
+            if target.then == "hangup":
+                return played + _leave(engine, record, HangupCause.NORMAL_CLEARING, now)
+            menu = record.menu if target.then == "repeat" else target.menu
+            return played + _goto(engine, record, menu, now)
+        case TransferTarget():
+            return [fact, *_transfer(engine, record, target)]
+    raise TypeError(f"not a menu target: {target!r}")  # pragma: no cover - typed
+
+
+def _describe(target: Target) -> str:
+    match target:
+        case QueueTarget():
+            return f"queue:{target.queue}"
+        case MenuTarget():
+            return f"menu:{target.menu}"
+        case MessageTarget():
+            return f"message:{target.then}"
+        case TransferTarget():
+            return f"transfer:{target.extension}"
+    raise TypeError(f"not a menu target: {target!r}")  # pragma: no cover - typed
+
+
+def _goto(engine: Engine, record: CallRecord, menu: str, now: float) -> list[Effect]:
+    record.menu = menu
+    record.tries = 0
+    return _ask(engine, record, now)
+
+
+def _enqueue(engine: Engine, record: CallRecord, target: QueueTarget, now: float) -> list[Effect]:
+    """Into the queue exactly as a dialplan ``acd_queue`` park: the menu record goes, the
+    queued caller's record comes (its wait counts from now)."""
+    record.state = call_transition(record.state, "enqueue")
+    engine.store.delete_call(record.contact)
+    parked = CallerParked(
+        uuid=record.contact,
+        queue=target.queue,
+        at=now,
+        answered=record.answered,
+        arrival=now,
+        skills=dict(target.skills),
+        language=record.language,
+        priority=target.priority,
+        case_type=target.case_type,
+        caller_number=record.caller_number,
+        caller_name=record.caller_name,
+        greeted=True,
+    )
+    return [CancelTimers(record.contact), *engine.handle(parked)]
+
+
+def _transfer(engine: Engine, record: CallRecord, target: TransferTarget) -> list[Effect]:
+    """The call leaves the engine for a dialplan extension; if that parks it again (a
+    queue or another entry) it arrives as a new call."""
+    record.state = call_transition(record.state, "leave")
+    engine.store.delete_call(record.contact)
+    return [
+        CancelTimers(record.contact),
+        Api(commands.uuid_transfer(record.contact, target.extension, target.context)),
+    ]
+
+
+def _leave(
+    engine: Engine, record: CallRecord, cause: HangupCause | None, now: float
+) -> list[Effect]:
+    """Hang up after what is queued on the channel (the record stays until the hang-up,
+    so a restart meanwhile does not take the caller for a new arrival)."""
+    record.menu_app = LEAVING
+    engine.store.put_call(record)
+    return [
+        Send(commands.hangup(record.contact, cause or HangupCause.NORMAL_CLEARING)),
+        SetTimer(record.contact, "menu", now + _GUARD_MARGIN),
+    ]
+
+
+# ---------------------------------------------------------------------------- timers
+
+
+def timer_due(engine: Engine, record: CallRecord, kind: str, now: float) -> list[Effect]:
+    """``menu``: a collection never finished (counts as no input; a caller being let go
+    is hung up now); ``menu_restart``: a restarted engine adopts the caller: the current
+    menu starts again."""
+    if record.kind != "caller" or record.state != "menu":
+        return []
+    if record.menu_app == LEAVING:
+        return [Api(commands.uuid_kill(record.contact, HangupCause.NORMAL_CLEARING))]
+    menu = engine.settings.menus.menus.get(record.menu)
+    if menu is None:
+        return _leave(engine, record, None, now)
+    # Whatever the old collection left queued goes first.
+    effects: list[Effect] = [Api(commands.uuid_break(record.contact))]
+    if kind == "menu_restart":
+        record.tries = 0
+        return effects + _call_setup(record) + _ask(engine, record, now)
+    record.menu_app = ""
+    return effects + _retry(engine, record, menu, "no_input", now)
