@@ -22,17 +22,23 @@ import structlog
 from acd.adapters.hours import HoursStore, HoursWatcher, hours_blueprint, hours_settings
 from acd.adapters.hours import prompt_resolver as hours_prompts
 from acd.adapters.http import AdminApi
+from acd.adapters.live import LiveConfig
 from acd.adapters.metrics import EngineMetrics, service_level_targets
+from acd.adapters.queue_load import RedisQueueLoad
 from acd.adapters.redis_store import RedisCallStore
+from acd.adapters.reload import reload, reload_blueprint
 from acd.adapters.runner import Observer, Runner
 from acd.adapters.translate import ENGINE_EVENTS, ENGINE_FILTERS
 from acd.adapters.wallboard import wallboard_blueprint
 from acd.config import Config
 from acd.config.entries import menu_book
+from acd.config.rules import rule_book
 from acd.engine.effects import Fact
 from acd.engine.engine import Engine
 from acd.engine.policy import AgentEntry, AnnouncePart, EngineSettings, QueuePolicy, hash_pin
+from acd.engine.recording import recording_settings
 from acd.errors import ConfigError
+from acd.prompts import ensure_recordings_dir
 from freeswitch.client import ESLClient
 from freeswitch.errors import ESLError
 from routing.api import Reservation
@@ -80,6 +86,8 @@ def engine_settings(config: Config) -> EngineSettings:
             agent_id, digest, agent.contact, tuple(agent.queues), agent.name or ""
         )
     codes = config.feature_codes
+    if config.prompts.recording_enabled:
+        ensure_recordings_dir(config.prompts.directory)  # FreeSWITCH's record needs it
     return EngineSettings(
         queues=queues,
         agents=agents,
@@ -90,8 +98,16 @@ def engine_settings(config: Config) -> EngineSettings:
         digit_timeout_ms=int(codes.inter_digit_timeout * 1000),
         first_digit_timeout_ms=int(codes.first_digit_timeout * 1000),
         max_tries=codes.max_tries,
-        menus=menu_book(config),
+        menus=menu_book(config, hours_prompts(config)),
         hours=hours_settings(config, hours_prompts(config)),
+        rules=rule_book(config, hours_prompts(config)),
+        recording=recording_settings(
+            config.prompts.directory,
+            config.prompts.admin_pin_digest(),
+            config.prompts.record_targets(config.language),
+            config.prompts.max_record_seconds,
+            config.prompts.record_silence_seconds,
+        ),
     )
 
 
@@ -126,6 +142,8 @@ class App:
     runner: Runner
     http: AdminApi
     hours: HoursWatcher | None = None  # emergency message and API calendar exceptions
+    live: LiveConfig | None = None  # what follows a reload (wallboard, metrics)
+    config_path: str | None = None  # the file a reload reads (R-LIVECONF)
 
     @property
     def http_port(self) -> int | None:
@@ -162,7 +180,7 @@ def build(
     router = RedisRouter(client_redis, config.tenant)
     store = RedisCallStore(client_redis, config.tenant)
     settings = engine_settings(config)
-    engine = Engine(settings, router, store)
+    engine = Engine(settings, router, store, queue_load=RedisQueueLoad(client_redis, config.tenant))
     esl = dataclasses.replace(config.esl.client_settings(ENGINE_EVENTS), filters=ENGINE_FILTERS)
     client = ESLClient(esl)
 
@@ -183,12 +201,16 @@ def build(
     telephonists = [agent_id for agent_id, a in config.agents.items() if a.telephonist]
     http = AdminApi(runner, config.http.tokens, telephonists=telephonists)
     # The wallboard (/wallboard) on the same server: figures need one of the API tokens.
-    http.app.register_blueprint(wallboard_blueprint(config, client_redis, router.snapshot, clock))
+    live = LiveConfig(config)
+    live.follow(metrics.reconfigure)
+    http.app.register_blueprint(wallboard_blueprint(live, client_redis, router.snapshot, clock))
     http.app.register_blueprint(metrics.blueprint())
     hours = HoursWatcher(HoursStore(client_redis, config.tenant, clock), runner)
     runner.observers.append(hours)  # the feature code's emergency fact -> Redis
     http.app.register_blueprint(hours_blueprint(http, hours))
-    return App(config, client_redis, router, store, engine, client, runner, http, hours)
+    app = App(config, client_redis, router, store, engine, client, runner, http, hours, live)
+    http.app.register_blueprint(reload_blueprint(app))  # POST /api/admin/reload
+    return app
 
 
 def start(app: App, *, connect_deadline: float | None = None) -> None:
@@ -234,12 +256,16 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def run(config: Config) -> int:
-    """``acd run``: start, serve until SIGTERM/SIGINT, stop. Returns the exit status."""
+def run(config: Config, path: str | None = None) -> int:
+    """``acd run``: start, serve until SIGTERM/SIGINT, stop; SIGHUP reloads ``path``, the
+    file ``config`` was read from (R-LIVECONF). Returns the exit status."""
     app = build(config)
+    app.config_path = path
     stopping = gevent.event.Event()
     gevent.signal_handler(signal.SIGTERM, stopping.set)
     gevent.signal_handler(signal.SIGINT, stopping.set)
+    if path is not None:
+        gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(reload, app, path))
     start(app)
     settle_heap()
     stopping.wait()

@@ -84,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
     from acd.app import run  # noqa: PLC0415 - imported only when used
     from acd.config import load_config  # noqa: PLC0415
 
-    return run(load_config(args.config))
+    return run(load_config(args.config), str(args.config))
 
 
 def _check_config_arguments(parser: argparse.ArgumentParser) -> None:

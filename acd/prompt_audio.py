@@ -11,6 +11,7 @@ pushing a peak above :data:`PEAK_CEILING_DBFS`.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 from dataclasses import dataclass
@@ -18,8 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import structlog
 
-from acd.prompts import RATE, NewPrompt, PromptError
+from acd.engine.effects import StorePrompt
+from acd.prompts import RATE, NewPrompt, PromptError, store
+from freeswitch.commands import SendMsg
+
+_log = structlog.get_logger("acd.prompts")
 
 FORMATS: dict[str, str] = {
     "WAV": "WAV",
@@ -129,3 +135,32 @@ def prepare(path: Path, prompt_id: str, language: str, source: str | None = None
         source=source or path.name,
         source_sha256=hashlib.sha256(data).hexdigest(),
     )
+
+
+def store_recording(effect: StorePrompt, now: dt.datetime | None = None) -> SendMsg:
+    """Carry out a :class:`~acd.engine.effects.StorePrompt`: convert the phone recording,
+    store it as the customer's prompt, remove the raw file. Returns the message to send
+    next: ``effect.confirm``, or ``effect.failed`` when it could not be stored (logged).
+    Never raises for a bad recording."""
+    source = Path(effect.source)
+    try:
+        prompt = prepare(source, effect.prompt_id, effect.language, source="phone")
+        store(Path(effect.directory), [prompt], now or dt.datetime.now(dt.UTC))
+    except PromptError as error:
+        _log.warning(
+            "acd.prompt_not_recorded",
+            contact=effect.contact,
+            prompt=effect.prompt_id,
+            error=str(error),
+        )
+        return effect.failed
+    finally:
+        source.unlink(missing_ok=True)
+    _log.info(
+        "acd.prompt_recorded",
+        contact=effect.contact,
+        prompt=effect.prompt_id,
+        language=effect.language,
+        seconds=round(prompt.seconds, 1),
+    )
+    return effect.confirm

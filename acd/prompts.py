@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import structlog
+
 from acd.config.problems import format_path
 from acd.config.types import check_language, check_prompt_id, prompt_refs
 from acd.errors import ACDError
@@ -55,6 +57,8 @@ RATE = 8000
 """Sample rate (Hz) of every prompt file: that of the shipped set (``generate.py``)."""
 
 MANIFEST_NAME = "manifest.toml"
+_log = structlog.get_logger("acd.prompts")
+
 DEFAULT_GROUP = "acd"
 """The group of the shipped manifest whose prompts are played by id (``acd_prompt``)."""
 PROMPT_MACRO = "acd_prompt"
@@ -140,9 +144,12 @@ class PromptCatalogue:
     """Every prompt that can be played: the customer's (``directory``) over the shipped
     (``default_manifest``, group ``acd``).
 
-    Built once from the files (reads both manifests and checks which customer files
-    exist); :meth:`resolve` then answers from memory. :meth:`refresh` re-reads after an
-    import or a recording. Raises :class:`PromptError` if a manifest is malformed.
+    Built from the files (reads both manifests and checks which customer files exist);
+    :meth:`resolve` answers from memory after one ``stat`` of the customer manifest, and
+    re-reads it when it changed (an import or a phone recording, from any process), so a
+    new prompt plays from the next call on. Raises :class:`PromptError` if a manifest is
+    malformed when built; a customer manifest that turns bad later is logged and the last
+    good one kept.
     """
 
     def __init__(self, directory: str | Path, default_manifest: Path = DEFAULT_MANIFEST) -> None:
@@ -150,20 +157,41 @@ class PromptCatalogue:
         self._default_manifest = default_manifest
         self._defaults = _default_ids(default_manifest)
         self._customer: dict[tuple[str, str], CustomerPrompt] = {}
+        self._seen: tuple[int, int, int] | None = None
         self.refresh()
 
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.directory / MANIFEST_NAME)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
     def refresh(self) -> None:
-        """Re-read the customer manifest; entries whose file is gone are left out."""
+        """Re-read the customer manifest; entries whose file is gone are left out.
+        Raises :class:`PromptError` if it is malformed (nothing changes then)."""
+        stamp = self._stamp()
         entries = read_manifest(self.directory)
         self._customer = {key: e for key, e in entries.items() if os.path.isfile(e.path)}
+        self._seen = stamp
+
+    def _fresh(self) -> None:
+        if self._stamp() == self._seen:
+            return
+        try:
+            self.refresh()
+        except PromptError as error:
+            _log.warning("acd.prompt_manifest_bad", error=str(error))
 
     @property
     def customer(self) -> Mapping[tuple[str, str], CustomerPrompt]:
         """The customer's prompts whose file exists, ``{(language, id): entry}``."""
+        self._fresh()
         return dict(self._customer)
 
     def has(self, prompt_id: str, language: str) -> bool:
         """True if ``prompt_id`` can be played in ``language``."""
+        self._fresh()
         key = (language, prompt_id)
         return key in self._customer or key in self._defaults
 
@@ -177,6 +205,7 @@ class PromptCatalogue:
 
     def playable(self, prompt_id: str, language: str) -> Playable:
         """:meth:`resolve` as a :class:`freeswitch.media.Playable` for the command builders."""
+        self._fresh()
         own = self._customer.get((language, prompt_id))
         if own is not None:
             return SoundFile(own.path)
@@ -317,3 +346,21 @@ def missing_lines(config: Config) -> list[str]:
         where = ", ".join(places[prompt_id][:3]) + (" ..." if len(places[prompt_id]) > 3 else "")
         lines.append(f"missing prompt {prompt_id!r} in {language} (named at {where})")
     return lines
+
+
+RECORDINGS_DIR = ".recordings"
+"""Folder of the prompt directory where FreeSWITCH's ``record`` writes phone takes."""
+
+
+def ensure_recordings_dir(directory: str | Path) -> bool:
+    """Make ``<directory>/.recordings`` (and ``directory``) if missing: FreeSWITCH's
+    ``record`` does not create folders, and hangs the call up
+    (``DESTINATION_OUT_OF_ORDER``) when it cannot open its file. Returns False (logged)
+    when it cannot be made."""
+    path = Path(directory) / RECORDINGS_DIR
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        _log.warning("acd.recordings_dir_failed", path=str(path), error=str(error))
+        return False
+    return True

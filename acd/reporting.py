@@ -19,7 +19,8 @@ import redis
 from acd.adapters.metrics import service_level_targets
 from acd.config import load_config
 from acd.errors import ValidationError
-from wallboard.report import DEFAULT_TIME_ZONE, ReportOptions, make_report, parse_period, time_zone
+from wallboard.figures import DEFAULT_TIME_ZONE
+from wallboard.report import ReportOptions, make_report, parse_period, time_zone
 from wallboard.report_formats import render
 from wallboard.service_level import ServiceLevelTarget
 

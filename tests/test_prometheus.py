@@ -23,6 +23,7 @@ from acd.adapters.metrics import EngineMetrics
 from freeswitch.sim import AgentPhone
 from tests.engine_harness import Harness, Start
 from tests.test_alert_rules import dashboard_exprs
+from wallboard.service_level import promql as service_level_promql
 
 pytestmark = [
     pytest.mark.slow,
@@ -197,6 +198,14 @@ def test_promql_answers_match_the_simulated_load_r_wallboard_r_stats(
         'sum(acd_queue_abandoned_total{queue="sales"})': _count(
             harness, "abandoned", queue_is("sales")
         ),
+        # Short abandons: wait at or under the queue's 5 s (the default).
+        'sum(acd_queue_abandoned_short_total{queue="sales"})': _count(
+            harness,
+            "abandoned",
+            lambda d: d.get("queue") == "sales" and float(d["wait"]) <= 5.0,  # type: ignore[arg-type]
+        ),
+        # The one service-level PromQL (alert rules, dashboard, wallboard): 3 / 3.
+        service_level_promql("10m", '{queue="support"}'): 1.0,
         'max(acd_queue_waiting_contacts{queue="sales"})': 2.0,
         'max(acd_queue_waiting_contacts{queue="support"})': 0.0,
         'max(acd_queue_agents{queue="support",state="free"})': 1.0,

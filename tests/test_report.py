@@ -33,11 +33,10 @@ from acd.engine.effects import Fact
 from acd.errors import ValidationError
 from freeswitch.sim import AgentPhone
 from tests.engine_harness import Start
+from wallboard.facts import FactEntry, events_key
 from wallboard.report import (
-    FactEntry,
     ReportOptions,
     build_report,
-    events_key,
     half_hour_of,
     nearest_rank,
     parse_period,
@@ -221,7 +220,7 @@ def test_r_stats_one_day_per_queue_per_half_hour_matches_hand_count(
     )
     assert report["from"] == "2026-11-27T00:00:00+01:00"
     assert report["to"] == "2026-11-28T00:00:00+01:00"
-    assert report["short_abandon_seconds"] == 5.0
+    assert report["queues"]["support"]["short_abandon_seconds"] == 5.0
     assert report["percentile"] == "p90 nearest-rank"
     support = half_hours(report, "support")
     assert sorted(support) == [
@@ -506,10 +505,8 @@ def test_r_stats_bad_period_is_refused(start: str, end: str, reason: str) -> Non
 def test_r_stats_bad_options_are_refused() -> None:
     with pytest.raises(ValidationError, match="time zone"):
         time_zone("Europe/Atlantis")
-    with pytest.raises(ValidationError, match="seconds"):
-        ReportOptions(0.0, 1.0, STOCKHOLM, short_abandon=-1.0)
-    with pytest.raises(ValidationError, match="seconds"):
-        ReportOptions(0.0, 1.0, STOCKHOLM, targets={"q": float("nan")})
+    with pytest.raises(ValidationError, match="empty period"):
+        ReportOptions(1.0, 1.0, STOCKHOLM)
 
 
 @pytest.mark.parametrize(
@@ -578,6 +575,26 @@ def test_r_stats_reads_redis_and_targets_from_the_configuration(
     assert report["queues"]["sales"]["target_seconds"] == 30.0
     assert report["queues"]["sales"]["total"]["service_level"] == 0.25
     assert report["queues"]["support"]["total"]["service_level"] == 0.6
+    assert report["time_zone"] == "Europe/Stockholm"  # the default, not the machine's
+    # The configuration's time zone (wallboard.time_zone) and per-queue short abandons:
+    # support counts its two short abandons now, 3 / (4 + 3).
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "support: {code: '1'}",
+            "support: {code: '1', service_level: {short_abandon_seconds: 0}}",
+        )
+        + "wallboard: {time_zone: Europe/Berlin}\n",
+        encoding="utf-8",
+    )
+    status = main(["report", "--config", str(config), "--from=2026-11-27", "--to=2026-11-27",
+                   "--format=json", "--output", str(out)])  # fmt: skip
+    assert status == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["time_zone"] == "Europe/Berlin"
+    support = report["queues"]["support"]
+    assert support["short_abandon_seconds"] == 0.0
+    assert support["total"]["abandoned_short"] == 0
+    assert support["total"]["service_level"] == pytest.approx(3 / 7)
     bad = ["report", "--config", str(config), "--from=2026-11-27", "--to=2026-11-27",
            "--queue=nosuch", "--output", str(tmp_path / "bad.json")]  # fmt: skip
     assert main(bad) == 2

@@ -396,13 +396,15 @@ class RoutingMachine(RuleBasedStateMachine):
         room; the invariants (one offer per contact, voice exclusive) hold either way."""
         before = self.model.snapshot()
         waiting = sorted(c.id for c in before.contacts.values() if c.state == "waiting")
-        pool = waiting if waiting and data.draw(st.booleans()) else self.contact_ids
+        prefer_waiting = bool(waiting) and data.draw(st.booleans())
+        pool = waiting if prefer_waiting else self.contact_ids
         cid = data.draw(st.sampled_from(pool))
         # Agents free to take it come up often; any agent (or none) the rest of the time.
         free = sorted(
             a.id for a in before.agents.values() if a.presence == "ready" and not a.assigned
         )
-        agents = free if free and data.draw(st.booleans()) else [*AGENTS, "ghost"]
+        prefer_free = bool(free) and data.draw(st.booleans())
+        agents = free if prefer_free else [*AGENTS, "ghost"]
         agent = data.draw(st.sampled_from(agents))
         log_before = self.model.log_tail(30)
         made = self.both(lambda r: r.pick(cid, agent, self.now))

@@ -19,6 +19,7 @@ import pytest
 import redis
 from flask import Flask
 
+from acd.adapters.metrics import service_level_targets
 from acd.adapters.redis_store import RedisCallStore
 from acd.adapters.wallboard import board_settings, wallboard_blueprint
 from acd.app import build
@@ -39,6 +40,7 @@ from wallboard.figures import (
     wait_colour,
 )
 from wallboard.prometheus_source import PrometheusSource, queries
+from wallboard.service_level import ServiceLevelTarget
 from wallboard.web import Wallboard, blueprint
 
 STOCKHOLM = zoneinfo.ZoneInfo("Europe/Stockholm")
@@ -100,9 +102,13 @@ def test_service_level_colour_below_r_wallboard(ratio: float | None, colour: str
     assert service_level_colour(ratio, Band(0.8, 0.6)) == colour
 
 
-def test_today_service_level_counts_abandoned_calls() -> None:
+def test_today_service_level_counts_abandoned_calls_but_not_short_ones() -> None:
     today = Today(answered=3, answered_within=2, abandoned=1, wait_total=30.0)
     assert today.service_level == 2 / 4
+    assert Today(answered=3, answered_within=2, abandoned=3, abandoned_short=2).service_level == (
+        2 / 4
+    )
+    assert Today(abandoned=1, abandoned_short=1).service_level is None  # nothing to judge
     assert today.average_wait == 10.0
     assert Today().service_level is None and Today().average_wait is None
 
@@ -195,7 +201,7 @@ def store(redis_client: redis.Redis, tenant: str) -> RedisCallStore:
 def reader(
     redis_client: redis.Redis, tenant: str, clock: Clock, settings: BoardSettings
 ) -> EventsReader:
-    targets = {q.name: q.target_seconds for q in settings.queues}
+    targets = {q.name: ServiceLevelTarget(q.target_seconds) for q in settings.queues}
     return EventsReader(redis_client, tenant, targets, settings.midnight, clock)
 
 
@@ -292,13 +298,20 @@ def test_events_accumulate_incrementally_from_midnight_r_wallboard(
         "abandoned", {"queue": "support", "wait": 4.0, "cause": "x"}, _at("2026-06-10 09:30:00")
     )
     store.log_fact("queued", {"queue": "support", "contact": "c"}, _at("2026-06-10 09:31:00"))
+    # A restarted engine adopts c: the same arrival, offered once; a transfer into sales
+    # and back enters each queue again.
+    store.log_fact("adopted", {"queue": "support", "contact": "c"}, _at("2026-06-10 09:32:00"))
+    store.log_fact("transferred", {"queue": "sales", "contact": "c"}, _at("2026-06-10 09:33:00"))
+    store.log_fact("transferred", {"queue": "support", "contact": "c"}, _at("2026-06-10 09:34:00"))
     store.flush()
     events = reader(redis_client, tenant, clock, settings)
     events.update()
     first = events.today("support")
-    # 20 s is within a 20 s target, 20.5 s is not.
+    # 20 s is within a 20 s target, 20.5 s is not; the abandon after 4 s is a short one
+    # (<= 5 s), in neither part of the service level: 1 / (2 + 1 - 1).
     assert (first.answered, first.answered_within, first.abandoned) == (2, 1, 1)
-    assert (first.wait_total, first.latest_wait, first.service_level) == (40.5, 20.5, 1 / 3)
+    assert (first.abandoned_short, first.offered, events.today("sales").offered) == (1, 2, 1)
+    assert (first.wait_total, first.latest_wait, first.service_level) == (40.5, 20.5, 0.5)
     events.update()  # nothing new: nothing counted twice
     assert events.today("support") == first
     store.log_fact(
@@ -348,7 +361,7 @@ def test_unreadable_stream_entries_are_skipped(
     store.flush()
     events = reader(redis_client, tenant, clock, settings)
     events.update()
-    assert events.today("support") == Today(abandoned=1)
+    assert events.today("support") == Today(abandoned=1, abandoned_short=1)
 
 
 def test_redis_down_is_source_unavailable(tenant: str) -> None:
@@ -433,6 +446,8 @@ def test_prometheus_source_figures_from_promql_r_wallboard() -> None:
         promql["answered"]: _vector([({"queue": "support"}, "10.2")]),
         promql["answered_within"]: _vector([({"queue": "support"}, "7.9")]),
         promql["abandoned"]: _vector([({"queue": "support"}, "2.1"), ({"queue": "sales"}, "NaN")]),
+        promql["abandoned_short"]: _vector([({"queue": "support"}, "0.9")]),
+        promql["offered"]: _vector([({"queue": "support"}, "14.2")]),
         promql["wait_sum"]: _vector([({"queue": "support"}, "153")]),
         promql["agent_state"]: _vector(
             [({"agent": "1001", "state": "busy"}, "1"), ({"agent": "1002", "state": "free"}, "1")]
@@ -458,6 +473,9 @@ def test_prometheus_source_figures_from_promql_r_wallboard() -> None:
         8,
         2,
     )
+    assert (support.today.offered, support.today.abandoned_short) == (14, 1)
+    # The one service-level definition: 8 within / (10 answered + 2 abandoned - 1 short).
+    assert support.today.service_level == pytest.approx(8 / 11)
     assert support.today.average_wait == pytest.approx(153 / 10.2)
     assert (support.agents.free, support.agents.busy, support.agents.paused) == (1, 2, 1)
     assert support.colours["longest_wait"] == "red" and support.colours["service_level"] == "amber"
@@ -591,6 +609,20 @@ def test_example_thresholds_override_per_queue_r_wallboard() -> None:
     assert (support.target_seconds, sales.target_seconds) == (20.0, 30.0)
 
 
+def test_supervision_time_zone_and_short_abandons_default_r_wallboard() -> None:
+    """Without ``wallboard.time_zone`` "today" is Stockholm's, whatever the machine's zone;
+    a queue without ``short_abandon_seconds`` leaves abandons of 5 s or less out."""
+    text = EXAMPLE.read_text()
+    assert "\n  time_zone:" not in text  # the example leaves it to the default
+    config = parse_config(text)
+    assert board_settings(config).time_zone == STOCKHOLM
+    rules = service_level_targets(config)
+    assert rules["support"] == ServiceLevelTarget(20.0, 5.0)
+    assert rules["sales"] == ServiceLevelTarget(30.0, 5.0)
+    other = parse_config(_with(wallboard="wallboard:\n  time_zone: America/New_York"))
+    assert board_settings(other).time_zone == zoneinfo.ZoneInfo("America/New_York")
+
+
 def _problems(text: str) -> list[str]:
     with pytest.raises(InvalidConfigError) as info:
         parse_config(text)
@@ -669,6 +701,11 @@ def test_bad_wallboard_settings_are_refused(wallboard: str, path: str, reason: s
             "> 0",
         ),
         ("    service_level: {goal: 80}\n", "queues.support.service_level.goal", "<= 1"),
+        (
+            "    service_level: {short_abandon_seconds: -1}\n",
+            "queues.support.service_level.short_abandon_seconds",
+            ">= 0",
+        ),
     ],
 )
 def test_bad_queue_thresholds_are_refused(lines: str, path: str, reason: str) -> None:

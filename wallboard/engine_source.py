@@ -19,7 +19,7 @@ import redis
 from routing.api import AgentView, RouterState
 from routing.errors import RoutingError
 from wallboard import metrics
-from wallboard.facts import Counter, decode_entry, events_key
+from wallboard.facts import FactFold, decode_entry, events_key
 from wallboard.figures import (
     AGENT_STATES,
     AgentCounts,
@@ -63,7 +63,7 @@ class _Day:
     end: float
     queues: dict[str, Today]
     agent_changed: dict[str, float]
-    counter: Counter
+    counter: FactFold
 
 
 class EventsReader:
@@ -100,7 +100,7 @@ class EventsReader:
         end = self.midnight(start + 26 * 3600.0)
         if end <= start:  # pragma: no cover - a broken time zone function
             end = start + 86_400.0
-        return _Day(start, end, {}, {}, Counter(self.targets))
+        return _Day(start, end, {}, {}, FactFold(self.targets))
 
     def update(self) -> None:
         """Read what the stream gained since the last call. Raises

@@ -6,7 +6,7 @@ Entries of the events stream ``acd:{tenant}:events`` (docs/ENGINE.md, "The event
 stream") have the fields ``k`` (the fact's kind), ``t`` (epoch seconds) and ``d`` (msgpack
 of its data); :func:`decode_entry` reads one.
 
-:class:`Counter` turns a fact into what it adds to one queue's figures (:class:`Counted`):
+:class:`FactFold` turns a fact into what it adds to one queue's figures (:class:`Counted`):
 
 - **offered**: a call entering the queue: ``queued``, or ``transferred`` into it (also
   ``transferred_in``), or ``adopted`` by a restarted engine only when the call is new to
@@ -35,7 +35,7 @@ from wallboard.service_level import DEFAULT_RULE, ServiceLevelTarget
 
 OFFERING: Final = frozenset({"queued", "adopted", "transferred"})
 COUNTED: Final = OFFERING | {"bridged", "abandoned", "completed"}
-#: Most calls whose queue :class:`Counter` remembers (memory bound of a long-running one).
+#: Most calls whose queue :class:`FactFold` remembers (memory bound of a long-running fold).
 MAX_REMEMBERED: Final = 100_000
 
 Kind = Literal["offered", "answered", "abandoned", "completed"]
@@ -106,7 +106,7 @@ def text(data: Mapping[str, Any], name: str) -> str:
     return value
 
 
-class Counter:
+class FactFold:
     """The fold of facts into queue figures. ``targets``: queue -> its service-level rule
     (``default`` for the others). Remembers the queue each call last entered (at most
     :data:`MAX_REMEMBERED` calls, forgotten when the call ends) to count offers once."""

@@ -80,8 +80,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from routing.api import AgentView, RouterState
-from wallboard.facts import Counter as FactCounter
-from wallboard.facts import text
+from wallboard.facts import FactFold, text
 from wallboard.service_level import DEFAULT_RULE, ServiceLevelTarget, ratio
 
 _log = structlog.get_logger("wallboard.metrics")
@@ -169,7 +168,7 @@ class AcdMetrics:
             raise ValueError(f"window must be a number of seconds, got {window!r}")
         if not math.isfinite(window) or window < 0:
             raise ValueError(f"window must be finite and >= 0 seconds, got {window!r}")
-        self.facts = FactCounter(targets, default_target)
+        self.facts = FactFold(targets, default_target)
         self.window = float(window)
         self.clock = clock
         self.queues = list(dict.fromkeys(queues))

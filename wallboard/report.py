@@ -42,11 +42,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import redis
 
 from acd.errors import ACDError, ValidationError
-from wallboard.facts import COUNTED, Counted, Counter, FactEntry, decode_entry, events_key
-from wallboard.figures import DEFAULT_TIME_ZONE
+from wallboard.facts import COUNTED, Counted, FactEntry, FactFold, decode_entry, events_key
 from wallboard.service_level import DEFAULT_RULE, ServiceLevelTarget, ratio
-
-__all__ = ["DEFAULT_TIME_ZONE", "FactEntry", "events_key"]
 
 HALF_HOUR = 30
 PERCENTILE = 90
@@ -286,7 +283,7 @@ def build_report(facts: Iterable[FactEntry], options: ReportOptions) -> Report:
     the period or of other queues are ignored; a counted fact that lacks a field it needs
     (``queue``, ``wait``, ``handle``) is skipped and counted in ``Report.skipped``."""
     report = Report(options)
-    counter = Counter(options.targets, options.default_target)
+    counter = FactFold(options.targets, options.default_target)
     for fact in facts:
         if fact.kind not in COUNTED or not options.start <= fact.at < options.end:
             continue

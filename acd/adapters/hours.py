@@ -25,6 +25,7 @@ Endpoints (admin role; errors as in :mod:`acd.adapters.http`)::
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 import time
@@ -34,20 +35,21 @@ from typing import TYPE_CHECKING, Any
 import gevent
 import redis
 import structlog
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 from pydantic import ValidationError as PydanticValidationError
 
+from acd.adapters.http import AdminApi, ApiError, _json
 from acd.config import Config
-from acd.config.calendars import ExceptionSettings
+from acd.config.calendars import ClosedSettings, EmergencySettings, ExceptionSettings
 from acd.engine.calendar import CalendarException, Calendars, format_interval, parse_interval
 from acd.engine.effects import Fact
 from acd.engine.events import HoursChanged
 from acd.engine.hours import ClosedAction, HoursSettings, PromptResolver, QueueHours
 from acd.engine.policy import hash_pin
+from acd.prompts import PromptCatalogue
 from freeswitch.media import Playable
 
 if TYPE_CHECKING:
-    from acd.adapters.http import AdminApi
     from acd.adapters.runner import Runner
 
 _log = structlog.get_logger("acd.hours")
@@ -61,11 +63,11 @@ def hours_settings(config: Config, prompt: PromptResolver) -> HoursSettings:
     code's PIN is ``emergency.pin`` or else ``prompts.admin_pin`` (the admin's PIN)."""
     calendars = Calendars({name: cal.spec(name) for name, cal in config.calendars.items()})
     queues = {
-        name: QueueHours(q.calendar, q.closed.action())
+        name: QueueHours(q.calendar, (q.closed or ClosedSettings()).action())
         for name, q in config.queues.items()
         if q.calendar is not None
     }
-    emergency = config.emergency
+    emergency = config.emergency or EmergencySettings()
     digest = hash_pin(emergency.pin) if emergency.pin is not None else emergency.pin_sha256
     prompts = getattr(config, "prompts", None)
     if digest is None and prompts is not None:
@@ -83,8 +85,6 @@ def hours_settings(config: Config, prompt: PromptResolver) -> HoursSettings:
 
 def prompt_resolver(config: Config) -> PromptResolver:
     """Prompt ids through the prompt catalogue (:mod:`acd.prompts`)."""
-    from acd.prompts import PromptCatalogue
-
     catalogue = PromptCatalogue(config.prompts.directory)
 
     def resolve(prompt_id: str, language: str) -> Playable:
@@ -111,7 +111,7 @@ class HoursStore:
         raw = self.client.hgetall(self.emergency_key)
         if not raw:
             return None
-        data = {k.decode(): v.decode() for k, v in raw.items()}
+        data = {_text(k): _text(v) for k, v in raw.items()}
         return {
             "prompt": data.get("prompt"),
             "since": float(data.get("since", 0)),
@@ -146,7 +146,7 @@ class HoursStore:
             except (ValueError, KeyError, TypeError) as exc:
                 _log.error("acd.bad_calendar_exception", id=key, error=str(exc))
                 continue
-            found.append((key.decode(), str(data["calendar"]), exception))
+            found.append((_text(key), str(data["calendar"]), exception))
         found.sort(key=lambda item: (item[2].first, item[0]))
         return found
 
@@ -188,9 +188,11 @@ class HoursStore:
         )
 
 
-def _date(text: str) -> Any:
-    import datetime as dt
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
+
+def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
@@ -249,8 +251,6 @@ class HoursWatcher:
 
 def hours_blueprint(api: AdminApi, watcher: HoursWatcher) -> Blueprint:
     """The admin endpoints (module doc), for ``AdminApi.app.register_blueprint``."""
-    from acd.adapters.http import ApiError, _json
-
     bp = Blueprint("acd_hours", __name__)
     store = watcher.store
 
@@ -261,8 +261,6 @@ def hours_blueprint(api: AdminApi, watcher: HoursWatcher) -> Blueprint:
         return hours
 
     def body() -> dict[str, Any]:
-        from flask import request
-
         raw = request.get_data(cache=False)
         try:
             data = json.loads(raw) if raw.strip() else {}

@@ -406,7 +406,7 @@ class AdminApi:
         engine = self.runner.engine
         if queue not in engine.settings.queues:
             raise ApiError(404, "unknown-queue", f"no queue named {queue!r}")
-        record = engine.store.get_call(contact)
+        record = self._call(contact)
         if record is None or record.kind != "caller":
             raise ApiError(404, "unknown-call", f"no waiting or talking caller {contact!r}")
         if token.role == "agent" and record.agent != token.name:
@@ -543,10 +543,11 @@ class AdminApi:
 
         def handler(command: Any) -> None:
             try:
-                if act is not None:
-                    effects: list[Effect] = act(command)
-                else:
-                    effects = agent_command(runner.engine, command)
+                with runner.gate:  # never half with the old settings of a live reload
+                    if act is not None:
+                        effects: list[Effect] = act(command)
+                    else:
+                        effects = agent_command(runner.engine, command)
             except Exception as exc:  # noqa: BLE001 - every failure goes back to the request
                 result.set_exception(exc)
                 return

@@ -125,6 +125,13 @@ class EngineMetrics:
             since_provider=since,
         )
 
+    def reconfigure(self, config: Config) -> None:
+        """Follow a reloaded configuration (R-LIVECONF): its queues for the scrape-time
+        gauges and its service-level targets; a new queue's counters start at its first
+        fact, a removed queue's stay (counters never go back)."""
+        self.metrics.queues = list(config.queues)
+        self.metrics.facts.targets = service_level_targets(config)
+
     def __call__(self, fact: Fact) -> None:
         # Never raises (AcdMetrics.observe logs and counts): no call depends on metrics.
         self.metrics.observe(fact.kind, fact.data, self.clock())

@@ -24,6 +24,7 @@ import gevent.lock
 import gevent.queue
 import structlog
 
+from acd.adapters.live import SwapGate
 from acd.adapters.reconcile import Reconciler
 from acd.adapters.scheduler import Scheduler
 from acd.adapters.translate import ENGINE_EVENTS, translate
@@ -36,6 +37,7 @@ from acd.engine.effects import (
     Originate,
     Send,
     SetTimer,
+    StorePrompt,
     Unlink,
 )
 from acd.engine.engine import Engine
@@ -74,6 +76,7 @@ class Runner:
         self.job_grace = job_grace
         self.scheduler = Scheduler(clock, self._timer_due)
         self.reconciler = Reconciler(self)
+        self.gate = SwapGate()  # a live reload swaps the settings between handlers only
         self._ticker: gevent.Greenlet | None = None
         self._reconciling = gevent.lock.Semaphore()
         self._retry: gevent.Greenlet | None = None
@@ -165,7 +168,8 @@ class Runner:
     def run(self, event: EngineEvent) -> None:
         """Handle one engine event on the current lane and carry out its effects."""
         try:
-            effects = self.engine.handle(event)
+            with self.gate:
+                effects = self.engine.handle(event)
         except Exception:  # noqa: BLE001 - one call's bug must not stop the lane or others
             self.counters["engine_errors"] += 1
             _log.exception("acd.engine_error", event_type=type(event).__name__)
@@ -255,6 +259,10 @@ class Runner:
                         replies.append((effect.command.name, batch.api(effect.command)))
                     case Send():
                         replies.append(("sendmsg", batch.send(effect.message)))
+                    case StorePrompt():  # a prompt recorded by phone (R-PROMPTS)
+                        from acd.prompt_audio import store_recording  # noqa: PLC0415
+
+                        replies.append(("sendmsg", batch.send(store_recording(effect))))
                     case _:
                         self._apply_local(effect)
             except (ESLError, ACDError) as exc:

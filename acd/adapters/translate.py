@@ -209,6 +209,7 @@ def parked(headers: Headers, now: float, *, arrival: float | None = None) -> Eng
         caller_number=safe_number(headers.get("Caller-Caller-ID-Number")),
         caller_name=safe_name(headers.get("Caller-Caller-ID-Name")),
         agent=_name(variables.get("acd_agent"), "acd_agent", uuid),
+        called_number=safe_number(headers.get("Caller-Destination-Number")),
     )
 
 

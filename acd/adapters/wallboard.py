@@ -11,6 +11,7 @@ from collections.abc import Callable
 import redis
 from flask import Blueprint
 
+from acd.adapters.live import LiveConfig
 from acd.adapters.metrics import service_level_targets
 from acd.config import Config
 from acd.config.supervision import Thresholds as ConfigThresholds
@@ -50,7 +51,7 @@ def board_settings(config: Config) -> BoardSettings:
 
 
 def wallboard_blueprint(
-    config: Config,
+    config: Config | LiveConfig,
     client: redis.Redis,
     snapshot: Callable[[], RouterState],
     clock: Callable[[], float] = time.time,
@@ -59,20 +60,29 @@ def wallboard_blueprint(
 
     Figures come from Prometheus when ``wallboard.prometheus_url`` is set, else from
     ``snapshot`` (routing's state) and the events stream in ``client``. The figures need
-    one of ``http.tokens`` (any role), as a Bearer header or ``?token=``."""
-    settings = board_settings(config)
-    source: FiguresSource
-    if config.wallboard.prometheus_url is not None:
-        source = PrometheusSource(settings, config.wallboard.prometheus_url, clock)
-    else:
-        targets = service_level_targets(config)
-        events = EventsReader(client, config.tenant, targets, settings.midnight, clock)
-        source = EngineSource(settings, snapshot, events, clock)
-    secrets = tuple(t.token.encode() for t in config.http.tokens)
+    one of ``http.tokens`` (any role), as a Bearer header or ``?token=``. Given a
+    :class:`LiveConfig`, the queues, thresholds and tokens follow its reloads (R-LIVECONF)."""
+    live = config if isinstance(config, LiveConfig) else LiveConfig(config)
+
+    def parts(current: Config) -> tuple[BoardSettings, FiguresSource]:
+        settings = board_settings(current)
+        if current.wallboard.prometheus_url is not None:
+            return settings, PrometheusSource(settings, current.wallboard.prometheus_url, clock)
+        targets = service_level_targets(current)
+        events = EventsReader(client, current.tenant, targets, settings.midnight, clock)
+        return settings, EngineSource(settings, snapshot, events, clock)
+
+    board = Wallboard(*parts(live.config))
+
+    def follow(current: Config) -> None:
+        board.settings, board.source = parts(current)
+
+    live.follow(follow)
 
     def check_token(given: str) -> bool:
         raw = given.encode("utf-8", "surrogateescape")
+        secrets = [t.token.encode() for t in live.config.http.tokens]
         # Every token compared in constant time: no early exit leaks a prefix.
         return sum(hmac.compare_digest(s, raw) for s in secrets) > 0
 
-    return blueprint(Wallboard(settings, source), check_token)
+    return blueprint(board, check_token)

@@ -16,7 +16,10 @@ Example (times are the calendar's local wall clock, ``HH:MM-HH:MM``)::
           - {prompt: christmas, from: 2027-12-20, to: 2028-01-06}
     emergency: {prompt: emergency, pin: "7391"}
     queues:
-      support: {code: 1, calendar: office, closed: {message: night, then: voicemail, target: "4000"}}
+      support:
+        code: 1
+        calendar: office
+        closed: {message: night, then: voicemail, target: "4000"}
 
 The semantics (which rule wins for a date, DST days) are in :mod:`acd.engine.calendar`.
 """
@@ -34,7 +37,6 @@ from acd.config.types import (
     Frozen,
     FrozenMap,
     List,
-    Name,
     PromptId,
     TextDigits,
     digits_check,
@@ -44,6 +46,7 @@ from acd.engine.calendar import (
     WEEKDAYS,
     CalendarError,
     CalendarException,
+    Calendars,
     CalendarSpec,
     HalfDays,
     HolidaySource,
@@ -78,7 +81,7 @@ Date = Annotated[dt.date, PlainValidator(_date), PlainSerializer(str, return_typ
 
 def _interval(value: object) -> Interval:
     if isinstance(value, tuple):
-        return value  # type: ignore[return-value]  # already parsed (model_copy)
+        return value  # already parsed (model_copy)
     try:
         return parse_interval(value)  # type: ignore[arg-type]
     except CalendarError as exc:
@@ -240,8 +243,6 @@ class CalendarSettings(Frozen):
         try:
             # Loads the zone and the holiday tables: an unknown country or subdivision is
             # refused when the file is read, not at the first call.
-            from acd.engine.calendar import Calendars
-
             Calendars({"check": self.spec("check")})
         except CalendarError as exc:
             raise CrossCheckError([(("holidays",), str(exc).split(": ", 1)[-1])]) from None
@@ -305,12 +306,8 @@ class EmergencySettings(Frozen):
     pin_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
-Calendars = FrozenMap[Name, CalendarSettings]
-"""``calendars:`` of the file: ``{name: calendar}``."""
-
 __all__ = [
     "CalendarSettings",
-    "Calendars",
     "ClosedSettings",
     "EmergencySettings",
     "ExceptionSettings",

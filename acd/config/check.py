@@ -9,6 +9,7 @@ from typing import TextIO
 from acd.config.loading import load_config
 from acd.config.model import Config
 from acd.config.queues import QueueSettings
+from acd.config.rules_explain import rule_lines
 from acd.errors import ConfigError
 from acd.prompts import missing_lines
 
@@ -40,6 +41,7 @@ def summary(config: Config, source: str) -> list[str]:
     )
     lines = [f"{source}: OK — {counts}"]
     lines.extend(f"  {_queue_line(config, queue)}" for queue in config.queues.values())
+    lines.extend(f"  {line}" for line in rule_lines(config))  # R-RULES
     lines.extend(f"  warning: {line}" for line in missing_lines(config))  # R-PROMPTS
     if config.redis is None:
         lines.append("  note: no redis section: `acd run` needs one (`acd demo` brings its own)")

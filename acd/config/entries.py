@@ -7,7 +7,7 @@ chooses before a queue.
       kundtjanst: {number: "7100", language: sv, welcome: welcome, menu: main}
     menus:
       main:
-        prompt: menu_main          # a prompt id (phrase macro) or a sound
+        prompt: menu_main          # a prompt id (acd prompts import / the shipped set)
         interruptible: true        # false: digits pressed while it plays are ignored
         digits: 1                  # the longest choice; input ends at this length or
         inter_digit_timeout: 3     # this many seconds after the last digit
@@ -42,7 +42,7 @@ from acd.config.types import (
     Language,
     Name,
     Priority,
-    Prompt,
+    PromptId,
     TextDigits,
 )
 from acd.config.types import Level as SkillLevel
@@ -52,9 +52,11 @@ from acd.engine.menus import (
     MenuPlan,
     MenuTarget,
     MessageTarget,
+    PromptResolver,
     QueueTarget,
     Target,
     TransferTarget,
+    shipped_prompt,
 )
 from freeswitch.arguments import check_extension, check_token
 from freeswitch.errors import InvalidArgument
@@ -126,7 +128,7 @@ class ChoiceSettings(Frozen):
     """``{skill: minimum level}`` this caller needs, over the queue's own."""
     priority: Priority = 0
     menu: Name | None = None
-    message: Prompt | None = None
+    message: PromptId | None = None
     then: Then = "hangup"
     """After the message: ``hangup``, ``repeat`` (this menu again) or ``menu:<name>``."""
     transfer: Extension | None = None
@@ -176,8 +178,8 @@ class ChoiceSettings(Frozen):
 class MenuSettings(Frozen):
     """One menu. Times in seconds."""
 
-    prompt: Prompt
-    """A prompt id (phrase macro, played in the caller's language) or a sound."""
+    prompt: PromptId
+    """A prompt id (:mod:`acd.prompts`), played in the caller's language."""
     interruptible: bool = True
     """False: the prompt plays to its end; digits pressed meanwhile are ignored."""
     digits: int = Field(default=1, ge=1, le=16)
@@ -188,8 +190,10 @@ class MenuSettings(Frozen):
     """Seconds after the prompt to wait for the first key."""
     retries: int = Field(default=2, ge=0, le=10)
     """How many times no input or invalid input is asked again before ``default``."""
-    no_input: Prompt | None = None
-    invalid: Prompt | None = None
+    no_input: PromptId | None = None
+    """Played before asking again after no input (a prompt id)."""
+    invalid: PromptId | None = None
+    """Played before asking again after a key that is no choice (a prompt id)."""
     default: ChoiceSettings
     """Where the caller goes after the retries."""
     choices: FrozenMap[ChoiceKey, ChoiceSettings] = Field(min_length=1)
@@ -217,7 +221,7 @@ class EntrySettings(Frozen):
     number: EntryNumber
     language: Language | None = None
     """The callers' language (prompts, agents); null: the file's ``language``."""
-    welcome: Prompt | None = None
+    welcome: PromptId | None = None
     """Played first, not interruptible (R-WELCOME)."""
     menu: Name
     calendar: Name | None = None
@@ -311,8 +315,9 @@ def _default_loops(menus: Mapping[str, MenuSettings]) -> list[tuple[Loc, str]]:
     return problems
 
 
-def menu_book(config: Config) -> MenuBook:
-    """The engine's view of ``entries`` and ``menus`` (language defaults to the file's)."""
+def menu_book(config: Config, prompt: PromptResolver = shipped_prompt) -> MenuBook:
+    """The engine's view of ``entries`` and ``menus`` (language defaults to the file's);
+    ``prompt`` resolves prompt ids (the prompt catalogue, :mod:`acd.prompts`)."""
     entries = {
         name: EntryPlan(
             name=name,
@@ -327,4 +332,6 @@ def menu_book(config: Config) -> MenuBook:
         entries=entries,
         menus={name: menu.plan(name) for name, menu in config.menus.items()},
         by_number={entry.number: name for name, entry in entries.items()},
+        prompt=prompt,
+        language=config.language,
     )

@@ -14,6 +14,7 @@ from acd.config.entries import EntrySettings, MenuSettings, entry_problems
 from acd.config.problems import CrossCheckError, Loc
 from acd.config.prompts import PromptSettings
 from acd.config.queues import DEFAULT_LANGUAGE, QueueSettings, SoundSettings
+from acd.config.rules import rule_problems
 from acd.config.supervision import Thresholds, WallboardSettings
 from acd.config.types import Frozen, FrozenMap, Language, List, Name, check_language, text_check
 
@@ -52,7 +53,8 @@ class Config(Frozen):
     """Entry numbers, their welcome and menus (R-WELCOME, R-DTMF; acd/config/entries.py)."""
     calendars: FrozenMap[Name, CalendarSettings] = Field(default_factory=dict)
     """Opening hours, holidays, exceptions, timed messages (acd/config/calendars.py)."""
-    emergency: EmergencySettings = EmergencySettings()
+    emergency: EmergencySettings | None = None
+    """The emergency message's feature code (null: prompt ``emergency``, the admin PIN)."""
     prompts: PromptSettings = PromptSettings()
 
     @model_validator(mode="before")
@@ -144,6 +146,7 @@ def _cross_problems(config: Config) -> list[tuple[Loc, str]]:
         skill_refs((*here, "skills"), queue.skills)
         if queue.calendar is not None and queue.calendar not in config.calendars:
             problems.append(((*here, "calendar"), f"no calendar named {queue.calendar!r}"))
+        problems += rule_problems(config, (*here, "rules"), queue.rules, queue=key)
         for loc, reason in queue.thresholds.problems(config.wallboard.thresholds):
             problems.append(((*here, "thresholds", *loc), reason))
         for index, step in enumerate(queue.escalation):

@@ -94,6 +94,17 @@ class PromptSettings(Frozen):
             self.admin_pin is not None or self.admin_pin_sha256 is not None
         )
 
+    def admin_pin_digest(self) -> str | None:
+        """The admin PIN's SHA-256 (hex), or None when none is configured."""
+        return self.admin_pin_sha256 if self.admin_pin is None else hash_pin(self.admin_pin)
+
+    def record_targets(self, default_language: str) -> dict[str, tuple[str, str]]:
+        """``{code: (prompt id, language)}`` of ``record_codes``."""
+        return {
+            code: (str(target.prompt), target.language or default_language)
+            for code, target in self.record_codes.items()
+        }
+
     def check_admin_pin(self, entered: str) -> bool:
         """True if ``entered`` (digits keyed on the phone) is the admin PIN; constant time;
         False when no PIN is configured or ``entered`` is not 1-32 digits."""

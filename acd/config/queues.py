@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 
 from acd.config.calendars import ClosedSettings
 from acd.config.problems import CrossCheckError, Loc
+from acd.config.rules import Rules
 from acd.config.supervision import QueueThresholds, ServiceLevelSettings
 from acd.config.types import (
     DAY,
@@ -178,8 +179,11 @@ class QueueSettings(Frozen):
     """Wallboard colours of this queue; what is left out comes from ``wallboard``."""
     calendar: Name | None = None
     """Opening hours: a name under ``calendars`` (R-CALENDAR); null: always open."""
-    closed: ClosedSettings = ClosedSettings()
-    """What callers get while the calendar is closed or a holiday (night message, action)."""
+    closed: ClosedSettings | None = None
+    """What callers get while the calendar is closed or a holiday; null: the defaults
+    (the ``night`` prompt, then hang up)."""
+    rules: Rules = ()
+    """Ordered rules on arrival and while waiting (R-RULES, R-OVERFLOW; acd/config/rules.py)."""
 
     @model_validator(mode="after")
     def _check(self) -> QueueSettings:

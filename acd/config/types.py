@@ -9,6 +9,7 @@ would refuse later is refused here, when the file is read.
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Annotated, Any, TypeVar, get_args
@@ -255,3 +256,15 @@ LevelOrZero = Annotated[int, Field(ge=0, le=MAX_LEVEL)]
 
 Priority = Annotated[int, Field(ge=0, le=MAX_PRIORITY)]
 """A contact priority boost, 0..1000."""
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (an IANA name: Europe/Stockholm)") from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+"""An IANA time zone name (``Europe/Stockholm``), checked against the zone database."""

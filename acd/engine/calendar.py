@@ -25,9 +25,10 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import holidays as holidays_lib
+if TYPE_CHECKING:
+    import holidays as holidays_lib
 
 CalendarState = Literal["open", "closed", "holiday"]
 
@@ -210,6 +211,8 @@ class _Compiled:
 
 
 def _categories(calendar: str, country: str) -> tuple[str, ...]:
+    import holidays as holidays_lib  # noqa: PLC0415 - 0.1 s: only where a calendar has holidays
+
     try:
         entity = holidays_lib.country_holidays(country)
     except NotImplementedError as exc:
@@ -218,6 +221,8 @@ def _categories(calendar: str, country: str) -> tuple[str, ...]:
 
 
 def _holidays(calendar: str, source: HolidaySource, category: str) -> holidays_lib.HolidayBase:
+    import holidays as holidays_lib  # noqa: PLC0415 - 0.1 s: only where a calendar has holidays
+
     try:
         return holidays_lib.country_holidays(
             source.country, subdiv=source.subdivision, categories=(category,)

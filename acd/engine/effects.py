@@ -79,6 +79,22 @@ class Fact:
     data: Mapping[str, object] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class StorePrompt:
+    """Convert the phone recording at ``source`` (a WAV FreeSWITCH wrote) into the
+    customer's prompt ``prompt_id`` in ``language`` under ``directory`` and record it in
+    the manifest (R-PROMPTS); then send ``confirm``, or ``failed`` if it could not be
+    stored. ``source`` is removed either way."""
+
+    contact: str
+    source: str
+    prompt_id: str
+    language: str
+    directory: str
+    confirm: SendMsg
+    failed: SendMsg
+
+
 FACT_KINDS = frozenset(
     {
         "queued",
@@ -99,11 +115,14 @@ FACT_KINDS = frozenset(
         "adopted",
         "closed",
         "transferred",
+        "overflowed",
+        "rule_fired",
         "menu_entered",
         "menu_retry",
         "menu_chosen",
         "emergency",
+        "closed_hours",
     }
 )
 
-Effect = Api | Send | Originate | Unlink | SetTimer | CancelTimers | Deliver | Fact
+Effect = Api | Send | Originate | Unlink | SetTimer | CancelTimers | Deliver | Fact | StorePrompt

@@ -19,6 +19,8 @@ import structlog
 from acd.engine import agents as agent_flow
 from acd.engine import hours as hours_flow
 from acd.engine import menus as menu_flow
+from acd.engine import recording as record_flow
+from acd.engine import rule_flow
 from acd.engine.announcements import announcement
 from acd.engine.callerid import ANONYMOUS_NAME, ANONYMOUS_NUMBER
 from acd.engine.effects import (
@@ -100,11 +102,14 @@ class Engine:
         store: CallStore,
         *,
         new_uuid: NewUuid = _new_uuid,
+        queue_load: rule_flow.LoadReader | None = None,
     ) -> None:
         self.settings = settings
         self.router = router
         self.store = store
         self.new_uuid = new_uuid
+        # A queue's figures for its rules (R-RULES); read only for queues with rules.
+        self.queue_load = queue_load or rule_flow.SnapshotLoad(self)
         self.hours_state = hours_flow.HoursState()  # emergency message, API exceptions
 
     # ------------------------------------------------------------------ entry point
@@ -141,6 +146,9 @@ class Engine:
                 return menu_flow.digits_collected(self, event)
             case DigitsCollected():
                 record = self.store.get_call(event.uuid)
+                if record_flow.is_recording_call(record):
+                    assert record is not None
+                    return record_flow.digits_collected(self, record, event)
                 if hours_flow.is_admin_call(record):
                     assert record is not None
                     return hours_flow.admin_digits(self, record, event)
@@ -151,6 +159,8 @@ class Engine:
                 return self._transfer(event)
             case DtmfPressed():
                 return self._dtmf(event)
+            case AdminFeatureCall() if event.action == record_flow.ACTION:
+                return record_flow.feature_call(self, event)
             case AdminFeatureCall():
                 return hours_flow.admin_feature_call(self, event)
             case HoursChanged():
@@ -215,6 +225,13 @@ class Engine:
             before, handled = hours_flow.on_arrival(self, event)
             if handled:
                 return before
+        plan = None
+        if event.queue in self.settings.rules.queues:
+            # R-RULES: the rules due at arrival (a queue without rules: this lookup only).
+            plan = rule_flow.before_arrival(self, event)
+            if plan.final is not None:
+                return [*before, *plan.final]
+            event = plan.event
         policy = self.policy(event.queue)
         target = self._target(event, policy)
         contact = Contact(
@@ -264,6 +281,8 @@ class Engine:
             priority=event.priority,
             caller_number=event.caller_number or ANONYMOUS_NUMBER,
             caller_name=event.caller_name or ANONYMOUS_NAME,
+            called_number=event.called_number,
+            rules_fired=[] if plan is None else plan.fired,
         )
         self.store.put_call(record)
         # The fact first (observers only: no I/O on the call's path), so logs and the
@@ -281,6 +300,8 @@ class Engine:
         effects += self.offers(
             [r for r in reservations if r.contact_id != record.contact], event.at
         )
+        if plan is not None:
+            effects += plan.effects  # a rule's message, before the first announcement
         if policy.announce_first_after <= 0 and record.state == "queued":
             # The first announcement at once, with no music before it: a uuid_break that
             # reaches FreeSWITCH while a broadcast is starting is lost, and the prompt then
@@ -295,6 +316,8 @@ class Engine:
             # (R-NOSILENCE); the answer's uuid_break stops it.
             effects.append(self._play_waiting(record))
         self.store.put_call(record)
+        if plan is not None:
+            effects += rule_flow.after_arrival(self, record, event.at, plan)
         return effects
 
     def _drop_contact(self, contact: str, now: float) -> list[Reservation]:
@@ -649,8 +672,10 @@ class Engine:
 
     # ------------------------------------------------------------------ priority transfer
 
-    def _transfer(self, event: TransferRequest) -> list[Effect]:
-        """R-PRIO. Raises :class:`acd.errors.ValidationError` for an unknown queue, or a
+    def _transfer(self, event: TransferRequest, *, overflow: bool = False) -> list[Effect]:
+        """R-PRIO; ``overflow`` (R-OVERFLOW, a rule's): the caller keeps its own priority
+        and the fact is ``overflowed`` {contact, queue (from), to}. Raises
+        :class:`acd.errors.ValidationError` for an unknown queue, or a
         call that is not a waiting or talking caller of this engine."""
         if event.queue not in self.settings.queues:
             raise ValidationError(f"unknown queue: {event.queue!r}")
@@ -676,8 +701,10 @@ class Engine:
         else:
             effects += self.offers(self._drop_contact(record.contact, now), now)
         self._step(record, "transfer")
+        left = record.queue
         record.queue = event.queue
-        record.priority = max(record.priority, policy.transfer_priority)
+        if not overflow:
+            record.priority = max(record.priority, policy.transfer_priority)
         record.reservation = record.agent = record.agent_leg = None
         record.bridged_at = record.offered_at = record.answered_at = None
         contact = Contact(
@@ -695,7 +722,12 @@ class Engine:
         effects += self.offers([r for r in reservations if r.contact_id != record.contact], now)
         if record.state == "queued":
             effects.append(self._play_waiting(record))
-        effects.append(Fact("transferred", {"contact": record.contact, "queue": record.queue}))
+        if overflow:
+            effects.append(
+                Fact("overflowed", {"contact": record.contact, "queue": left, "to": record.queue})
+            )
+        else:
+            effects.append(Fact("transferred", {"contact": record.contact, "queue": record.queue}))
         self.store.put_call(record)
         return effects
 
@@ -750,8 +782,12 @@ class Engine:
             return []
         if event.kind == "whisper" and record.state == "whisper":
             return self._bridge(record, event.at)
+        if event.kind == "rules":
+            return rule_flow.timer_due(self, record, event.at)
         if event.kind in ("menu", "menu_restart"):
             return menu_flow.timer_due(self, record, event.kind, event.at)
+        if event.kind == "digits" and record_flow.is_recording_call(record):
+            return record_flow.digits_timeout(self, record)
         if event.kind == "digits" and hours_flow.is_admin_call(record):
             return hours_flow.admin_timeout(self, record)
         if event.kind == "digits" and record.kind == "feature":

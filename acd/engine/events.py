@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from acd.engine.calendar import CalendarException
+if TYPE_CHECKING:
+    from acd.engine.calendar import CalendarException
 
 AgentAction = Literal["login", "logout", "pause", "unpause"]
 
@@ -37,6 +38,7 @@ class CallerParked:
     caller_number: str = ""
     caller_name: str = ""
     agent: str | None = None  # private queue target (R-PRIVQ), from acd_agent
+    called_number: str = ""  # the number dialled (B), for rules (R-RULES)
     greeted: bool = False  # came through an entry's menu: the emergency message played there
 
 
@@ -135,7 +137,9 @@ class OriginateFailed:
     at: float
 
 
-TimerKind = Literal["announce", "announce_check", "whisper", "digits", "menu", "menu_restart"]
+TimerKind = Literal[
+    "announce", "announce_check", "whisper", "digits", "menu", "menu_restart", "rules"
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 
 import structlog
 
+from acd.engine.agents import DIGITS_VARIABLE
 from acd.engine.calendar import CalendarException, Calendars
 from acd.engine.effects import Api, CancelTimers, Effect, Fact, Send, SetTimer
 from acd.engine.events import AdminFeatureCall, CallerParked, DigitsCollected, HoursChanged
@@ -43,7 +44,6 @@ ClosedThen = Literal["hangup", "voicemail", "forward"]
 
 #: ``acd_admin`` values of the dialplan's admin feature codes.
 ADMIN_ACTIONS: frozenset[str] = frozenset({"emergency_on", "emergency_off"})
-ADMIN_PIN_VARIABLE = "acd_admin_pin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +88,7 @@ class HoursState:
     emergency: str | None = None
     extra: Mapping[str, tuple[CalendarException, ...]] = field(default_factory=dict)
     calendars: Calendars | None = None  # base calendars with ``extra`` merged, cached
+    base: Calendars | None = None  # what ``calendars`` was merged from (a reload changes it)
 
 
 def hours_changed(engine: Engine, event: HoursChanged) -> list[Effect]:
@@ -107,8 +108,8 @@ def calendars(engine: Engine) -> Calendars | None:
     if hours is None:
         return None
     state = engine.hours_state
-    if state.calendars is None:
-        merged = hours.calendars
+    if state.calendars is None or state.base is not hours.calendars:
+        merged = state.base = hours.calendars
         for name, extra in state.extra.items():
             if name in merged:
                 merged = merged.with_extra(name, extra)
@@ -162,10 +163,12 @@ def on_arrival(engine: Engine, event: CallerParked) -> tuple[list[Effect], bool]
     if state == "open":
         return effects, False
     closed = queue.closed
+    # Not ``caller_refused``: that one makes the runner retry an adoption (Redis failing);
+    # this caller is not to be queued at all.
     effects.append(
         Fact(
-            "caller_refused",
-            {"contact": event.uuid, "queue": event.queue, "reason": state, "then": closed.then},
+            "closed_hours",
+            {"contact": event.uuid, "queue": event.queue, "state": state, "then": closed.then},
         )
     )
     if closed.message is not None:
@@ -181,17 +184,24 @@ def on_arrival(engine: Engine, event: CallerParked) -> tuple[list[Effect], bool]
 
 
 def timed_prompts(engine: Engine, record: CallRecord, now: float) -> list[Playable]:
-    """The timed messages active now for ``record``'s queue (R-TIMEDMSG), to play before
-    the first position announcement; [] without a calendar."""
+    """The timed messages active now for ``record``'s queue (R-TIMEDMSG) that this caller
+    has not heard yet, to play before its position announcement (each once per caller: a
+    caller already waiting when a window opens hears it at its next announcement); [] without
+    a calendar. Marks them heard on ``record`` (the caller stores it)."""
     hours = engine.settings.hours
-    if hours is None or record.announcements:
+    if hours is None:
         return []
     queue = hours.queues.get(record.queue)
     if queue is None:
         return []
     merged = calendars(engine)
     assert merged is not None
-    found = [_play(engine, p, record.language) for p in merged.timed_messages(queue.calendar, now)]
+    due = [p for p in merged.timed_messages(queue.calendar, now) if p not in record.timed_heard]
+    if not due:
+        return []
+    # A new list: the store's in-memory copy may share the old one.
+    record.timed_heard = [*record.timed_heard, *due]
+    found = [_play(engine, p, record.language) for p in due]
     return [media for media in found if media is not None]
 
 
@@ -234,7 +244,7 @@ def _ask_pin(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
         terminators="none",
         prompt=Phrase("acd_enter_pin"),
         invalid_prompt=Phrase("acd_login_failed"),
-        variable=ADMIN_PIN_VARIABLE,
+        variable=DIGITS_VARIABLE,  # the one the adapter reads back
         digits_regex="\\d+",
         digit_timeout_ms=settings.digit_timeout_ms,
     )

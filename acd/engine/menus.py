@@ -27,7 +27,7 @@ configuration only: the caller's digits select a choice and never reach a comman
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -40,7 +40,8 @@ from acd.engine.records import CallRecord
 from acd.engine.states import call_transition
 from freeswitch import commands
 from freeswitch.arguments import HangupCause
-from freeswitch.media import Playable, Silence
+from freeswitch.errors import InvalidArgument
+from freeswitch.media import Phrase, Playable, Silence
 
 if TYPE_CHECKING:
     from acd.engine.engine import Engine
@@ -57,6 +58,17 @@ _QUIET = Silence(100)
 # What play_and_get_digits plays as its own prompt after a not-interruptible prompt, and
 # as its "invalid" file (FreeSWITCH plays that after every failed try, the last too).
 _GUARD_MARGIN = 60.0  # seconds for the prompts themselves, whose length the engine cannot know
+
+PromptResolver = Callable[[str, str], Playable]
+"""``(prompt id, language) -> what to play``; raises ``LookupError`` for an unknown id
+(:meth:`acd.prompts.PromptCatalogue.playable`)."""
+
+
+def shipped_prompt(prompt_id: str, language: str) -> Playable:
+    """The shipped prompt ``prompt_id`` (``phrase:acd_prompt:<id>``, in the channel's
+    language): the resolver when no prompt catalogue is wired."""
+    del language  # the phrase macro follows the channel's default_language
+    return Phrase("acd_prompt", prompt_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +88,10 @@ class MenuTarget:
 
 @dataclass(frozen=True, slots=True)
 class MessageTarget:
-    """Play ``message``, then hang up (``then="hangup"``), ask the same menu again
-    (``"repeat"``) or go to menu ``menu`` (``"menu"``)."""
+    """Play the prompt ``message`` (an id), then hang up (``then="hangup"``), ask the
+    same menu again (``"repeat"``) or go to menu ``menu`` (``"menu"``)."""
 
-    message: Playable
+    message: str
     then: Literal["hangup", "repeat", "menu"] = "hangup"
     menu: str = ""
 
@@ -97,10 +109,10 @@ Target = QueueTarget | MenuTarget | MessageTarget | TransferTarget
 
 @dataclass(frozen=True, slots=True)
 class MenuPlan:
-    """One menu. Times in seconds; ``digits`` is the longest choice."""
+    """One menu. Times in seconds; ``digits`` is the longest choice; prompts are ids."""
 
     name: str
-    prompt: Playable
+    prompt: str
     choices: Mapping[str, Target]
     default: Target
     interruptible: bool = True
@@ -108,8 +120,8 @@ class MenuPlan:
     inter_digit_timeout: float = 3.0
     timeout: float = 5.0
     retries: int = 2
-    no_input: Playable | None = None
-    invalid: Playable | None = None
+    no_input: str | None = None
+    invalid: str | None = None
 
     def guard(self) -> float:
         """Seconds after a collection starts until the engine stops waiting for it."""
@@ -122,16 +134,28 @@ class EntryPlan:
     number: str
     menu: str
     language: str | None = None
-    welcome: Playable | None = None
+    welcome: str | None = None  # a prompt id
 
 
 @dataclass(frozen=True, slots=True)
 class MenuBook:
-    """Entries by name and menus by name; ``by_number`` maps an entry number to its name."""
+    """Entries by name and menus by name; ``by_number`` maps an entry number to its name;
+    ``prompt`` resolves prompt ids, in the call's language or else ``language``."""
 
     entries: Mapping[str, EntryPlan] = field(default_factory=dict)
     menus: Mapping[str, MenuPlan] = field(default_factory=dict)
     by_number: Mapping[str, str] = field(default_factory=dict)
+    prompt: PromptResolver = shipped_prompt
+    language: str = "sv"
+
+    def media(self, prompt_id: str, language: str | None) -> Playable | None:
+        """What to play for ``prompt_id``; None (logged) if it cannot be played."""
+        lang = language or self.language
+        try:
+            return self.prompt(prompt_id, lang)
+        except (LookupError, InvalidArgument) as exc:
+            _log.error("acd.prompt_missing", prompt=prompt_id, language=lang, error=str(exc))
+            return None
 
     def entry_for(self, name: str | None, number: str | None) -> EntryPlan | None:
         if name is not None:
@@ -175,8 +199,9 @@ def entry_call(engine: Engine, event: EntryCall) -> list[Effect]:
     if not event.answered:
         effects.append(Api(commands.uuid_answer(event.uuid)))
     effects += _call_setup(record)
-    if entry.welcome is not None:
-        effects.append(Send(commands.play(record.contact, entry.welcome)))
+    welcome = book.media(entry.welcome, language) if entry.welcome is not None else None
+    if welcome is not None:
+        effects.append(Send(commands.play(record.contact, welcome)))
     effects.append(Fact("menu_entered", {"contact": record.contact, "entry": entry.name}))
     effects += _ask(engine, record, event.at)
     return effects
@@ -197,14 +222,15 @@ def _call_setup(record: CallRecord) -> list[Effect]:
 
 def _ask(engine: Engine, record: CallRecord, now: float, *, prompt: bool = True) -> list[Effect]:
     """Play the current menu's prompt (unless ``prompt`` is False) and collect digits."""
-    menu = engine.settings.menus.menus[record.menu]
+    book = engine.settings.menus
+    menu = book.menus[record.menu]
     effects: list[Effect] = []
-    collect_prompt: Playable = menu.prompt
-    if not prompt:
-        collect_prompt = _QUIET
-    elif not menu.interruptible:
-        effects.append(Send(commands.play(record.contact, menu.prompt)))
-        collect_prompt = _QUIET
+    collect_prompt: Playable = _QUIET
+    media = book.media(menu.prompt, record.language) if prompt else None
+    if media is not None and menu.interruptible:
+        collect_prompt = media
+    elif media is not None:
+        effects.append(Send(commands.play(record.contact, media)))
     app = str(uuidlib.uuid4())
     effects.append(
         Send(
@@ -260,15 +286,16 @@ def _retry(
 ) -> list[Effect]:
     """No input (``why="no_input"``) or invalid input: its prompt and ask again, or the
     default once the retries are used up."""
-    prompt = menu.no_input if why == "no_input" else menu.invalid
+    prompt_id = menu.no_input if why == "no_input" else menu.invalid
     record.tries += 1
     effects: list[Effect] = [
         Fact("menu_retry", {"contact": record.contact, "menu": menu.name, "why": why})
     ]
     if record.tries > menu.retries:
         return effects + _choose(engine, record, menu.default, "", now)
-    if prompt is not None:
-        effects.append(Send(commands.play(record.contact, prompt)))
+    media = engine.settings.menus.media(prompt_id, record.language) if prompt_id else None
+    if media is not None:
+        effects.append(Send(commands.play(record.contact, media)))
     return effects + _ask(engine, record, now)
 
 
@@ -291,7 +318,10 @@ def _choose(
         case MenuTarget():
             return [fact, *_goto(engine, record, target.menu, now)]
         case MessageTarget():
-            played: list[Effect] = [fact, Send(commands.play(record.contact, target.message))]
+            played: list[Effect] = [fact]
+            media = engine.settings.menus.media(target.message, record.language)
+            if media is not None:
+                played.append(Send(commands.play(record.contact, media)))
             if target.then == "hangup":
                 return played + _leave(engine, record, HangupCause.NORMAL_CLEARING, now)
             menu = record.menu if target.then == "repeat" else target.menu
@@ -380,10 +410,16 @@ def timer_due(engine: Engine, record: CallRecord, kind: str, now: float) -> list
     menu = engine.settings.menus.menus.get(record.menu)
     if menu is None:
         return _leave(engine, record, None, now)
-    # Whatever the old collection left queued goes first.
-    effects: list[Effect] = [Api(commands.uuid_break(record.contact))]
     if kind == "menu_restart":
+        # No uuid_break: with nothing left to stop it would cut the prompt sent next. A
+        # collection of the old process still running ends first (and is ignored: its
+        # Event-UUID is not the new one); the new prompt is queued behind it.
         record.tries = 0
-        return effects + _call_setup(record) + _ask(engine, record, now)
+        return _call_setup(record) + _ask(engine, record, now)
+    # The collection is stuck (media lost?): stop it and what it queued, then count it
+    # as no input.
     record.menu_app = ""
-    return effects + _retry(engine, record, menu, "no_input", now)
+    return [
+        Api(commands.uuid_break(record.contact)),
+        *_retry(engine, record, menu, "no_input", now),
+    ]

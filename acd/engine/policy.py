@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from acd.engine.menus import MenuBook
+from acd.engine.rules import RuleBook
 from freeswitch.media import RINGBACK, LocalStream, Phrase, Playable
 
 if TYPE_CHECKING:
     from acd.engine.hours import HoursSettings
+    from acd.engine.recording import RecordingSettings
 
 AnnouncePart = Literal["position", "ewt", "agents"]
 
@@ -111,6 +113,8 @@ class EngineSettings:
     reconcile_retry_after: float = 5.0
     hours: HoursSettings | None = None  # calendars, closed actions (R-CALENDAR)
     menus: MenuBook = field(default_factory=MenuBook)  # entries and menus (R-WELCOME)
+    rules: RuleBook = field(default_factory=RuleBook)  # queues' rules (R-RULES)
+    recording: RecordingSettings | None = None  # prompts recorded by phone (R-PROMPTS)
 
     def digits_guard(self) -> float:
         """Seconds after a ``play_and_get_digits`` starts until the engine gives up on it

@@ -44,6 +44,9 @@ class CallRecord:
     announcements: int = 0
     announce_pending: bool = False
     dtmf: str = ""  # the agent's in-call feature digits so far (``*8<queue code>``)
+    called_number: str = ""  # B, for rules (R-RULES)
+    rules_fired: list[str] = field(default_factory=list)  # rule ids, each fires once
+    timed_heard: list[str] = field(default_factory=list)  # timed message prompt ids heard
     # a caller in a menu (R-DTMF; ``tries`` counts its no-input/invalid tries)
     entry: str = ""
     menu: str = ""

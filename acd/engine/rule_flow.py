@@ -22,10 +22,11 @@ who arrived later in the new queue.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
+from acd.engine import hours as hours_flow
 from acd.engine.effects import Api, CancelTimers, Effect, Fact, Send, SetTimer
 from acd.engine.events import CallerParked, TransferRequest
 from acd.engine.records import CallRecord
@@ -44,9 +45,11 @@ from acd.engine.rules import (
     Rule,
     Situation,
     Voicemail,
+    due,
     first_match,
     holds,
     next_check,
+    waiting_rules,
 )
 from acd.errors import ValidationError
 from freeswitch import commands
@@ -71,10 +74,17 @@ class QueueLoad:
     available: int
 
 
-class QueueLoadReader:
-    """Reads a queue's load. This default reads routing's snapshot (O(everything): for
-    tests and the reference router); :mod:`acd.adapters.queue_load` reads four keys of the
-    Redis store in one round trip. Raises ``RoutingError`` when routing fails."""
+class LoadReader(Protocol):
+    """Reads a queue's load at epoch second ``now``; raises ``RoutingError`` when
+    routing fails."""
+
+    def load(self, queue: str, now: float) -> QueueLoad: ...
+
+
+class SnapshotLoad:
+    """The default :class:`LoadReader`: routing's snapshot (O(everything): for tests and
+    the reference router). :mod:`acd.adapters.queue_load` reads four keys of the Redis
+    store in one round trip instead."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -138,9 +148,7 @@ class ArrivalPlan:
 
 
 def _calendars(engine: Engine) -> CalendarStates | None:
-    from acd.engine import hours as hours_flow  # the calendars' owner (merged exceptions)
-
-    return hours_flow.calendars(engine)
+    return hours_flow.calendars(engine)  # the calendars' owner (API exceptions merged)
 
 
 def _fact(rule: Rule, contact: str, queue: str) -> Fact:
@@ -176,7 +184,9 @@ def _overflow_target(engine: Engine, action: Overflow, own: str, now: float) -> 
     return chosen
 
 
-def _leave(uuid: str, rule: Rule, engine: Engine, language: str | None, answered: bool) -> list[Effect]:
+def _leave(
+    uuid: str, rule: Rule, engine: Engine, language: str | None, answered: bool
+) -> list[Effect]:
     """The commands that take a caller away: forward, voicemail, or message + hangup."""
     action = rule.action
     if isinstance(action, Forward):
@@ -209,11 +219,11 @@ def before_arrival(engine: Engine, event: CallerParked) -> ArrivalPlan:
         calendars=_calendars(engine),
     )
     for rule in rules:
-        if rule.after > situation.waited:
+        if not due(rule, situation.waited):
             continue
         if rule.needs_figures():
-            plan.deferred = True  # routing must know the caller first
-            return plan
+            plan.deferred = True  # tried once routing knows the caller (after_arrival)
+            continue
         if holds(rule.conditions, situation):
             _fire_at_arrival(engine, plan, rule)
             return plan
@@ -227,7 +237,10 @@ def _fire_at_arrival(engine: Engine, plan: ArrivalPlan, rule: Rule) -> None:
     plan.fired.append(rule.id)
     _log.info("acd.rule_fired", contact=uuid, queue=event.queue, rule=rule.id)
     if isinstance(action, (Forward, Voicemail, Hangup)):
-        plan.final = [_fact(rule, uuid, event.queue), *_leave(uuid, rule, engine, event.language, event.answered)]
+        plan.final = [
+            _fact(rule, uuid, event.queue),
+            *_leave(uuid, rule, engine, event.language, event.answered),
+        ]
         return
     plan.effects.append(_fact(rule, uuid, event.queue))
     if isinstance(action, QueueAction):
@@ -255,20 +268,27 @@ def _fire_at_arrival(engine: Engine, plan: ArrivalPlan, rule: Rule) -> None:
             plan.effects.append(Api(commands.uuid_broadcast(uuid, media, "aleg")))
 
 
-def after_arrival(engine: Engine, record: CallRecord, now: float, plan: ArrivalPlan) -> list[Effect]:
+def after_arrival(
+    engine: Engine, record: CallRecord, now: float, plan: ArrivalPlan
+) -> list[Effect]:
     """Once queued: evaluate now when figures were needed, else set the ``rules`` timer."""
     if plan.deferred and not plan.fired and record.state == "queued":
         return evaluate(engine, record, now)
-    return schedule(engine, record, now)
+    return schedule(engine, record, now, fired_now=bool(plan.fired))
 
 
-def schedule(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
+def schedule(
+    engine: Engine, record: CallRecord, now: float, *, fired_now: bool = False
+) -> list[Effect]:
     """The ``rules`` timer for the caller's next evaluation, if any."""
-    rules = engine.settings.rules.queues.get(record.queue, ())
+    rules = waiting_rules(engine.settings.rules.queues.get(record.queue, ()))
     if not rules:
         return []
-    due = next_check(rules, record.arrival, now, record.rules_fired, engine.settings.rules.recheck)
-    return [] if due is None else [SetTimer(record.contact, "rules", due)]
+    book = engine.settings.rules
+    when = next_check(
+        rules, record.arrival, now, record.rules_fired, book.recheck, fired_now=fired_now
+    )
+    return [] if when is None else [SetTimer(record.contact, "rules", when)]
 
 
 def timer_due(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
@@ -278,7 +298,7 @@ def timer_due(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
         return []
     if record.state == "queued":
         return evaluate(engine, record, now)
-    if record.state in ("offering", "announcing"):
+    if record.state in ("offering", "whisper"):
         return schedule(engine, record, now)
     return []
 
@@ -286,7 +306,7 @@ def timer_due(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
 def evaluate(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
     """Fire the first rule of the waiting caller's queue that is due and holds (with the
     queue's figures), then set the next ``rules`` timer."""
-    rules = engine.settings.rules.queues.get(record.queue, ())
+    rules = waiting_rules(engine.settings.rules.queues.get(record.queue, ()))
     situation = Situation(
         at=now,
         waited=max(0.0, now - record.arrival),
@@ -308,12 +328,9 @@ def evaluate(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
         return [fact, *_leave_waiting(engine, record, rule, now)]
     if isinstance(action, Overflow):
         return [fact, *_overflow_waiting(engine, record, rule, action, now)]
-    effects: list[Effect] = [fact]
-    if isinstance(action, QueueAction):
-        effects += _requeue(engine, record, action, now)
-    elif isinstance(action, Message):
-        effects += _play_message(engine, record, action.prompt)
-    return effects + schedule(engine, record, now)
+    assert isinstance(action, Message)  # queue actions apply at arrival only
+    effects: list[Effect] = [fact, *_play_message(engine, record, action.prompt)]
+    return effects + schedule(engine, record, now, fired_now=True)
 
 
 def _play_message(engine: Engine, record: CallRecord, prompt: str) -> list[Effect]:
@@ -332,15 +349,6 @@ def _play_message(engine: Engine, record: CallRecord, prompt: str) -> list[Effec
         Api(commands.uuid_broadcast(record.contact, engine.waiting_sound(record), "aleg")),
     ]
     return effects
-
-
-def _requeue(engine: Engine, record: CallRecord, action: QueueAction, now: float) -> list[Effect]:
-    # Only the case type changes a waiting caller (announcements, R-EWT): skills and
-    # priority are routing's, fixed at arrival; a waiting rule that wants them overflows.
-    if action.case_type is not None:
-        record.case_type = action.case_type
-        engine.store.put_call(record)
-    return []
 
 
 def _overflow_waiting(
@@ -365,7 +373,11 @@ def _overflow_waiting(
 
 def _leave_waiting(engine: Engine, record: CallRecord, rule: Rule, now: float) -> list[Effect]:
     """Forward, voicemail or hangup of a waiting caller: out of routing and the store."""
-    reservations = engine._drop_contact(record.contact, now)
+    try:
+        reservations = engine._drop_contact(record.contact, now)
+    except RoutingError as exc:
+        _log.error("acd.rule_leave_failed", contact=record.contact, error=str(exc))
+        reservations = []
     engine.store.delete_call(record.contact)
     effects: list[Effect] = [CancelTimers(record.contact)]
     effects += engine.offers(reservations, now)

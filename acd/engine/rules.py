@@ -114,9 +114,7 @@ class Compare:
 
     def impossible(self) -> bool:
         """True when no figure can satisfy it (figures are never negative)."""
-        return (self.op == "<" and self.value <= 0) or (
-            self.op in ("<=", "=") and self.value < 0
-        )
+        return (self.op == "<" and self.value <= 0) or (self.op in ("<=", "=") and self.value < 0)
 
     def __str__(self) -> str:
         return f"{self.figure} {self.op} {self.value:g}"
@@ -332,9 +330,14 @@ def holds(conditions: Conditions, situation: Situation) -> bool:
     return True
 
 
-def applicable(rule: Rule, situation: Situation, fired: Iterable[str]) -> bool:
-    """Due (``after`` reached) and not fired yet."""
-    return rule.after <= situation.waited and rule.id not in set(fired)
+DUE_SLACK = 0.001
+"""Seconds of rounding allowed when a timer set for ``arrival + after`` comes due:
+``(arrival + after) - arrival`` may come out a hair below ``after`` in floating point."""
+
+
+def due(rule: Rule, waited: float) -> bool:
+    """True once a caller who has waited ``waited`` seconds is in the rule's time."""
+    return rule.after <= waited + DUE_SLACK
 
 
 def first_match(
@@ -343,25 +346,42 @@ def first_match(
     """The first rule in order that is due, has not fired and holds; None if none."""
     done = set(fired)
     for rule in rules:
-        if rule.after <= situation.waited and rule.id not in done and holds(rule.conditions, situation):
+        if (
+            due(rule, situation.waited)
+            and rule.id not in done
+            and holds(rule.conditions, situation)
+        ):
             return rule
     return None
 
 
+def waiting_rules(rules: Sequence[Rule]) -> tuple[Rule, ...]:
+    """The rules tried while a caller waits: all but ``queue`` actions (those set case
+    type, skills and priority before routing hears of the caller, at arrival only)."""
+    return tuple(rule for rule in rules if not isinstance(rule.action, QueueAction))
+
+
 def next_check(
-    rules: Sequence[Rule], arrival: float, now: float, fired: Iterable[str], recheck: float
+    rules: Sequence[Rule],
+    arrival: float,
+    now: float,
+    fired: Iterable[str],
+    recheck: float,
+    *,
+    fired_now: bool = False,
 ) -> float | None:
-    """Epoch second of the next evaluation of a waiting caller's rules, or None: the
+    """Epoch second of the next evaluation of a waiting caller's ``rules``, or None: the
     earliest ``arrival + after`` still ahead, or ``now + recheck`` if a due rule that has
-    not fired can change its answer (:meth:`Conditions.live`)."""
+    not fired may hold later: its conditions can change (:meth:`Conditions.live`), or
+    another rule fired instead of it now (``fired_now``: one rule fires per evaluation)."""
     done = set(fired)
     waited = now - arrival
-    due: list[float] = []
+    times: list[float] = []
     for rule in rules:
         if rule.id in done:
             continue
-        if rule.after > waited:
-            due.append(arrival + rule.after)
-        elif rule.live():
-            due.append(now + recheck)
-    return min(due) if due else None
+        if not due(rule, waited):
+            times.append(arrival + rule.after)
+        elif rule.live() or fired_now:
+            times.append(now + recheck)
+    return min(times) if times else None

@@ -14,9 +14,14 @@ uuid_broadcast requests). ``say`` and files of a ``file_string://`` are wrapped 
 
 from __future__ import annotations
 
+import array
+import math
+import os
 import re
+import sys
 import time
 import uuid as uuid_module
+import wave
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -240,6 +245,66 @@ def app_echo(core: Core, ch: Channel, run: AppRun, data: str) -> None:
     run.wait(None)
 
 
+RECORD_RATE = 8000
+RECORD_TERMINATORS = "#*"
+
+
+def app_record(core: Core, ch: Channel, run: AppRun, data: str) -> None:
+    """mod_dptools record: ``<path> [<time_limit_secs>] [<silence_thresh>] [<silence_hits>]``.
+
+    The simulator carries no audio: the "voice" lasts until '#' or '*' is pressed, the
+    time limit passes (0: none) or the call ends; then a WAV of that length (a 440 Hz
+    tone, 8 kHz mono 16-bit, as mod_sndfile writes for a narrowband call) is at ``path``.
+    ``RECORD_START``/``RECORD_STOP`` carry ``Record-File-Path``; ``record_ms``/
+    ``record_seconds`` are set before the stop. Like FreeSWITCH 1.10, it makes no folder:
+    when the file's folder is missing, the call is hung up (``DESTINATION_OUT_OF_ORDER``,
+    after mod_sndfile's "Error Opening File") and nothing is recorded."""
+    args = data.split()
+    if not args:
+        return
+    path = args[0]
+    if not os.path.isdir(os.path.dirname(path) or "."):
+        core.hangup(ch, "DESTINATION_OUT_OF_ORDER")
+        return
+    limit = _int(args[1], 0) if len(args) > 1 else 0
+    run.wants_digits = True
+    where = [("Record-File-Path", path)]
+    core.fire(core.factory.channel("RECORD_START", ch, core.other(ch), after=where))
+    started = time.monotonic()
+    deadline = None if limit <= 0 else started + limit * core.time_scale
+    while True:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        reason = run.wait(None if left is None else left / core.time_scale, wake_on_digit=True)
+        if reason != "dtmf":
+            break
+        if run.digits.popleft() in RECORD_TERMINATORS:
+            break
+    seconds = (time.monotonic() - started) / max(core.time_scale, 1e-9)
+    if limit > 0:
+        seconds = min(seconds, float(limit))
+    _write_tone(path, max(seconds, 0.02))
+    ch.set_variable("record_ms", str(int(seconds * 1000)))
+    ch.set_variable("record_seconds", str(int(seconds)))
+    core.fire(core.factory.channel("RECORD_STOP", ch, core.other(ch), after=where))
+
+
+def _write_tone(path: str, seconds: float) -> None:
+    frames = int(seconds * RECORD_RATE)
+    samples = array.array(
+        "h", (int(8000 * math.sin(2 * math.pi * 440 * i / RECORD_RATE)) for i in range(frames))
+    )
+    if sys.byteorder == "big":
+        samples.byteswap()
+    try:
+        with wave.open(path, "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(RECORD_RATE)
+            out.writeframes(samples.tobytes())
+    except OSError:
+        pass  # FreeSWITCH logs "Error opening" and records nothing: so does the simulator
+
+
 def _expand(ch: Channel, value: str) -> str:
     """``${name}`` from the channel's variables or caller profile, as FreeSWITCH expands
     application data (switch_channel_expand_variables); unknown names expand to ""."""
@@ -281,6 +346,7 @@ APPLICATIONS: dict[str, Callable[[Core, Channel, AppRun, str], None]] = {
     "phrase": app_phrase,
     "play_and_get_digits": app_play_and_get_digits,
     "playback": app_playback,
+    "record": app_record,
     "ring_ready": app_ring_ready,
     "say": app_say,
     "set": app_set,

@@ -1,0 +1,367 @@
+"""Closed hours, timed messages and the emergency message through the simulator, Redis and
+the admin API (R-CALENDAR, R-TIMEDMSG)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+import gevent
+import pytest
+import redis
+
+from acd.adapters.hours import HOURS_LANE, HoursStore, HoursWatcher, hours_blueprint
+from acd.adapters.http import AdminApi
+from acd.config import parse_config
+from acd.config.endpoints import ApiToken
+from acd.config.entries import menu_book
+from acd.engine.calendar import (
+    CalendarException,
+    Calendars,
+    CalendarSpec,
+    TimedMessage,
+    weekly_from,
+)
+from acd.engine.events import HoursChanged
+from acd.engine.hours import ClosedAction, HoursSettings, QueueHours, calendars
+from acd.engine.policy import hash_pin
+from freeswitch.media import Playable, SoundFile
+from freeswitch.sim.events import SimEvent
+from tests.engine_harness import Harness, Start, default_settings
+
+ANSWERED_CALLER = "7000"  # support (sv), answered
+ZONE = "America/New_York"  # not the machine's (UTC)
+ALWAYS = weekly_from({d: ((0, 1440),) for d in range(7)})
+NEVER = weekly_from({})
+ADMIN_PIN = "7391"
+HANGUP = ClosedAction()
+ADMIN = "admin-token-0123456789abcdef"
+VIEWER = "viewer-token-0123456789abcd"
+
+
+def prompt(prompt_id: str, language: str) -> Playable:
+    if prompt_id == "missing":
+        raise LookupError(f"no prompt {prompt_id!r}")
+    return SoundFile(f"/srv/acd-prompts/{language}/{prompt_id}.wav")
+
+
+def hours(
+    weekly: tuple[tuple[tuple[int, int], ...], ...] = ALWAYS,
+    *,
+    closed: ClosedAction = HANGUP,
+    **spec: Any,
+) -> HoursSettings:
+    calendar = CalendarSpec("office", ZONE, weekly, holidays=None, **spec)
+    return HoursSettings(
+        calendars=Calendars({"office": calendar}),
+        queues={"support": QueueHours("office", closed)},
+        prompt=prompt,
+        admin_pin_sha256=hash_pin(ADMIN_PIN),
+    )
+
+
+def run(start: Start, settings: HoursSettings | None) -> Harness:
+    return start(settings=replace(default_settings(), hours=settings))
+
+
+def starts(acd: Harness) -> dict[str, list[str]]:
+    """PLAYBACK_START paths per channel, as the simulator plays them."""
+    seen: dict[str, list[str]] = {}
+
+    def hook(event: SimEvent) -> None:
+        if event.name == "PLAYBACK_START" and event.unique_id:
+            seen.setdefault(event.unique_id, []).append(event.get("Playback-File-Path") or "")
+
+    acd.sim.on_event(hook)
+    return seen
+
+
+def broadcasts(acd: Harness, caller: str) -> list[str]:
+    prefix = f"api uuid_broadcast {caller} "
+    return [
+        line.split(" ")[3] for line in list(acd.sim.commands_received) if line.startswith(prefix)
+    ]
+
+
+def gone(acd: Harness, uuid: str) -> bool:
+    return uuid not in acd.sim.channels
+
+
+@pytest.mark.parametrize("why", ["closed", "holiday"])
+def test_closed_queue_plays_night_message_then_hangs_up_never_queued_r_calendar(
+    start: Start, why: str
+) -> None:
+    if why == "closed":
+        settings = hours(NEVER)
+    else:
+        today = dt.datetime.now(dt.UTC).date()
+        day_off = CalendarException(today - dt.timedelta(days=1), today + dt.timedelta(days=1))
+        settings = hours(ALWAYS, exceptions=(day_off,))
+    acd = run(start, settings)
+    played = starts(acd)
+    caller = acd.sim.place_call("0701000001", ANSWERED_CALLER)
+    refused = acd.wait_fact("closed_hours", contact=caller)
+    assert (refused.data["state"], refused.data["queue"]) == (why, "support")
+    assert acd.wait(lambda: gone(acd, caller))
+    night = "/srv/acd-prompts/sv/night.wav"
+    assert played.get(caller) == [night]
+    sent = acd.requests_to(caller)
+    plays = [i for i, line in enumerate(sent) if "execute-app-name: playback" in line]
+    hangs = [i for i, line in enumerate(sent) if "execute-app-name: hangup" in line]
+    assert plays and hangs and plays[0] < hangs[0], sent
+    assert not acd.kinds("queued")
+    assert caller not in acd.router.snapshot().contacts
+
+
+def test_closed_queue_transfers_to_voicemail_after_the_night_message_r_calendar(
+    start: Start,
+) -> None:
+    closed = ClosedAction("night", "voicemail", "4000", "default")
+    acd = run(start, hours(NEVER, closed=closed))
+    caller = acd.sim.place_call("0701000001", ANSWERED_CALLER)
+    acd.wait_fact("closed_hours", contact=caller)
+    assert acd.wait(lambda: any("4000 XML default" in s for s in acd.requests_to(caller)))
+    sent = acd.requests_to(caller)
+    order = [
+        "playback" if "app-name: playback" in s else "transfer"
+        for s in sent
+        if "app-name: playback" in s or "app-name: transfer" in s
+    ]
+    assert order == ["playback", "transfer"], sent
+
+
+def test_open_queue_queues_the_caller_as_without_calendar_r_calendar(start: Start) -> None:
+    acd = run(start, hours(ALWAYS))
+    caller = acd.sim.place_call("0701000001", ANSWERED_CALLER)
+    acd.wait_fact("queued", contact=caller)
+    assert not acd.kinds("closed_hours")
+    assert not [b for b in broadcasts(acd, caller) if "acd-prompts" in b]
+
+
+def test_timed_message_before_the_first_position_announcement_in_its_window_r_timedmsg(
+    start: Start,
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    window = TimedMessage(
+        "meeting", None, now.date() - dt.timedelta(days=2), now.date() + dt.timedelta(days=2)
+    )
+    later = TimedMessage("not-yet", None, now.date() + dt.timedelta(days=30))
+    acd = run(start, hours(ALWAYS, messages=(window, later)))
+    caller = acd.sim.place_call("0701000001", ANSWERED_CALLER)
+    acd.wait_fact("queued", contact=caller)
+    assert acd.wait(
+        lambda: any(b.startswith("phrase::acd_position") for b in broadcasts(acd, caller))
+    )
+    sent = broadcasts(acd, caller)
+    assert sent[0] == "/srv/acd-prompts/sv/meeting.wav", sent
+    assert sent[1].startswith("phrase::acd_position"), sent
+    assert not [b for b in sent if "not-yet" in b]
+
+
+def test_emergency_message_first_for_new_callers_while_on_r_timedmsg(start: Start) -> None:
+    """On: the new caller hears it before the announcement; also a caller of a closed
+    queue, before the night message. Off: not at all."""
+    acd = run(start, hours(ALWAYS))
+    acd.runner.post(HOURS_LANE, HoursChanged("emergency", {}, time.time()))
+    assert acd.wait(lambda: acd.engine.hours_state.emergency == "emergency")
+    played = starts(acd)
+    caller = acd.sim.place_call("0701000001", ANSWERED_CALLER)
+    acd.wait_fact("queued", contact=caller)
+    assert acd.wait(lambda: len(played.get(caller, [])) >= 2)
+    assert played[caller][0] == "/srv/acd-prompts/sv/emergency.wav"
+    assert broadcasts(acd, caller)[0] == "/srv/acd-prompts/sv/emergency.wav"
+
+    acd.runner.post(HOURS_LANE, HoursChanged(None, {}, time.time()))
+    assert acd.wait(lambda: acd.engine.hours_state.emergency is None)
+    second = acd.sim.place_call("0701000002", ANSWERED_CALLER)
+    acd.wait_fact("queued", contact=second)
+    assert acd.wait(lambda: bool(broadcasts(acd, second)))
+    assert not [b for b in broadcasts(acd, second) if "emergency" in b]
+
+
+def test_emergency_before_the_night_message_r_timedmsg(start: Start) -> None:
+    acd = run(start, hours(NEVER))
+    acd.runner.post(HOURS_LANE, HoursChanged("emergency", {}, time.time()))
+    assert acd.wait(lambda: acd.engine.hours_state.emergency == "emergency")
+    played = starts(acd)
+    caller = acd.sim.place_call("0701000001", ANSWERED_CALLER)
+    assert acd.wait(lambda: gone(acd, caller))
+    assert played.get(caller) == [
+        "/srv/acd-prompts/sv/emergency.wav",
+        "/srv/acd-prompts/sv/night.wav",
+    ]
+
+
+def _emergency_is(acd: Harness, prompt: str | None) -> bool:
+    return acd.engine.hours_state.emergency == prompt
+
+
+def test_emergency_state_in_redis_reaches_every_engine_r_timedmsg(
+    start: Start, redis_client: redis.Redis, tenant: str
+) -> None:
+    """Switched on in Redis (as the API of any engine process does), each engine's watcher
+    posts it; two engines on the same tenant both play it to their next caller."""
+    first, second = run(start, hours(ALWAYS)), run(start, hours(ALWAYS))
+    watchers = [
+        HoursWatcher(HoursStore(redis_client, tenant), h.runner, 0.05) for h in (first, second)
+    ]
+    for watcher in watchers:
+        watcher.start()
+    try:
+        HoursStore(redis_client, tenant).set_emergency("emergency", "test")
+        for acd in (first, second):
+            assert acd.wait(partial(_emergency_is, acd, "emergency"))
+        caller = second.sim.place_call("0701000001", ANSWERED_CALLER)
+        assert second.wait(lambda: bool(broadcasts(second, caller)))
+        assert broadcasts(second, caller)[0].endswith("/emergency.wav")
+        HoursStore(redis_client, tenant).set_emergency(None, "test")
+        assert first.wait(partial(_emergency_is, first, None))
+    finally:
+        for watcher in watchers:
+            watcher.stop()
+
+
+def test_admin_feature_code_switches_the_emergency_message_r_timedmsg(start: Start) -> None:
+    acd = run(start, hours(ALWAYS))
+    acd.feature_code("1001", "*26", ["1234", "1111", "2222"])  # three wrong PINs
+    assert not acd.kinds("emergency")
+    assert len(acd.kinds("login_failed")) == 3
+    acd.feature_code("1001", "*26", [ADMIN_PIN])
+    assert acd.wait_fact("emergency").data["prompt"] == "emergency"
+    acd.feature_code("1001", "*27", [ADMIN_PIN])
+    assert acd.wait_fact("emergency", count=2).data["prompt"] is None
+
+
+# ---------------------------------------------------------------------- the admin API
+
+
+class Http:
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def __call__(
+        self, method: str, path: str, body: object = None, token: str = ADMIN
+    ) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
+
+        def send() -> tuple[int, bytes]:
+            try:
+                with urllib.request.urlopen(req, timeout=10) as reply:
+                    return reply.status, reply.read()
+            except urllib.error.HTTPError as error:
+                return error.code, error.read()
+
+        status, content = gevent.get_hub().threadpool.apply(send)
+        return status, json.loads(content)
+
+
+@pytest.fixture
+def admin(start: Start, redis_client: redis.Redis, tenant: str) -> Any:
+    acd = run(start, hours(ALWAYS))
+    tokens = (
+        ApiToken(token=ADMIN, role="admin", name="ops"),
+        ApiToken(token=VIEWER, role="viewer", name="board"),
+    )
+    api = AdminApi(acd.runner, tokens, timeout=5.0)
+    watcher = HoursWatcher(HoursStore(redis_client, tenant), acd.runner, 0.05)
+    api.app.register_blueprint(hours_blueprint(api, watcher))
+    port = api.start("127.0.0.1", 0)
+    watcher.start()
+    try:
+        yield acd, Http(f"http://127.0.0.1:{port}")
+    finally:
+        watcher.stop()
+        api.stop()
+
+
+def test_emergency_on_and_off_with_one_api_call_r_timedmsg(admin: Any) -> None:
+    acd, http = admin
+    assert http("GET", "/api/admin/emergency") == (200, {"on": False})
+    assert http("PUT", "/api/admin/emergency", {"prompt": "emergency"}, VIEWER)[0] == 403
+    assert http("PUT", "/api/admin/emergency", {"prompt": "missing"})[0] == 400
+    assert acd.engine.hours_state.emergency is None
+    assert http("PUT", "/api/admin/emergency", {"prompt": "emergency"})[0] == 200
+    assert acd.wait(lambda: acd.engine.hours_state.emergency == "emergency")
+    status, state = http("GET", "/api/admin/emergency")
+    assert (status, state["on"], state["prompt"], state["by"]) == (200, True, "emergency", "ops")
+    caller = acd.sim.place_call("0701000001", ANSWERED_CALLER)
+    assert acd.wait(lambda: bool(broadcasts(acd, caller)))
+    assert broadcasts(acd, caller)[0].endswith("/emergency.wav")
+    assert http("DELETE", "/api/admin/emergency")[0] == 200
+    assert acd.wait(lambda: acd.engine.hours_state.emergency is None)
+
+
+def test_exceptions_through_the_api_a_year_ahead_persist_and_apply_r_calendar(
+    admin: Any, redis_client: redis.Redis, tenant: str
+) -> None:
+    acd, http = admin
+    ahead = (dt.date.today() + dt.timedelta(days=400)).isoformat()
+    status, made = http(
+        "POST", "/api/admin/calendars/office/exceptions", {"date": ahead, "name": "Staff day"}
+    )
+    assert status == 201 and made["closed"] and made["from"] == ahead
+    bad = http(
+        "POST", "/api/admin/calendars/office/exceptions", {"from": ahead, "to": "2020-01-01"}
+    )
+    assert bad[0] == 400 and "to" in bad[1]["message"]
+    assert http("POST", "/api/admin/calendars/nope/exceptions", {"date": ahead})[0] == 404
+    # Persisted in Redis, and in the engine's calendars.
+    assert len(HoursStore(redis_client, tenant).exceptions()) == 1
+    noon = dt.datetime.combine(dt.date.fromisoformat(ahead), dt.time(12), tzinfo=dt.UTC).timestamp()
+
+    def state() -> str:
+        merged = calendars(acd.engine)
+        assert merged is not None
+        return merged.state("office", noon)
+
+    assert acd.wait(lambda: state() == "holiday")
+    status, listed = http("GET", "/api/admin/calendars/office/exceptions")
+    assert status == 200 and [e["id"] for e in listed["exceptions"]] == [made["id"]]
+    assert http("DELETE", f"/api/admin/calendars/office/exceptions/{made['id']}")[0] == 200
+    assert acd.wait(lambda: state() == "open")
+    assert http("DELETE", f"/api/admin/calendars/office/exceptions/{made['id']}")[0] == 404
+
+
+MENU_CONFIG = """\
+esl: {host: 127.0.0.1, port: 8021, password: ClueCon}
+redis: null
+skills: {billing: Invoices, invoice: One invoice}
+queues:
+  support: {code: 1, language: sv}
+  sales: {code: 2, language: en}
+entries:
+  kommun: {number: "7100", language: sv, welcome: welcome, menu: main}
+menus:
+  main:
+    prompt: menu_main
+    default: {queue: support}
+    choices:
+      "1": {queue: support}
+"""
+
+
+def test_emergency_before_the_welcome_and_only_once_for_an_entrys_caller_r_timedmsg(
+    start: Start,
+) -> None:
+    settings = replace(
+        default_settings(), menus=menu_book(parse_config(MENU_CONFIG)), hours=hours(ALWAYS)
+    )
+    acd = start(settings=settings)
+    acd.runner.post(HOURS_LANE, HoursChanged("emergency", {}, time.time()))
+    assert acd.wait(partial(_emergency_is, acd, "emergency"))
+    unhook = acd.key_in("0701111111", ["1"])
+    caller = acd.sim.place_call("0701111111", "7100")
+    acd.wait_fact("queued", contact=caller)
+    unhook()
+    sent = acd.requests_to(caller)
+    emergency = [i for i, r in enumerate(sent) if "/emergency.wav" in r]
+    welcome = next(i for i, r in enumerate(sent) if "welcome" in r)
+    assert len(emergency) == 1 and emergency[0] < welcome, sent
