@@ -19,7 +19,7 @@ from typing import TextIO
 from acd.config.prompts import DEFAULT_DIRECTORY
 from acd.config.types import check_language, check_prompt_id
 from acd.errors import ValidationError
-from acd.prompts import NewPrompt, PromptCatalogue, PromptError, store
+from acd.prompts import NewPrompt, PromptCatalogue, store
 
 
 def _target(args: argparse.Namespace) -> tuple[Path, tuple[str, ...] | None]:
@@ -92,6 +92,3 @@ def main(args: argparse.Namespace) -> int:
     if args.action == "import":
         return import_files(args)
     return list_prompts(args)
-
-
-__all__ = ["PromptError", "import_files", "list_prompts", "main"]

@@ -924,6 +924,11 @@ def report(
             f"  {phase:8s} {system:7s} callers={run.originated} queued={len(run.queued)}"
             f" bridged={len(run.bridged)} lost={run.lost()}"
             + (f" anomalies={dict(run.anomalies)}" if run.anomalies else "")
+            + (
+                f" not_bridged={[c for c in run.queued if c not in run.bridged][:5]}"
+                if run.lost()
+                else ""
+            )
         )
     if bench.loop.command_errors:
         print(f"  command errors: {bench.loop.command_errors[:5]}")

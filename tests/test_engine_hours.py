@@ -144,23 +144,29 @@ def test_open_queue_queues_the_caller_as_without_calendar_r_calendar(start: Star
     assert not [b for b in broadcasts(acd, caller) if "acd-prompts" in b]
 
 
-def test_timed_message_before_the_first_position_announcement_in_its_window_r_timedmsg(
+def test_timed_message_before_the_position_announcement_in_its_window_once_r_timedmsg(
     start: Start,
 ) -> None:
-    now = dt.datetime.now(dt.UTC)
+    today = dt.datetime.now(dt.UTC).date()
     window = TimedMessage(
-        "meeting", None, now.date() - dt.timedelta(days=2), now.date() + dt.timedelta(days=2)
+        "meeting", None, today - dt.timedelta(days=2), today + dt.timedelta(days=2)
     )
-    later = TimedMessage("not-yet", None, now.date() + dt.timedelta(days=30))
-    acd = run(start, hours(ALWAYS, messages=(window, later)))
+    later = TimedMessage("not-yet", None, today + dt.timedelta(days=30))
+    settings = replace(
+        default_settings(announce_every=0.3), hours=hours(ALWAYS, messages=(window, later))
+    )
+    acd = start(settings=settings)
     caller = acd.sim.place_call("0701000001", ANSWERED_CALLER)
     acd.wait_fact("queued", contact=caller)
-    assert acd.wait(
-        lambda: any(b.startswith("phrase::acd_position") for b in broadcasts(acd, caller))
-    )
+
+    def positions() -> int:
+        return sum(b.startswith("phrase::acd_position") for b in broadcasts(acd, caller))
+
+    assert acd.wait(lambda: positions() >= 3)
     sent = broadcasts(acd, caller)
     assert sent[0] == "/srv/acd-prompts/sv/meeting.wav", sent
     assert sent[1].startswith("phrase::acd_position"), sent
+    assert sent.count("/srv/acd-prompts/sv/meeting.wav") == 1, sent  # once per caller
     assert not [b for b in sent if "not-yet" in b]
 
 

@@ -222,7 +222,7 @@ def test_a_customer_prompt_overrides_the_shipped_one_of_its_language_R_PROMPTS(
     # whisper is shipped in sv and en (freeswitch/prompts/manifest.toml).
     assert catalogue.resolve("whisper", "sv") == "phrase:acd_prompt:whisper"
     with pytest.raises(PromptMissingError):
-        catalogue.resolve("welcome", "sv")
+        catalogue.resolve("not-shipped-greeting", "sv")
 
     _run(
         "import", str(_make(tmp_path, "mp3", "whisper")), "--lang", "sv", "--directory", str(store)
@@ -251,7 +251,7 @@ class _Referring(Config):
     """A configuration with prompt references (the sections of other helpers add their
     own fields typed PromptId; these stand in for them)."""
 
-    welcome: PromptId = "welcome"
+    welcome: PromptId = "own-greeting"
     messages: List[PromptId] = ()
     night: PromptId | None = None
 
@@ -263,7 +263,7 @@ def test_prompt_refs_finds_every_prompt_id_field_defaults_included() -> None:
     ours = {"welcome", "messages", "night"}
     found = [(loc, ref) for loc, ref in prompt_refs(config) if loc[0] in ours]
     assert found == [
-        (("welcome",), "welcome"),
+        (("welcome",), "own-greeting"),
         (("messages", 0), "meeting"),
         (("messages", 1), "whisper"),
         (("night",), "night"),
@@ -279,27 +279,25 @@ def test_check_config_lists_prompts_missing_in_each_language_R_PROMPTS(tmp_path:
             "messages": ["whisper", "meeting"],
         }
     )
-    # welcome and meeting: nowhere; whisper: shipped in both languages. Other sections
-    # (calendars: night, emergency) name prompts of their own: only ours are compared.
-    assert [
-        ln
-        for ln in missing_lines(config)
-        if "named at queues" not in ln and "calendars" not in ln and "emergency" not in ln
-    ] == [
-        "missing prompt 'welcome' in sv (named at welcome)",
-        "missing prompt 'welcome' in en (named at welcome)",
+    # own-greeting and meeting: nowhere (no shipped prompt has these ids); whisper: shipped
+    # in both languages. Other sections (calendars, entries, menus) name prompts of their
+    # own: only ours are compared.
+    ours = ("(named at welcome)", "(named at messages")
+    assert [ln for ln in missing_lines(config) if ln.endswith(ours[0]) or ours[1] in ln] == [
+        "missing prompt 'own-greeting' in sv (named at welcome)",
+        "missing prompt 'own-greeting' in en (named at welcome)",
         "missing prompt 'meeting' in sv (named at messages[1])",
         "missing prompt 'meeting' in en (named at messages[1])",
     ]
     source = _make(tmp_path, "wav")
-    _run("import", str(source), "--lang", "sv", "--directory", str(store))
-    _run("import", str(source), "--lang", "en", "--directory", str(store))
-    _run("import", str(source), "--lang", "en", "--id", "meeting", "--directory", str(store))
+    for language, prompt_id in (("sv", "own-greeting"), ("en", "own-greeting"), ("en", "meeting")):
+        argv = ["import", str(source), "--lang", language, "--id", prompt_id]
+        assert _run(*argv, "--directory", str(store)) == 0
 
     lines = summary(config, "acd.yaml")
-    assert [ln for ln in lines if "warning" in ln and ("meeting" in ln or "welcome" in ln)] == [
-        "  warning: missing prompt 'meeting' in sv (named at messages[1])"
-    ]
+    assert [
+        ln for ln in lines if "warning" in ln and ("meeting" in ln or "own-greeting" in ln)
+    ] == ["  warning: missing prompt 'meeting' in sv (named at messages[1])"]
 
 
 def test_record_codes_are_not_references_of_played_prompts(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from acd.config import parse_config
+from acd.config.check import summary
 from acd.config.rules import Rules, compile_rules
 from acd.config.rules_explain import explain, never_fires, rule_lines
 from acd.engine.rules import (
@@ -526,3 +527,45 @@ def test_conditions_unconditional_and_live() -> None:
     assert not Conditions(case_types=frozenset({"x"})).unconditional()
     assert Conditions(windows=((0, 60),)).live()
     assert not Conditions(caller=NumberMatch(numbers=frozenset({"1"}))).live()
+
+
+def test_a_rule_is_due_at_its_timer_despite_float_rounding_r_rules() -> None:
+    """The timer set for ``arrival + after`` comes due with ``now - arrival`` a hair
+    below ``after``: the rule fires then, and no timer is set for that same moment again
+    (which would spin)."""
+    rules = compiled("support", [{"after": 0.3, "when": {"ewt": "> 1"}, "then": {"hangup": True}}])
+    arrival = 1795978212.6386473
+    now = arrival + 0.3
+    assert now - arrival < 0.3  # the rounding this guards against
+    assert (
+        first_match(rules, situation(waited=now - arrival, figures=StubFigures(ewt=5))) is rules[0]
+    )
+    assert next_check(rules, arrival, now, [], 10.0) == now + 10.0
+
+
+def test_rules_survive_a_dump_and_a_parse() -> None:
+    """A reload compares dumped configurations: a rule dumps to what parses back the same."""
+    text = _config(
+        [
+            {
+                "when": {"queue_length": "> 10", "ewt": 5, "time": ["22:00-06:00"]},
+                "then": {"overflow": ["sales"]},
+            },
+            {"when": {"caller": {"patterns": ["0709[0-9]+"]}}, "then": {"hangup": True}},
+        ]
+    )
+    config = parse_config(text)
+    again = parse_config(json.dumps(config.model_dump(mode="json", exclude_none=True)))
+    assert again.queues["support"].rules == config.queues["support"].rules
+
+
+def test_check_config_says_for_which_case_types_the_wait_is_not_told_r_ewt() -> None:
+    text = json.dumps(
+        {
+            "queues": {
+                "support": {"code": 1, "announcements": {"ewt_inhibit_case_types": ["invoice"]}},
+            }
+        }
+    )
+    lines = summary(parse_config(text), "f.yaml")
+    assert "announcements every 30 s: position+ewt (not for case type invoice)," in lines[1]

@@ -318,3 +318,51 @@ def test_redis_queue_load_agrees_with_the_snapshot(
     expected = SnapshotLoad(engine).load("support", later)
     assert RedisQueueLoad(redis_client, tenant).load("support", later) == expected
     assert expected.logged_in == 2 and expected.waiting == max(0, waiting - 1)
+
+
+def test_overflow_at_arrival_to_the_best_of_a_group_r_overflow(start: Start) -> None:
+    """A called-number rule sends the caller to a group before it is queued: of billing
+    and sales, the one with a free agent (sales); the caller is queued there only."""
+    settings = default_settings()
+    billing = replace(settings.queues["sales"], name="billing")
+    settings = replace(settings, queues={**settings.queues, "billing": billing})
+    acd, load = start_with_rules(
+        start,
+        {
+            "support": [
+                {
+                    "when": {"called": {"numbers": [SUPPORT]}},
+                    "then": {"overflow": ["billing", "sales"]},
+                }
+            ]
+        },
+        settings=settings,
+    )
+    acd.sim.add_agent_phone(AgentPhone("user/1001", behaviour="no_answer"))
+    acd.login("1001", ("sales",))
+    caller = acd.sim.place_call("0701000001", SUPPORT)
+    moved = acd.wait_fact("overflowed", contact=caller)
+    assert moved.data == {"contact": caller, "queue": "support", "to": "sales"}
+    assert acd.wait_fact("queued", contact=caller).data["queue"] == "sales"
+    assert sorted(load.queues) == ["billing", "sales"]  # one read per queue of the group
+    assert acd.wait_fact("offered", contact=caller).data["agent"] == "1001"
+
+
+def test_message_on_a_figure_waits_for_the_music_then_breaks_it_r_rules(start: Start) -> None:
+    """A message whose rule needs figures fires once queued, but only after the hold music
+    has settled: break, the message, the music again (R-NOSILENCE)."""
+    acd, _ = start_with_rules(
+        start, {"support": [{"when": {"agents_logged_in": 0}, "then": {"message": "nobody"}}]}
+    )
+    caller = acd.sim.place_call("0701000001", SUPPORT)
+    queued = acd.wait_fact("queued", contact=caller)
+    fired = acd.wait_fact("rule_fired", contact=caller)
+    assert acd.stamp(fired) - acd.stamp(queued) >= 0.9
+    lines = [
+        line
+        for line in acd.commands("api uuid_")
+        if caller in line and ("uuid_break" in line or "uuid_broadcast" in line)
+    ]
+    message = next(i for i, line in enumerate(lines) if "nobody.wav" in line)
+    assert "uuid_break" in lines[message - 1]
+    assert "local_stream://moh" in lines[message + 1]

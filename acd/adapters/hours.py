@@ -44,8 +44,9 @@ from acd.config.calendars import ClosedSettings, EmergencySettings, ExceptionSet
 from acd.engine.calendar import CalendarException, Calendars, format_interval, parse_interval
 from acd.engine.effects import Fact
 from acd.engine.events import HoursChanged
-from acd.engine.hours import ClosedAction, HoursSettings, PromptResolver, QueueHours
+from acd.engine.hours import HoursSettings, PromptResolver, QueueHours
 from acd.engine.policy import hash_pin
+from acd.errors import ACDError
 from acd.prompts import PromptCatalogue
 from freeswitch.media import Playable
 
@@ -83,14 +84,28 @@ def hours_settings(config: Config, prompt: PromptResolver) -> HoursSettings:
     )
 
 
+class CataloguePrompts:
+    """Prompt ids through the prompt catalogue (:mod:`acd.prompts`), answered from memory;
+    :meth:`refresh` re-reads the customer's manifest (the watcher does, off the call path,
+    on every change and every ``REFRESH_EVERY`` seconds: a prompt imported or recorded by
+    phone is found without a restart)."""
+
+    def __init__(self, directory: str) -> None:
+        self.catalogue = PromptCatalogue(directory)
+
+    def __call__(self, prompt_id: str, language: str) -> Playable:
+        return self.catalogue.playable(prompt_id, language)
+
+    def refresh(self) -> None:
+        self.catalogue.refresh()
+
+
 def prompt_resolver(config: Config) -> PromptResolver:
-    """Prompt ids through the prompt catalogue (:mod:`acd.prompts`)."""
-    catalogue = PromptCatalogue(config.prompts.directory)
+    """The engine's prompt resolver for ``config`` (:class:`CataloguePrompts`)."""
+    return CataloguePrompts(config.prompts.directory)
 
-    def resolve(prompt_id: str, language: str) -> Playable:
-        return catalogue.playable(prompt_id, language)
 
-    return resolve
+REFRESH_EVERY = 30.0
 
 
 class HoursStore:
@@ -223,28 +238,46 @@ class HoursWatcher:
             _log.error("acd.emergency_write_failed", error=str(exc))
 
     def start(self) -> None:
-        self.poll()
+        try:
+            self.poll()
+        except redis.RedisError as exc:
+            _log.warning("acd.hours_poll_failed", error=str(exc))  # the loop retries
         self._greenlet = gevent.spawn(self._loop)
 
     def stop(self) -> None:
         if self._greenlet is not None:
             self._greenlet.kill(block=False)
 
+    def refresh_prompts(self) -> None:
+        """Re-read the prompt catalogue the engine resolves with (if it can)."""
+        hours = self.runner.engine.settings.hours
+        refresh = getattr(hours.prompt, "refresh", None) if hours is not None else None
+        if refresh is None:
+            return
+        try:
+            refresh()
+        except (OSError, ValueError, ACDError) as exc:
+            _log.error("acd.prompts_refresh_failed", error=str(exc))
+
     def poll(self) -> bool:
         """Read the version; post the state if it moved. True if posted."""
         version = self.store.version()
         if version == self._seen:
             return False
+        self.refresh_prompts()  # the emergency prompt may have just been recorded
         event = self.store.event()
         self._seen = version
         self.runner.post(HOURS_LANE, event)
         return True
 
     def _loop(self) -> None:
+        refreshed = time.monotonic()
         while True:
             gevent.sleep(self.interval)
             try:
-                self.poll()
+                if not self.poll() and time.monotonic() - refreshed >= REFRESH_EVERY:
+                    self.refresh_prompts()
+                    refreshed = time.monotonic()
             except redis.RedisError as exc:
                 _log.warning("acd.hours_poll_failed", error=str(exc))
 
@@ -290,6 +323,7 @@ def hours_blueprint(api: AdminApi, watcher: HoursWatcher) -> Blueprint:
         if set(data) - {"prompt"} or not isinstance(prompt, str):
             raise ApiError(400, "invalid-input", 'the body is {"prompt": "<prompt id>"}')
         hours = settings()
+        watcher.refresh_prompts()  # a prompt just imported or recorded counts
         try:
             hours.prompt(prompt, hours.language)
         except (LookupError, ValueError) as exc:
@@ -360,7 +394,7 @@ def hours_blueprint(api: AdminApi, watcher: HoursWatcher) -> Blueprint:
 
 __all__ = [
     "HOURS_LANE",
-    "ClosedAction",
+    "CataloguePrompts",
     "HoursStore",
     "HoursWatcher",
     "hours_blueprint",

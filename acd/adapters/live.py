@@ -26,7 +26,8 @@ class SwapGate:
 
     ``with gate:`` around one event's handling (cheap: a counter; it waits only while a
     swap is pending). :meth:`exclusive` closes the gate to new handlers, waits until the
-    running ones are done, runs the swap, and opens the gate again."""
+    running ones are done, runs the swap, and opens the gate again. Not re-entrant: a
+    handler must not enter it again (a pending swap would wait for it until its timeout)."""
 
     def __init__(self) -> None:
         self.active = 0

@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import gevent
@@ -91,7 +91,7 @@ class ReloadReport:
     agents_changed: tuple[str, ...] = ()
     agents_removed: tuple[str, ...] = ()
     sections: tuple[str, ...] = ()
-    logouts: tuple[str, ...] = field(default=())
+    logouts: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -61,6 +61,9 @@ def _queue_line(config: Config, queue: QueueSettings) -> str:
         )
         if enabled
     ]
+    inhibited = queue.announcements.ewt_inhibit_case_types
+    if "ewt" in told and inhibited:  # R-EWT: not told for these case types
+        told[told.index("ewt")] = f"ewt (not for case type {', '.join(inhibited)})"
     announce = f"every {queue.announcements.every:g} s: {'+'.join(told)}" if told else "none"
     return (
         f"{queue.name}: code {queue.code}, {queue.language}, skills {skills},"

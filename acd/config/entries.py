@@ -143,7 +143,11 @@ class ChoiceSettings(Frozen):
             raise ValueError(f"give exactly one of queue, menu, message, transfer (got {named})")
         problems: list[tuple[Loc, str]] = []
         for name, owners in _ONLY.items():
-            if name in self.model_fields_set and kinds[0] not in owners:
+            # Given = not its default (a dumped configuration spells every default out).
+            given = getattr(self, name) != type(self).model_fields[name].get_default(
+                call_default_factory=True
+            )
+            if given and kinds[0] not in owners:
                 problems.append(((name,), f"only goes with {' or '.join(owners)}"))
         if problems:
             raise CrossCheckError(problems)

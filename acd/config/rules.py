@@ -37,7 +37,7 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, PlainValidator, model_validator
+from pydantic import AfterValidator, Field, PlainSerializer, PlainValidator, model_validator
 
 from acd.config.problems import CrossCheckError, Loc
 from acd.config.types import (
@@ -108,7 +108,15 @@ def _comparison(value: object) -> tuple[Op, float]:
     return op, number  # type: ignore[return-value]
 
 
-Comparison = Annotated[tuple[str, float], PlainValidator(_comparison)]
+def _comparison_text(value: tuple[str, float]) -> str:
+    return f"{value[0]} {value[1]:g}"
+
+
+Comparison = Annotated[
+    tuple[str, float],
+    PlainValidator(_comparison),
+    PlainSerializer(_comparison_text, return_type=str),
+]
 """``"> 10"`` etc. as ``(op, number)``; a bare number means ``=``."""
 
 

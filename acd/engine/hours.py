@@ -1,12 +1,13 @@
 """Closed hours, timed messages and the emergency message in the caller's journey
 (R-CALENDAR, R-TIMEDMSG).
 
-The engine calls in here from three small hooks: a caller's arrival (:func:`on_arrival`:
-the emergency message first, then, for a queue whose calendar is not open, the night
-message and the configured action instead of queueing), the first announcement
-(:func:`timed_prompts`) and the admin feature code (:func:`admin_feature_call`,
-:func:`admin_digits`). With no calendars and the emergency message off, each hook is one
-attribute test: no Redis round trip, no Event Socket command.
+The engine calls in here from small hooks: a caller's arrival (:func:`on_arrival`: the
+emergency message first, then, for a queue whose calendar is not open, the night message
+and the configured action instead of queueing), an entry's caller (:func:`emergency_effects`,
+before the welcome), each announcement (:func:`timed_prompts`) and the admin feature code
+(:func:`admin_feature_call`, :func:`admin_digits`). For a queue without a calendar and the
+emergency message off, a hook is an attribute test and a dict lookup: no Redis round trip,
+no Event Socket command.
 
 The emergency state is the engine's :class:`HoursState`, set only by the
 :class:`~acd.engine.events.HoursChanged` event the adapter posts when Redis changes
@@ -16,7 +17,7 @@ The emergency state is the engine's :class:`HoursState`, set only by the
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -289,13 +290,3 @@ def admin_digits(engine: Engine, record: CallRecord, event: DigitsCollected) -> 
 
 def admin_timeout(engine: Engine, record: CallRecord) -> list[Effect]:
     return _finish(engine, record, "acd_login_failed")
-
-
-def exceptions_by_calendar(
-    items: Sequence[tuple[str, CalendarException]],
-) -> dict[str, tuple[CalendarException, ...]]:
-    """Group ``(calendar, exception)`` pairs by calendar, in order."""
-    grouped: dict[str, list[CalendarException]] = {}
-    for name, exception in items:
-        grouped.setdefault(name, []).append(exception)
-    return {name: tuple(found) for name, found in grouped.items()}

@@ -62,6 +62,9 @@ if TYPE_CHECKING:
 
 _log = structlog.get_logger("acd.rules")
 
+MEDIA_SETTLE = 1.0
+"""Seconds after a caller's waiting sound starts before a rule's message may break it."""
+
 
 @dataclass(frozen=True, slots=True)
 class QueueLoad:
@@ -273,7 +276,7 @@ def after_arrival(
 ) -> list[Effect]:
     """Once queued: evaluate now when figures were needed, else set the ``rules`` timer."""
     if plan.deferred and not plan.fired and record.state == "queued":
-        return evaluate(engine, record, now)
+        return evaluate(engine, record, now, settled=False)
     return schedule(engine, record, now, fired_now=bool(plan.fired))
 
 
@@ -303,9 +306,14 @@ def timer_due(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
     return []
 
 
-def evaluate(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
+def evaluate(
+    engine: Engine, record: CallRecord, now: float, *, settled: bool = True
+) -> list[Effect]:
     """Fire the first rule of the waiting caller's queue that is due and holds (with the
-    queue's figures), then set the next ``rules`` timer."""
+    queue's figures), then set the next ``rules`` timer. ``settled`` False: the waiting
+    sound was sent just now, so a message waits :data:`MEDIA_SETTLE` seconds (a
+    ``uuid_break`` that meets a broadcast still starting is lost, and the message would
+    then wait behind the endless music)."""
     rules = waiting_rules(engine.settings.rules.queues.get(record.queue, ()))
     situation = Situation(
         at=now,
@@ -319,6 +327,8 @@ def evaluate(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
     rule = first_match(rules, situation, record.rules_fired)
     if rule is None:
         return schedule(engine, record, now)
+    if isinstance(rule.action, Message) and not settled:
+        return [SetTimer(record.contact, "rules", now + MEDIA_SETTLE)]
     _log.info("acd.rule_fired", contact=record.contact, queue=record.queue, rule=rule.id)
     record.rules_fired = [*record.rules_fired, rule.id]
     engine.store.put_call(record)
