@@ -15,6 +15,7 @@ from acd.config import parse_config
 from acd.dev.redis_server import RedisServer
 from freeswitch.client import ESLClient
 from tests.freeswitch_lab import EventRecorder, FreeSwitchLab, poll
+from tests.lab.support import LabError
 from tests.test_engine_freeswitch import (
     Acd,
     bridged,
@@ -23,7 +24,6 @@ from tests.test_engine_freeswitch import (
     history,
     played,
 )
-from tests.lab.support import LabError
 
 pytestmark = pytest.mark.freeswitch
 

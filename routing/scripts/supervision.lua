@@ -68,26 +68,25 @@ local function count(queue, arrival)
 end
 
 local names = redis.call('SMEMBERS', K.queues())
-local sets = {}    -- contact id -> how many arr sets hold it
-local where = {}   -- contact id -> {queue, arrival} of the first set seen
+local home = {}    -- contact id -> the queue of the first arr set seen, or false if several
+local since = {}   -- contact id -> its arrival (the set's score, as text)
 for _, queue in ipairs(names) do
   entry(queue)
   local rows = redis.call('ZRANGE', K.arrivals(queue), 0, -1, 'WITHSCORES')
   for i = 1, #rows, 2 do
     local id = rows[i]
-    local seen = sets[id]
-    if seen == nil then
-      sets[id] = 1
-      where[id] = {queue, tonumber(rows[i + 1])}
+    if home[id] == nil then
+      home[id] = queue
+      since[id] = rows[i + 1]
     else
-      sets[id] = seen + 1
+      home[id] = false
     end
   end
 end
 local decoded = {}
-for id, seen in pairs(sets) do
-  if seen == 1 then
-    count(where[id][1], where[id][2])
+for id, queue in pairs(home) do
+  if queue then
+    count(queue, tonumber(since[id]))
   else
     local c = cmsgpack.unpack(redis.call('GET', K.contact(id)))
     decoded[id] = true
@@ -99,7 +98,7 @@ for _, member in ipairs(timers) do
   local kind = string.sub(member, 1, 2)
   if kind == 'r|' or kind == 'x|' then
     local id = string.sub(member, 3)
-    if sets[id] == nil and not decoded[id] then
+    if home[id] == nil and not decoded[id] then
       decoded[id] = true
       local raw = redis.call('GET', K.contact(id))
       if raw then
