@@ -28,6 +28,7 @@ from acd.adapters.queue_load import RedisQueueLoad
 from acd.adapters.redis_store import RedisCallStore
 from acd.adapters.reload import reload, reload_blueprint
 from acd.adapters.runner import Observer, Runner
+from acd.adapters.supervision import Supervision
 from acd.adapters.translate import ENGINE_EVENTS, ENGINE_FILTERS
 from acd.adapters.wallboard import wallboard_blueprint
 from acd.config import Config
@@ -86,7 +87,7 @@ def engine_settings(config: Config) -> EngineSettings:
             agent_id, digest, agent.contact, tuple(agent.queues), agent.name or ""
         )
     codes = config.feature_codes
-    if config.prompts.recording_enabled:
+    if config.prompts.record_codes and config.admin.pin_digest() is not None:
         ensure_recordings_dir(config.prompts.directory)  # FreeSWITCH's record needs it
     return EngineSettings(
         queues=queues,
@@ -103,7 +104,7 @@ def engine_settings(config: Config) -> EngineSettings:
         rules=rule_book(config, hours_prompts(config)),
         recording=recording_settings(
             config.prompts.directory,
-            config.prompts.admin_pin_digest(),
+            config.admin.pin_digest(),
             config.prompts.record_targets(config.language),
             config.prompts.max_record_seconds,
             config.prompts.record_silence_seconds,
@@ -188,12 +189,16 @@ def build(
         # Into the store's next pipeline: no round trip of its own on a call's path.
         store.log_fact(fact.kind, fact.data, clock())
 
-    # Prometheus metrics (wallboard.metrics), GET /metrics on the admin API's port.
+    # Prometheus metrics (wallboard.metrics), GET /metrics on the admin API's port. One
+    # shared, cached supervision read for every scrape and wallboard (acd.adapters.supervision).
+    supervision = Supervision(client_redis, config.tenant)
     metrics = EngineMetrics(
         config.queues,
-        router.snapshot,
+        supervision.view,
         client=client_redis,
         tenant=config.tenant,
+        phones=supervision.phones,
+        pause=supervision.pause,
         targets=service_level_targets(config),
         clock=clock,
     )
@@ -203,7 +208,7 @@ def build(
     # The wallboard (/wallboard) on the same server: figures need one of the API tokens.
     live = LiveConfig(config)
     live.follow(metrics.reconfigure)
-    http.app.register_blueprint(wallboard_blueprint(live, client_redis, router.snapshot, clock))
+    http.app.register_blueprint(wallboard_blueprint(live, client_redis, supervision.view, clock))
     http.app.register_blueprint(metrics.blueprint())
     hours = HoursWatcher(HoursStore(client_redis, config.tenant, clock), runner)
     runner.observers.append(hours)  # the feature code's emergency fact -> Redis

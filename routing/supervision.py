@@ -71,7 +71,9 @@ class SupervisionView:
     queues: Mapping[str, QueueSupervision]
 
 
-def _view(agents: dict[str, AgentSupervision], queues: dict[str, QueueSupervision]) -> SupervisionView:
+def _view(
+    agents: dict[str, AgentSupervision], queues: dict[str, QueueSupervision]
+) -> SupervisionView:
     return SupervisionView(MappingProxyType(agents), MappingProxyType(queues))
 
 
@@ -167,7 +169,7 @@ class SupervisionReader:
                     view = _agent(row)
                     agents[view.id] = view  # SSCAN may return an agent twice
                 if int(cursor) == 0:
-                    return _view(agents, queues)
+                    return _view(dict(sorted(agents.items())), queues)
         except (TypeError, ValueError, IndexError) as exc:
             raise StoreError(f"supervision view: unexpected reply: {exc}") from exc
 

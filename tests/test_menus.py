@@ -4,6 +4,7 @@ the engine over TCP."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
@@ -11,13 +12,18 @@ import gevent
 import pytest
 import redis
 
+from acd.adapters.redis_store import RedisCallStore
 from acd.config import InvalidConfigError, parse_config
 from acd.config.entries import menu_book
 from acd.config.model import Config
+from acd.engine.effects import Api, Effect, Fact, Send
+from acd.engine.engine import Engine
+from acd.engine.events import DigitsCollected, EntryCall, TimerDue
 from acd.engine.menus import MENU_DIGITS_VARIABLE, MenuBook
 from freeswitch.media import Phrase, Playable, SoundFile
 from freeswitch.sim import AgentPhone
 from freeswitch.sim.events import SimEvent
+from routing.store import RedisRouter
 from tests.engine_harness import (
     Harness,
     Start,
@@ -221,7 +227,7 @@ def test_no_input_and_invalid_input_play_their_prompts_then_the_default_r_dtmf(
     acd: Harness,
 ) -> None:
     """retries: 2 -> no input, invalid, no input: three tries, then the default."""
-    unhook = acd.key_in("0703333333", ["", "7", ""])
+    unhook = acd.key_in("0703333333", ["", "*", ""])
     caller = acd.sim.place_call("0703333333", "7100")
     queued = acd.wait_fact("queued", contact=caller)
     unhook()
@@ -359,3 +365,114 @@ def test_caller_in_a_menu_when_the_engine_restarts_hears_that_menu_again_r_dtmf(
     restarted = acd.wait_fact("menu_chosen", contact=caller)
     assert (restarted.data["menu"], restarted.data["digits"]) == ("billing", "12")
     assert acd.runner.counters["engine_errors"] == 0
+
+
+# ------------------------------------------------------------------ the engine alone
+
+
+@pytest.fixture
+def engine(redis_client: redis.Redis, tenant: str) -> Engine:
+    """The engine core with real routing and records, no FreeSWITCH: events in, effects
+    out. The entry's welcome and the invoices prompt are missing from the catalogue."""
+
+    def resolve(prompt_id: str, language: str) -> Playable:
+        if prompt_id in ("welcome", "menu_invoices"):
+            raise LookupError(f"no prompt {prompt_id}")
+        return _prompt(prompt_id, language)
+
+    settings = replace(default_settings(), menus=menu_book(_config(), resolve))
+    return Engine(settings, RedisRouter(redis_client, tenant), RedisCallStore(redis_client, tenant))
+
+
+def _sent(effects: list[Effect]) -> list[str]:
+    out: list[str] = []
+    for effect in effects:
+        if isinstance(effect, Send):
+            out.append(str(effect.message))
+        elif isinstance(effect, Api):
+            out.append(effect.command.line)
+    return out
+
+
+def _arrive(engine: Engine, uuid: str) -> list[Effect]:
+    now = time.time()
+    return engine.handle(EntryCall(uuid, None, "7100", now, answered=False, arrival=now))
+
+
+def test_missing_prompts_are_skipped_and_the_menu_still_listens_r_dtmf(engine: Engine) -> None:
+    effects = _sent(_arrive(engine, "c-1"))
+    assert effects[0].startswith("uuid_answer c-1")  # parked unanswered: answered first
+    assert not any("welcome" in e for e in effects)
+    record = engine.store.get_call("c-1")
+    assert record is not None and record.state == "menu" and record.menu == "main"
+    now = time.time()
+    for keys in ("1", "1"):  # to invoices, whose prompt is missing
+        app = engine.store.get_call("c-1").menu_app  # type: ignore[union-attr]
+        effects = _sent(engine.handle(DigitsCollected("c-1", MENU_DIGITS_VARIABLE, keys, now, app)))
+    collect = [e for e in effects if "play_and_get_digits" in e]
+    assert len(collect) == 1 and "silence_stream://" in collect[0]
+
+
+def test_a_stale_collection_is_ignored_and_no_key_reaches_a_command_r_dtmf(
+    engine: Engine,
+) -> None:
+    _arrive(engine, "c-2")
+    now = time.time()
+    stale = DigitsCollected("c-2", MENU_DIGITS_VARIABLE, "2", now, "another-collection")
+    assert engine.handle(stale) == []
+    record = engine.store.get_call("c-2")
+    assert record is not None and record.menu == "main" and record.tries == 0
+    # A key that is no choice: the configured invalid prompt, then the menu again.
+    effects = engine.handle(DigitsCollected("c-2", MENU_DIGITS_VARIABLE, "5", now, record.menu_app))
+    sent = _sent(effects)
+    assert len(sent) == 2
+    assert "phrase:menu_invalid" in sent[0] and "play_and_get_digits" in sent[1]
+    assert [f.data["why"] for f in effects if isinstance(f, Fact) and f.kind == "menu_retry"] == [
+        "invalid"
+    ]
+
+
+def test_guard_timer_counts_as_no_input_restart_asks_the_same_menu_again_r_dtmf(
+    engine: Engine,
+) -> None:
+    _arrive(engine, "c-3")
+    now = time.time()
+    record = engine.store.get_call("c-3")
+    assert record is not None
+    engine.handle(DigitsCollected("c-3", MENU_DIGITS_VARIABLE, "1", now, record.menu_app))
+    guard = _sent(engine.handle(TimerDue("c-3", "menu", now)))
+    assert guard[0].startswith("uuid_break c-3")  # the stuck collection is stopped
+    assert engine.store.get_call("c-3").tries == 1  # type: ignore[union-attr]
+    restart = _sent(engine.handle(TimerDue("c-3", "menu_restart", now)))
+    assert not any(e.startswith("uuid_break") for e in restart)  # would cut the new prompt
+    assert any("menus/billing.wav" in e for e in restart)
+    record = engine.store.get_call("c-3")
+    assert record is not None and (record.menu, record.tries) == ("billing", 0)
+
+
+def test_unknown_entry_and_a_second_park_r_welcome(engine: Engine) -> None:
+    now = time.time()
+    refused = engine.handle(EntryCall("c-4", "nowhere", None, now, answered=True, arrival=now))
+    assert [f.data for f in refused if isinstance(f, Fact)] == [
+        {"contact": "c-4", "reason": "unknown-entry"}
+    ]
+    assert engine.store.get_call("c-4") is None
+    _arrive(engine, "c-5")
+    assert _arrive(engine, "c-5") == []  # parked again: already ours
+
+
+def test_a_menu_removed_by_a_reload_sends_its_callers_to_the_entry_menu(engine: Engine) -> None:
+    """R-LIVECONF: no caller is stuck on a menu the new configuration no longer has."""
+    _arrive(engine, "c-6")
+    now = time.time()
+    record = engine.store.get_call("c-6")
+    assert record is not None
+    engine.handle(DigitsCollected("c-6", MENU_DIGITS_VARIABLE, "1", now, record.menu_app))
+    book = engine.settings.menus
+    menus = {name: plan for name, plan in book.menus.items() if name != "billing"}
+    engine.settings = replace(engine.settings, menus=replace(book, menus=menus))
+    record = engine.store.get_call("c-6")
+    assert record is not None and record.menu == "billing"
+    effects = engine.handle(DigitsCollected("c-6", MENU_DIGITS_VARIABLE, "", now, record.menu_app))
+    assert [f.data["menu"] for f in effects if isinstance(f, Fact)] == ["main"]
+    assert engine.store.get_call("c-6").menu == "main"  # type: ignore[union-attr]

@@ -105,7 +105,7 @@ def test_a_prompt_recorded_from_a_phone_is_kept_R_PROMPTS(
     in the prompt directory and its manifest."""
     prompts = tmp_path / "prompts"
     text = config_yaml(lab, redis_server.url, tenant) + (
-        f"prompts:\n  directory: {prompts}\n  admin_pin: '7391'\n"
+        f"admin: {{pin: '7391'}}\nprompts:\n  directory: {prompts}\n"
         "  record_codes: {'1': {prompt: emergency}}\n"
     )
     acd = Acd(app=None)  # type: ignore[arg-type]  # set just below, observers need it

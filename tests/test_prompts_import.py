@@ -276,33 +276,33 @@ def test_check_config_lists_prompts_missing_in_each_language_R_PROMPTS(tmp_path:
         {
             "prompts": {"directory": str(store)},
             "queues": {"q": {"code": "1"}},
-            "messages": ["whisper", "meeting"],
+            "messages": ["whisper", "kick-off"],
         }
     )
-    # own-greeting and meeting: nowhere (no shipped prompt has these ids); whisper: shipped
+    # own-greeting and kick-off: nowhere (no shipped prompt has these ids); whisper: shipped
     # in both languages. Other sections (calendars, entries, menus) name prompts of their
     # own: only ours are compared.
     ours = ("(named at welcome)", "(named at messages")
     assert [ln for ln in missing_lines(config) if ln.endswith(ours[0]) or ours[1] in ln] == [
         "missing prompt 'own-greeting' in sv (named at welcome)",
         "missing prompt 'own-greeting' in en (named at welcome)",
-        "missing prompt 'meeting' in sv (named at messages[1])",
-        "missing prompt 'meeting' in en (named at messages[1])",
+        "missing prompt 'kick-off' in sv (named at messages[1])",
+        "missing prompt 'kick-off' in en (named at messages[1])",
     ]
     source = _make(tmp_path, "wav")
-    for language, prompt_id in (("sv", "own-greeting"), ("en", "own-greeting"), ("en", "meeting")):
+    for language, prompt_id in (("sv", "own-greeting"), ("en", "own-greeting"), ("en", "kick-off")):
         argv = ["import", str(source), "--lang", language, "--id", prompt_id]
         assert _run(*argv, "--directory", str(store)) == 0
 
     lines = summary(config, "acd.yaml")
     assert [
-        ln for ln in lines if "warning" in ln and ("meeting" in ln or "own-greeting" in ln)
-    ] == ["  warning: missing prompt 'meeting' in sv (named at messages[1])"]
+        ln for ln in lines if "warning" in ln and ("kick-off" in ln or "own-greeting" in ln)
+    ] == ["  warning: missing prompt 'kick-off' in sv (named at messages[1])"]
 
 
 def test_record_codes_are_not_references_of_played_prompts(tmp_path: Path) -> None:
     config = parse_config(
-        f"prompts: {{directory: {tmp_path}, admin_pin: '1234',"
+        f"admin: {{pin: '1234'}}\nprompts: {{directory: {tmp_path},"
         " record_codes: {'1': {prompt: recorded-only}}}\nqueues: {q: {code: 1}}\n"
     )
     assert not [line for line in missing_lines(config) if "recorded-only" in line]

@@ -298,10 +298,10 @@ def test_first_match_in_order_once_per_caller_and_after_r_rules() -> None:
         ],
     )
     assert first_match(rules, situation(case_type="vip")) is rules[1]
-    assert first_match(rules, situation(case_type="vip"), fired=["support#2"]) is rules[2]
+    assert first_match(rules, situation(case_type="vip"), fired=[rules[1].key]) is rules[2]
     assert first_match(rules, situation(waited=59.9)) is rules[2]
     assert first_match(rules, situation(waited=60.0)) is rules[0]
-    assert first_match(rules, situation(waited=61), fired=[r.id for r in rules]) is None
+    assert first_match(rules, situation(waited=61), fired=[r.key for r in rules]) is None
 
 
 def test_next_check_at_each_after_and_while_live_r_rules() -> None:
@@ -314,13 +314,14 @@ def test_next_check_at_each_after_and_while_live_r_rules() -> None:
         ],
     )
     arrival = 1000.0
+    second = [rules[1].key]
     # ewt can change: checked again after the re-check interval; #1 at its after.
     assert next_check(rules, arrival, arrival, [], 10.0) == arrival + 10.0
-    assert next_check(rules, arrival, arrival, ["support#2"], 10.0) == arrival + 120.0
+    assert next_check(rules, arrival, arrival, second, 10.0) == arrival + 120.0
     # #1 and #3 do not depend on time: evaluated once, never again...
-    assert next_check(rules, arrival, arrival + 130, ["support#2"], 10.0) is None
+    assert next_check(rules, arrival, arrival + 130, second, 10.0) is None
     # ...unless another rule fired instead of them (one rule per evaluation).
-    assert next_check(rules, arrival, arrival + 130, ["support#2"], 10.0, fired_now=True) == (
+    assert next_check(rules, arrival, arrival + 130, second, 10.0, fired_now=True) == (
         arrival + 140
     )
 
@@ -569,3 +570,13 @@ def test_check_config_says_for_which_case_types_the_wait_is_not_told_r_ewt() -> 
     )
     lines = summary(parse_config(text), "f.yaml")
     assert "announcements every 30 s: position+ewt (not for case type invoice)," in lines[1]
+
+
+def test_a_fired_rule_is_known_by_its_content_across_a_reload_r_liveconf() -> None:
+    """The fired list holds id and content: after a reload that changes rule #1, the new
+    #1 has not fired for a waiting caller; an unchanged rule keeps its key."""
+    before = compiled("support", [{"then": {"message": "a"}}, {"then": {"message": "b"}}])
+    after = compiled("support", [{"then": {"message": "c"}}, {"then": {"message": "b"}}])
+    assert before[0].id == after[0].id and before[0].key != after[0].key
+    assert before[1].key == after[1].key
+    assert first_match(after, situation(), fired=[before[0].key]) is after[0]

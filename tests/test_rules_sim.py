@@ -12,6 +12,8 @@ from pydantic import TypeAdapter
 
 from acd.adapters.queue_load import RedisQueueLoad
 from acd.config.rules import Rules, compile_rules
+from acd.engine.calendar import Calendars, CalendarSpec, weekly_from
+from acd.engine.hours import HoursSettings
 from acd.engine.rule_flow import QueueLoad, SnapshotLoad
 from acd.engine.rules import RuleBook
 from freeswitch.media import Playable, SoundFile
@@ -366,3 +368,90 @@ def test_message_on_a_figure_waits_for_the_music_then_breaks_it_r_rules(start: S
     message = next(i for i, line in enumerate(lines) if "nobody.wav" in line)
     assert "uuid_break" in lines[message - 1]
     assert "local_stream://moh" in lines[message + 1]
+
+
+def test_message_at_arrival_answers_an_unanswered_caller_first_r_rules(start: Start) -> None:
+    """Sales parks its callers unanswered (ringback); a message needs media: the engine
+    answers, plays the message, and the caller then hears hold music, not ringback."""
+    acd, _ = start_with_rules(start, {"sales": [{"then": {"message": "hello"}}]})
+    caller = acd.sim.place_call("0701000001", SALES)
+    acd.wait_fact("queued", contact=caller)
+    assert acd.wait_fact("rule_fired", contact=caller).data["action"] == "message"
+    assert acd.wait(
+        lambda: any("local_stream://moh" in c for c in acd.commands(f"api uuid_broadcast {caller}"))
+    )
+    sent = [c for c in acd.commands("api uuid_") if caller in c]
+    answer = next(i for i, c in enumerate(sent) if c.startswith("api uuid_answer"))
+    hello = next(i for i, c in enumerate(sent) if "/srv/prompts/en/hello.wav" in c)
+    music = next(i for i, c in enumerate(sent) if "local_stream://moh" in c)
+    assert answer < hello < music
+    assert not any("tone_stream" in c for c in sent)  # no ringback once answered
+    assert waiting_in(acd, caller) == "sales"
+
+
+def test_hangup_at_arrival_on_weekdays_never_queues_r_rules(start: Start) -> None:
+    """Every weekday listed (the time condition read live): the caller hears the prompt
+    and is hung up without ever being queued."""
+    week = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    acd, _ = start_with_rules(
+        start, {"support": [{"when": {"weekdays": week}, "then": {"hangup": "closed"}}]}
+    )
+    caller = acd.sim.place_call("0701000001", SUPPORT)
+    acd.wait_fact("rule_fired", contact=caller)
+    assert acd.wait(lambda: caller not in acd.sim.channels)
+    assert acd.kinds("queued") == [] and waiting_in(acd, caller) is None
+    assert any("/srv/prompts/sv/closed.wav" in s for s in acd.requests_to(caller))
+
+
+def test_calendar_state_condition_reads_the_engines_calendars_r_rules(start: Start) -> None:
+    """Rule conditions ask the configured calendars (with the admin API's exceptions):
+    "always" is open, so rule #1 does not fire; "never" is closed, so #2 sends the caller
+    to voicemail. The queue itself has no calendar, so the closed-hours flow stays out."""
+    always = CalendarSpec(
+        "always", weekly=weekly_from({d: ((0, 1440),) for d in range(7)}), holidays=None
+    )
+    never = CalendarSpec("never", weekly=weekly_from({}), holidays=None)
+    hours = HoursSettings(
+        calendars=Calendars({"always": always, "never": never}), queues={}, prompt=prompt_file
+    )
+    acd, _ = start_with_rules(
+        start,
+        {
+            "support": [
+                {
+                    "when": {"calendar": "always", "calendar_state": ["closed"]},
+                    "then": {"hangup": True},
+                },
+                {
+                    "when": {"calendar": "never", "calendar_state": ["closed", "holiday"]},
+                    "then": {"voicemail": "4000"},
+                },
+            ]
+        },
+        settings=replace(default_settings(), hours=hours),
+    )
+    caller = acd.sim.place_call("0701000001", SUPPORT)
+    assert acd.wait_fact("rule_fired", contact=caller).data["rule"] == "support#2"
+    assert acd.wait(
+        lambda: f"api uuid_transfer {caller} acd-voicemail-4000 XML acd" in acd.commands("api")
+    )
+    assert acd.kinds("queued") == []
+
+
+def test_overflow_at_arrival_then_the_new_queues_rules_apply_r_overflow(start: Start) -> None:
+    """Overflowed at arrival from support to sales, the caller meets sales' rules at once
+    (here: its number is sent to voicemail)."""
+    acd, _ = start_with_rules(
+        start,
+        {
+            "support": [{"then": {"overflow": "sales"}}],
+            "sales": [
+                {"when": {"caller": {"numbers": ["0701000001"]}}, "then": {"voicemail": "4000"}}
+            ],
+        },
+    )
+    caller = acd.sim.place_call("0701000001", SUPPORT)
+    acd.wait_fact("overflowed", contact=caller)
+    assert acd.wait_fact("rule_fired", 2, contact=caller).data["rule"] == "sales#1"
+    assert acd.wait(lambda: caller not in acd.sim.channels)
+    assert waiting_in(acd, caller) is None

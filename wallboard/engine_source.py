@@ -1,4 +1,5 @@
-"""Figures from the engine directly: live state from routing's snapshot, today's counts
+"""Figures from the engine directly: live state from routing's supervision view
+(:mod:`routing.supervision`), today's counts
 accumulated from the engine's events stream ``acd:{tenant}:events`` (docs/ENGINE.md).
 
 Every engine process writes the one stream, so every wallboard reading it counts the same:
@@ -18,6 +19,7 @@ import redis
 
 from routing.api import AgentView, RouterState
 from routing.errors import RoutingError
+from routing.supervision import AgentSupervision, SupervisionView, as_view
 from wallboard import metrics
 from wallboard.facts import FactFold, decode_entry, events_key
 from wallboard.figures import (
@@ -173,7 +175,7 @@ class EventsReader:
         return self._day.agent_changed.get(agent)
 
 
-def agent_state(view: AgentView) -> AgentState | None:
+def agent_state(view: AgentView | AgentSupervision) -> AgentState | None:
     """The board's state of a routing agent (:func:`wallboard.metrics.agent_state`, the
     metrics' rule); None when logged out."""
     found = metrics.agent_state(view)
@@ -185,14 +187,16 @@ def agent_state(view: AgentView) -> AgentState | None:
 
 class EngineSource:
     """:class:`wallboard.figures.FiguresSource` over the engine: ``snapshot`` returns
-    routing's state (``RedisRouter.snapshot``), ``events`` today's counts."""
+    routing's supervision view (a shared cached reader in the engine:
+    ``acd.adapters.supervision``; a full ``RouterState`` is accepted too), ``events``
+    today's counts."""
 
     name = "engine"
 
     def __init__(
         self,
         settings: BoardSettings,
-        snapshot: Callable[[], RouterState],
+        snapshot: Callable[[], RouterState | SupervisionView],
         events: EventsReader,
         clock: Callable[[], float] = time.time,
         history: History | None = None,
@@ -206,34 +210,32 @@ class EngineSource:
 
     def board(self) -> Board:
         try:
-            state = self.snapshot()
+            state = as_view(self.snapshot())
         except (RoutingError, redis.RedisError) as exc:
             raise SourceUnavailableError(f"routing state: {exc}") from None
         self.events.update()
         now = self.clock()
         return Board(now, self.name, self._queues(state, now), self._agents(state, now))
 
-    def _queues(self, state: RouterState, now: float) -> tuple[QueueFigures, ...]:
+    def _queues(self, state: SupervisionView, now: float) -> tuple[QueueFigures, ...]:
         out: list[QueueFigures] = []
         for setup in self.settings.queues:
             # A caller waits until an agent answers: an offer still ringing counts.
-            arrivals = [
-                c.arrival
-                for c in state.contacts.values()
-                if c.queue == setup.name and c.state in ("waiting", "reserved")
-            ]
+            load = state.queues.get(setup.name)
+            waiting = 0 if load is None else load.waiting
+            oldest = None if load is None else load.oldest
             counts = {s: 0 for s in ("free", "busy", "wrap_up", "paused")}
             for view in state.agents.values():
                 found = agent_state(view)
                 if found is not None and setup.name in view.queues:
                     counts[found] += 1
             today = self.events.today(setup.name)
-            series = self.history.add(setup.name, Point(now, len(arrivals), today.service_level))
+            series = self.history.add(setup.name, Point(now, waiting, today.service_level))
             out.append(
                 queue_figures(
                     setup,
-                    waiting=len(arrivals),
-                    longest_wait=max(0.0, now - min(arrivals)) if arrivals else None,
+                    waiting=waiting,
+                    longest_wait=None if oldest is None else max(0.0, now - oldest),
                     today=today,
                     agents=AgentCounts(**counts),
                     series=series,
@@ -241,7 +243,7 @@ class EngineSource:
             )
         return tuple(out)
 
-    def _agents(self, state: RouterState, now: float) -> tuple[AgentFigure, ...]:
+    def _agents(self, state: SupervisionView, now: float) -> tuple[AgentFigure, ...]:
         shown = {q.name for q in self.settings.queues}
         out: list[AgentFigure] = []
         for agent_id in sorted(state.agents):
@@ -262,7 +264,7 @@ class EngineSource:
             )
         return tuple(out)
 
-    def _seconds(self, agent: str, view: AgentView, found: AgentState, now: float) -> float:
+    def _seconds(self, agent: str, view: AgentSupervision, found: AgentState, now: float) -> float:
         """Time in state: a free agent has been idle since ``idle_since``; otherwise since
         the agent's last state-changing fact, or since this board first saw the state."""
         previous = self._seen.get(agent)

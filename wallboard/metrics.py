@@ -28,8 +28,9 @@ one, so tests and several engines in one process do not clash). Two kinds of fig
   ====================================================  ==========================================
 
 * **Read from Redis at scrape time** through ``state_provider`` (a callable returning the
-  routing's :class:`routing.api.RouterState`), so every engine process reports the same
-  values (aggregate them with ``max``):
+  routing's :class:`routing.supervision.SupervisionView`, or a full
+  :class:`routing.api.RouterState`), so every engine process reports the same values
+  (aggregate them with ``max``):
 
   ====================================================  ==========================================
   ``acd_queue_waiting_contacts{queue}``                 contacts of the queue not yet answered
@@ -80,6 +81,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from routing.api import AgentView, RouterState
+from routing.supervision import AgentSupervision, SupervisionView, as_view
 from wallboard.facts import FactFold, text
 from wallboard.service_level import DEFAULT_RULE, ServiceLevelTarget, ratio
 
@@ -109,12 +111,18 @@ DEFAULT_WINDOW: Final = 3600.0
 #: Most answered/abandoned calls kept for the rolling service level (memory bound).
 MAX_WINDOW_ENTRIES: Final = 200_000
 
-StateProvider = Callable[[], RouterState]
+StateProvider = Callable[[], RouterState | SupervisionView]
+#: Called now and then while a scrape converts thousands of agents (e.g. ``gevent.sleep(0)``
+#: so a cooperative engine's calls run in between).
+Pause = Callable[[], None]
+#: Agents converted between two checks of the time spent (``Pause`` after ~2 ms).
+PAUSE_EVERY: Final = 200
+PAUSE_AFTER: Final = 0.002
 #: agent id -> (state as :func:`agent_state` names it, since epoch seconds).
 SinceProvider = Callable[[], Mapping[str, tuple[str, float]]]
 
 
-def agent_state(view: AgentView) -> str:
+def agent_state(view: AgentView | AgentSupervision) -> str:
     """``free``, ``busy``, ``wrap_up``, ``paused`` or ``logged_out`` for a routing agent
     (rules in the module docstring)."""
     if view.presence == "logged_out":
@@ -150,7 +158,9 @@ class AcdMetrics:
     scrape for the Redis-read gauges; ``since_provider`` (optional) gives each agent's
     current state and since when, for ``acd_agent_state_seconds`` (without it, or when it
     disagrees with routing, a free agent's ``idle_since`` is used and other states have no
-    time). Raises ``ValueError`` for a negative or non-finite window.
+    time). ``pause`` (optional) is called every few hundred agents once a scrape has
+    run for ~2 ms (a cooperative engine yields there). Raises ``ValueError`` for a
+    negative or non-finite window.
     """
 
     def __init__(
@@ -163,6 +173,7 @@ class AcdMetrics:
         clock: Callable[[], float] = time.time,
         state_provider: StateProvider | None = None,
         since_provider: SinceProvider | None = None,
+        pause: Pause | None = None,
     ) -> None:
         if isinstance(window, bool) or not isinstance(window, int | float):
             raise ValueError(f"window must be a number of seconds, got {window!r}")
@@ -246,7 +257,7 @@ class AcdMetrics:
             self._touch(queue)
         reg.register(_ServiceLevelCollector(self))
         if state_provider is not None:
-            reg.register(_StateCollector(self, state_provider, since_provider))
+            reg.register(_StateCollector(self, state_provider, since_provider, pause))
 
     def target(self, queue: str) -> ServiceLevelTarget:
         """The queue's service-level rule."""
@@ -372,24 +383,29 @@ class _ServiceLevelCollector(Collector):
 
 
 class _StateCollector(Collector):
-    """The Redis-read gauges, computed from one routing snapshot per scrape."""
+    """The Redis-read gauges, computed from one supervision view per scrape."""
 
     def __init__(
-        self, metrics: AcdMetrics, state: StateProvider, since: SinceProvider | None
+        self,
+        metrics: AcdMetrics,
+        state: StateProvider,
+        since: SinceProvider | None,
+        pause: Pause | None = None,
     ) -> None:
         self.metrics = metrics
         self.state = state
         self.since = since
+        self.pause = pause
 
     def describe(self) -> Iterable[Metric]:
         return list(_state_families(self.metrics.queues))
 
     def collect(self) -> Iterable[Metric]:
         try:
-            snapshot = self.state()
+            view = as_view(self.state())
             since = self.since() if self.since is not None else {}
             now = self.metrics.clock()
-            return list(_state_families(self.metrics.queues, snapshot, since, now))
+            return list(_state_families(self.metrics.queues, view, since, now, self.pause))
         except Exception as exc:  # noqa: BLE001 - Redis down during a scrape: log, count
             self.metrics.errors.labels(stage="scrape").inc()
             _log.warning("wallboard.metrics_scrape_failed", error=str(exc))
@@ -398,9 +414,10 @@ class _StateCollector(Collector):
 
 def _state_families(
     queues: Iterable[str],
-    snapshot: RouterState | None = None,
+    view: SupervisionView | None = None,
     since: Mapping[str, tuple[str, float]] | None = None,
     now: float = 0.0,
+    pause: Pause | None = None,
 ) -> Iterator[Metric]:
     waiting = GaugeMetricFamily(
         "acd_queue_waiting_contacts",
@@ -421,31 +438,37 @@ def _state_families(
     seconds = GaugeMetricFamily(
         "acd_agent_state_seconds", "Seconds the agent has been in its state.", labels=["agent"]
     )
-    if snapshot is not None:
-        names = set(queues) | set(snapshot.waiting)
-        oldest: dict[str, list[float]] = {}
-        for contact in snapshot.contacts.values():
-            names.add(contact.queue)
-            if contact.state in ("waiting", "reserved"):
-                oldest.setdefault(contact.queue, []).append(contact.arrival)
+    if view is not None:
+        names = set(queues) | set(view.queues)
         counts = {(q, s): 0 for q in names for s in AGENT_STATES}
-        for view in snapshot.agents.values():
-            state = agent_state(view)
+        known = since or {}
+        slice_start = time.perf_counter()
+        for done, agent in enumerate(view.agents.values(), 1):
+            state = agent_state(agent)
             for name in ALL_AGENT_STATES:
-                agent_state_family.add_metric([view.id, name], 1.0 if name == state else 0.0)
+                agent_state_family.add_metric([agent.id, name], 1.0 if name == state else 0.0)
+            # A scrape of thousands of agents must not hold a cooperative engine.
+            if (
+                pause is not None
+                and done % PAUSE_EVERY == 0
+                and time.perf_counter() - slice_start > PAUSE_AFTER
+            ):
+                pause()
+                slice_start = time.perf_counter()
             if state == "logged_out":
                 continue
-            for queue in view.queues:
+            for queue in agent.queues:
                 counts[(queue, state)] = counts.get((queue, state), 0) + 1
-            started = (since or {}).get(view.id)
+            started = known.get(agent.id)
             if started is not None and started[0] == state:
-                seconds.add_metric([view.id], max(0.0, now - started[1]))
+                seconds.add_metric([agent.id], max(0.0, now - started[1]))
             elif state == "free":
-                seconds.add_metric([view.id], max(0.0, now - view.idle_since))
+                seconds.add_metric([agent.id], max(0.0, now - agent.idle_since))
         for queue in sorted(names | {q for q, _ in counts}):
-            arrivals = oldest.get(queue, [])
-            waiting.add_metric([queue], float(len(arrivals)))
-            longest.add_metric([queue], max(0.0, now - min(arrivals)) if arrivals else 0.0)
+            load = view.queues.get(queue)
+            oldest = None if load is None else load.oldest
+            waiting.add_metric([queue], 0.0 if load is None else float(load.waiting))
+            longest.add_metric([queue], 0.0 if oldest is None else max(0.0, now - oldest))
         for (queue, state), count in sorted(counts.items()):
             by_state.add_metric([queue, state], float(count))
     yield from (waiting, longest, by_state, agent_state_family, seconds)

@@ -45,7 +45,6 @@ from acd.engine.calendar import CalendarException, Calendars, format_interval, p
 from acd.engine.effects import Fact
 from acd.engine.events import HoursChanged
 from acd.engine.hours import HoursSettings, PromptResolver, QueueHours
-from acd.engine.policy import hash_pin
 from acd.errors import ACDError
 from acd.prompts import PromptCatalogue
 from freeswitch.media import Playable
@@ -61,7 +60,7 @@ Clock = Callable[[], float]
 
 def hours_settings(config: Config, prompt: PromptResolver) -> HoursSettings:
     """The engine's calendars and closed actions from ``config``; the admin feature
-    code's PIN is ``emergency.pin`` or else ``prompts.admin_pin`` (the admin's PIN)."""
+    code's PIN is ``admin.pin`` (:mod:`acd.config.admin`)."""
     calendars = Calendars({name: cal.spec(name) for name, cal in config.calendars.items()})
     queues = {
         name: QueueHours(q.calendar, (q.closed or ClosedSettings()).action())
@@ -69,17 +68,12 @@ def hours_settings(config: Config, prompt: PromptResolver) -> HoursSettings:
         if q.calendar is not None
     }
     emergency = config.emergency or EmergencySettings()
-    digest = hash_pin(emergency.pin) if emergency.pin is not None else emergency.pin_sha256
-    prompts = getattr(config, "prompts", None)
-    if digest is None and prompts is not None:
-        pin = getattr(prompts, "admin_pin", None)
-        digest = hash_pin(pin) if pin is not None else getattr(prompts, "admin_pin_sha256", None)
     return HoursSettings(
         calendars=calendars,
         queues=queues,
         prompt=prompt,
         language=config.language,
-        admin_pin_sha256=digest,
+        admin_pin_sha256=config.admin.pin_digest(),
         emergency_prompt=emergency.prompt,
     )
 

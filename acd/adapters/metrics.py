@@ -22,6 +22,7 @@ from acd.engine.effects import Fact
 from acd.engine.records import AgentRecord
 from routing.api import RouterState
 from routing.keys import prefix
+from routing.supervision import SupervisionView
 from wallboard.alerts import QueueLimits, alert_rules_yaml
 from wallboard.metrics import AcdMetrics
 from wallboard.service_level import ServiceLevelTarget
@@ -95,9 +96,13 @@ def phone_states(client: redis.Redis, tenant: str) -> dict[str, tuple[str, float
 class EngineMetrics:
     """:class:`wallboard.metrics.AcdMetrics` fed by one engine.
 
-    ``queues``: the configured queue names; ``snapshot``: the routing's
-    ``RedisRouter.snapshot`` (read at each scrape); ``client``/``tenant``: the Redis with
-    the phone records (time in state; None leaves it to routing's ``idle_since``);
+    ``queues``: the configured queue names; ``snapshot``: routing's supervision view (the
+    engine passes its shared cached read, :class:`acd.adapters.supervision.Supervision`;
+    a ``RedisRouter.snapshot`` works too, at a far higher cost) called at each scrape;
+    ``phones``: agent id -> (state, since), the shared cached read too, else read from
+    ``client``/``tenant``: the Redis with the phone records (time in state; neither
+    leaves it to routing's ``idle_since``); ``pause``: called now and then while a scrape
+    converts thousands of agents (``gevent.sleep(0)`` in the engine);
     ``targets``: queue -> service-level rule (:func:`service_level_targets`; default 20 s
     target, 5 s short abandons); ``clock`` epoch seconds. The instance is the runner's
     observer (``Callable[[Fact], object]``)."""
@@ -105,16 +110,20 @@ class EngineMetrics:
     def __init__(
         self,
         queues: Iterable[str],
-        snapshot: Callable[[], RouterState],
+        snapshot: Callable[[], RouterState | SupervisionView],
         *,
         client: redis.Redis | None = None,
         tenant: str = "",
+        phones: Callable[[], Mapping[str, tuple[str, float]]] | None = None,
+        pause: Callable[[], None] | None = None,
         targets: Mapping[str, ServiceLevelTarget] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.clock = clock
 
         def since() -> Mapping[str, tuple[str, float]]:
+            if phones is not None:
+                return phones()
             return {} if client is None else phone_states(client, tenant)
 
         self.metrics = AcdMetrics(
@@ -123,6 +132,7 @@ class EngineMetrics:
             clock=clock,
             state_provider=snapshot,
             since_provider=since,
+            pause=pause,
         )
 
     def reconfigure(self, config: Config) -> None:

@@ -340,7 +340,8 @@ class Runner:
                 _log.debug("acd.command_refused", command=what, reply=text.strip()[:200])
 
     def _observe(self, fact: Fact) -> None:
-        if fact.kind == "caller_refused" and fact.data.get("reason") != "unknown-queue":
+        permanent = ("unknown-queue", "unknown-entry")  # refused for good: nothing to retry
+        if fact.kind == "caller_refused" and fact.data.get("reason") not in permanent:
             self._retry_adoption()
         for observer in self.observers:
             try:

@@ -16,6 +16,7 @@ from acd.adapters.metrics import service_level_targets
 from acd.config import Config
 from acd.config.supervision import Thresholds as ConfigThresholds
 from routing.api import RouterState
+from routing.supervision import SupervisionView
 from wallboard.engine_source import EngineSource, EventsReader
 from wallboard.figures import Band, BoardSettings, FiguresSource, QueueSetup, Thresholds
 from wallboard.prometheus_source import PrometheusSource
@@ -53,14 +54,15 @@ def board_settings(config: Config) -> BoardSettings:
 def wallboard_blueprint(
     config: Config | LiveConfig,
     client: redis.Redis,
-    snapshot: Callable[[], RouterState],
+    snapshot: Callable[[], RouterState | SupervisionView],
     clock: Callable[[], float] = time.time,
 ) -> Blueprint:
     """``/wallboard`` for the engine's HTTP server (``AdminApi.app.register_blueprint``).
 
     Figures come from Prometheus when ``wallboard.prometheus_url`` is set, else from
-    ``snapshot`` (routing's state) and the events stream in ``client``. The figures need
-    one of ``http.tokens`` (any role), as a Bearer header or ``?token=``. Given a
+    ``snapshot`` (routing's supervision view: the engine's shared cached read,
+    :class:`acd.adapters.supervision.Supervision`) and the events stream in ``client``.
+    The figures need one of ``http.tokens`` (any role), as a Bearer header or ``?token=``. Given a
     :class:`LiveConfig`, the queues, thresholds and tokens follow its reloads (R-LIVECONF)."""
     live = config if isinstance(config, LiveConfig) else LiveConfig(config)
 

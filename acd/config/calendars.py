@@ -14,7 +14,7 @@ Example (times are the calendar's local wall clock, ``HH:MM-HH:MM``)::
         messages:
           - {prompt: meeting, weekly: {tue: ["09:00-10:00"]}}
           - {prompt: christmas, from: 2027-12-20, to: 2028-01-06}
-    emergency: {prompt: emergency, pin: "7391"}
+    emergency: {prompt: emergency}     # *26 on, *27 off, after the admin PIN (admin.pin)
     queues:
       support:
         code: 1
@@ -38,8 +38,6 @@ from acd.config.types import (
     FrozenMap,
     List,
     PromptId,
-    TextDigits,
-    digits_check,
     text_check,
 )
 from acd.engine.calendar import (
@@ -297,13 +295,10 @@ class ClosedSettings(Frozen):
 
 
 class EmergencySettings(Frozen):
-    """The emergency message's admin feature code (R-TIMEDMSG): ``prompt`` is what it
-    switches on; ``pin`` (digits, or ``pin_sha256``) is asked before; neither: no
-    feature code (the admin API still works)."""
+    """The emergency message (R-TIMEDMSG): ``prompt`` is what the admin feature code
+    ``*26`` switches on (after the admin PIN, ``admin.pin``: :mod:`acd.config.admin`)."""
 
     prompt: PromptId = "emergency"
-    pin: Annotated[str, TextDigits, digits_check(4, 12, "the admin PIN")] | None = None
-    pin_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
 __all__ = [

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
+from acd.config.admin import AdminSettings, admin_problems
 from acd.config.agents import AgentId, AgentSettings, FeatureCodeSettings
 from acd.config.calendars import CalendarSettings, EmergencySettings
 from acd.config.endpoints import EslSettings, HttpSettings, RedisSettings
@@ -54,7 +55,9 @@ class Config(Frozen):
     calendars: FrozenMap[Name, CalendarSettings] = Field(default_factory=dict)
     """Opening hours, holidays, exceptions, timed messages (acd/config/calendars.py)."""
     emergency: EmergencySettings | None = None
-    """The emergency message's feature code (null: prompt ``emergency``, the admin PIN)."""
+    """The emergency message's prompt (null: ``emergency``)."""
+    admin: AdminSettings = AdminSettings()
+    """The admin PIN of the feature codes *25 (record) and *26/*27 (emergency message)."""
     prompts: PromptSettings = PromptSettings()
 
     @model_validator(mode="before")
@@ -181,6 +184,7 @@ def _cross_problems(config: Config) -> list[tuple[Loc, str]]:
             queue_ref((*here, "queues", index), name)
 
     problems += entry_problems(config)
+    problems += admin_problems(config)
     seen_tokens: dict[str, int] = {}
     seen_names: dict[str, int] = {}
     for index, token in enumerate(config.http.tokens):

@@ -26,9 +26,7 @@ LineMap = Mapping[Loc, int]
 """Line (1-based) where the value at each place starts."""
 
 # Values at these keys are secrets: a message never repeats them.
-_SECRET_KEYS = frozenset(
-    {"pin", "pin_sha256", "admin_pin", "admin_pin_sha256", "token", "password", "url"}
-)
+_SECRET_KEYS = frozenset({"pin", "pin_sha256", "token", "password", "url"})
 
 
 def format_path(loc: Sequence[str | int]) -> str:

@@ -31,6 +31,7 @@ entry's rule), ``message: <prompt id>`` (play, keep waiting), ``forward: "+46812
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import zoneinfo
@@ -402,6 +403,7 @@ def compile_rules(
             if rule.then.message is None or rule.then.overflow is None
             else str(rule.then.message),
             name=rule.name or "",
+            fingerprint=hashlib.sha256(rule.model_dump_json().encode()).hexdigest()[:12],
         )
         for index, rule in enumerate(rules, start=1)
     )

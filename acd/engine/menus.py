@@ -220,13 +220,14 @@ def _call_setup(record: CallRecord) -> list[Effect]:
     return effects
 
 
-def _ask(engine: Engine, record: CallRecord, now: float, *, prompt: bool = True) -> list[Effect]:
-    """Play the current menu's prompt (unless ``prompt`` is False) and collect digits."""
+def _ask(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
+    """Play the current menu's prompt and collect digits (``record.menu`` is configured:
+    callers check with :func:`_current` or name a validated target)."""
     book = engine.settings.menus
     menu = book.menus[record.menu]
     effects: list[Effect] = []
     collect_prompt: Playable = _QUIET
-    media = book.media(menu.prompt, record.language) if prompt else None
+    media = book.media(menu.prompt, record.language)
     if media is not None and menu.interruptible:
         collect_prompt = media
     elif media is not None:
@@ -256,6 +257,22 @@ def _ask(engine: Engine, record: CallRecord, now: float, *, prompt: bool = True)
     return effects
 
 
+def _current(engine: Engine, record: CallRecord) -> MenuPlan | None:
+    """The caller's menu; after a reload that removed it, its entry's menu from the
+    start; None if neither is configured any more (the caller is let go)."""
+    book = engine.settings.menus
+    menu = book.menus.get(record.menu)
+    if menu is not None:
+        return menu
+    entry = book.entries.get(record.entry)
+    menu = book.menus.get(entry.menu) if entry is not None else None
+    if menu is not None:
+        _log.warning("acd.menu_gone", contact=record.contact, menu=record.menu)
+        record.menu = menu.name
+        record.tries = 0
+    return menu
+
+
 # ---------------------------------------------------------------------------- digits
 
 
@@ -270,8 +287,8 @@ def digits_collected(engine: Engine, event: DigitsCollected) -> list[Effect]:
         return []  # another collection's end (cut by a restart, or a previous process's)
     record.state = call_transition(record.state, "digits")
     record.menu_app = ""
-    menu = engine.settings.menus.menus.get(record.menu)
-    if menu is None:  # the configuration changed under the call
+    menu = _current(engine, record)
+    if menu is None:
         return _leave(engine, record, None, event.at)
     if not event.digits:
         return _retry(engine, record, menu, "no_input", event.at)
@@ -407,7 +424,7 @@ def timer_due(engine: Engine, record: CallRecord, kind: str, now: float) -> list
         return []
     if record.menu_app == LEAVING:
         return [Api(commands.uuid_kill(record.contact, HangupCause.NORMAL_CLEARING))]
-    menu = engine.settings.menus.menus.get(record.menu)
+    menu = _current(engine, record)
     if menu is None:
         return _leave(engine, record, None, now)
     if kind == "menu_restart":

@@ -148,6 +148,7 @@ class ArrivalPlan:
     final: list[Effect] | None = None
     fired: list[str] = field(default_factory=list)
     deferred: bool = False
+    moved: bool = False  # overflowed to another queue, whose rules are tried once queued
 
 
 def _calendars(engine: Engine) -> CalendarStates | None:
@@ -210,7 +211,8 @@ def _leave(
 
 
 def before_arrival(engine: Engine, event: CallerParked) -> ArrivalPlan:
-    """Try the queue's rules due at arrival, up to the first needing figures."""
+    """Try the queue's rules due at arrival that need no figures, in order; the first
+    that holds fires (those needing figures wait for :func:`after_arrival`)."""
     plan = ArrivalPlan(event)
     rules = engine.settings.rules.queues.get(event.queue, ())
     situation = Situation(
@@ -237,7 +239,7 @@ def _fire_at_arrival(engine: Engine, plan: ArrivalPlan, rule: Rule) -> None:
     event = plan.event
     action = rule.action
     uuid = event.uuid
-    plan.fired.append(rule.id)
+    plan.fired.append(rule.key)
     _log.info("acd.rule_fired", contact=uuid, queue=event.queue, rule=rule.id)
     if isinstance(action, (Forward, Voicemail, Hangup)):
         plan.final = [
@@ -262,6 +264,7 @@ def _fire_at_arrival(engine: Engine, plan: ArrivalPlan, rule: Rule) -> None:
                 Fact("overflowed", {"contact": uuid, "queue": event.queue, "to": target})
             )
             plan.event = replace(event, queue=target)
+            plan.moved = True
     if prompt is not None:
         media = _media(engine, prompt, event.language)
         if media is not None:
@@ -274,8 +277,9 @@ def _fire_at_arrival(engine: Engine, plan: ArrivalPlan, rule: Rule) -> None:
 def after_arrival(
     engine: Engine, record: CallRecord, now: float, plan: ArrivalPlan
 ) -> list[Effect]:
-    """Once queued: evaluate now when figures were needed, else set the ``rules`` timer."""
-    if plan.deferred and not plan.fired and record.state == "queued":
+    """Once queued: try the rules now when one needs figures (and none fired) or the
+    caller was overflowed to another queue (that queue's rules); else set the timer."""
+    if (plan.moved or (plan.deferred and not plan.fired)) and record.state == "queued":
         return evaluate(engine, record, now, settled=False)
     return schedule(engine, record, now, fired_now=bool(plan.fired))
 
@@ -330,7 +334,7 @@ def evaluate(
     if isinstance(rule.action, Message) and not settled:
         return [SetTimer(record.contact, "rules", now + MEDIA_SETTLE)]
     _log.info("acd.rule_fired", contact=record.contact, queue=record.queue, rule=rule.id)
-    record.rules_fired = [*record.rules_fired, rule.id]
+    record.rules_fired = [*record.rules_fired, rule.key]
     engine.store.put_call(record)
     fact = _fact(rule, record.contact, record.queue)
     action = rule.action

@@ -243,9 +243,10 @@ Action = QueueAction | Overflow | Message | Forward | Voicemail | Hangup
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One rule. ``id`` names it for people and the fired list (``support#2``: the second
-    rule of queue support); ``after``: seconds of waiting before it applies (0: from
-    arrival on); ``message``: a prompt played before an overflow."""
+    """One rule. ``id`` names it for people (``support#2``: the second rule of queue
+    support); ``after``: seconds of waiting before it applies (0: from arrival on);
+    ``message``: a prompt played after an overflow; ``fingerprint``: a digest of its
+    settings (see :attr:`key`)."""
 
     id: str
     conditions: Conditions
@@ -253,6 +254,13 @@ class Rule:
     after: float = 0.0
     message: str | None = None
     name: str = ""
+    fingerprint: str = ""
+
+    @property
+    def key(self) -> str:
+        """What a caller's fired list holds: the id and a fingerprint of the rule's
+        content, so a reload that reorders or edits rules never mistakes one for another."""
+        return f"{self.id}:{self.fingerprint}" if self.fingerprint else self.id
 
     def needs_figures(self) -> bool:
         return self.conditions.needs_figures()
@@ -343,12 +351,13 @@ def due(rule: Rule, waited: float) -> bool:
 def first_match(
     rules: Sequence[Rule], situation: Situation, fired: Iterable[str] = ()
 ) -> Rule | None:
-    """The first rule in order that is due, has not fired and holds; None if none."""
+    """The first rule in order that is due, has not fired (``fired``: :attr:`Rule.key`
+    values) and holds; None if none."""
     done = set(fired)
     for rule in rules:
         if (
             due(rule, situation.waited)
-            and rule.id not in done
+            and rule.key not in done
             and holds(rule.conditions, situation)
         ):
             return rule
@@ -378,7 +387,7 @@ def next_check(
     waited = now - arrival
     times: list[float] = []
     for rule in rules:
-        if rule.id in done:
+        if rule.key in done:
             continue
         if not due(rule, waited):
             times.append(arrival + rule.after)
