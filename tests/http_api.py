@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,19 @@ TOKENS = (
 TELEPHONISTS = frozenset({"1001"})
 
 _SPEC = OpenAPI.from_dict(openapi_document())
+
+
+def validate_answer(
+    method: str, path: str, body: bytes | None, status: int, content: bytes
+) -> None:
+    """Check one answer against the OpenAPI document: ``status`` documented for the
+    operation of ``method`` ``path`` (a query string is allowed), ``content`` of its
+    schema. Raises openapi-core's ``ResponseValidationError`` (or a ``PathNotFound`` /
+    ``OperationNotFound`` for an undocumented route)."""
+    route, _, query = path.partition("?")
+    args = dict(urllib.parse.parse_qsl(query))
+    request = MockRequest("http://localhost", method.lower(), route, args=args, data=body)
+    _SPEC.validate_response(request, MockResponse(content, status_code=status))
 
 
 @dataclass
@@ -78,8 +92,7 @@ class Api:
     def validate(
         self, method: str, path: str, body: bytes | None, status: int, content: bytes
     ) -> None:
-        request = MockRequest("http://localhost", method.lower(), path, data=body)
-        _SPEC.validate_response(request, MockResponse(content, status_code=status))
+        validate_answer(method, path, body, status, content)
         self.checked.append((method, path, status))
 
     def post(self, path: str, token: str | None = ADMIN, body: bytes | object = None) -> Answer:

@@ -34,6 +34,7 @@ from acd.engine.policy import hash_pin
 from freeswitch.media import Playable, SoundFile
 from freeswitch.sim.events import SimEvent
 from tests.engine_harness import Harness, Start, default_settings
+from tests.http_api import validate_answer
 
 ANSWERED_CALLER = "7000"  # support (sv), answered
 ZONE = "America/New_York"  # not the machine's (UTC)
@@ -266,6 +267,7 @@ class Http:
                 return error.code, error.read()
 
         status, content = gevent.get_hub().threadpool.apply(send)
+        validate_answer(method, path, data, status, content)  # against the OpenAPI document
         return status, json.loads(content)
 
 

@@ -27,14 +27,11 @@ def _switched_on(text: str) -> str:
     ``support``."""
     lines, inside = [], False
     for line in text.splitlines():
-        if re.match(rf"# ({'|'.join(COMMENTED)}):", line):
-            inside = True
-            line = line[2:]
-        elif inside and line.startswith("#  "):
-            line = line[2:]
-        else:
-            inside = False
-        lines.append(line)
+        # A section's first line starts it; its nested lines follow, indented.
+        inside = bool(re.match(rf"# ({'|'.join(COMMENTED)}):", line)) or (
+            inside and line.startswith("#  ")
+        )
+        lines.append(line[2:] if inside else line)
     data = yaml.safe_load("\n".join(lines))
     for setting in re.findall(r"`((?:calendar|closed): [^`]+)`", text):
         data["queues"]["support"].update(yaml.safe_load(setting))

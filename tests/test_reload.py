@@ -29,6 +29,7 @@ from acd.engine.effects import Fact
 from acd.engine.events import AgentCommand
 from freeswitch.sim import AgentPhone, Simulator
 from freeswitch.sim.dialplan import SHIPPED_EXTENSIONS, Dialplan
+from tests.http_api import validate_answer
 from tests.test_engine_restart import EngineProcess, wait_until, write_config
 
 ADMIN = "reload-test-admin-token-0123"
@@ -121,16 +122,17 @@ class Live:
             headers={"Authorization": f"Bearer {token}"},
         )
 
-        def send() -> tuple[int, dict[str, Any]]:
+        def send() -> tuple[int, bytes]:
             try:
                 with urllib.request.urlopen(request, timeout=30) as reply:
-                    return int(reply.status), json.loads(reply.read())
+                    return int(reply.status), reply.read()
             except urllib.error.HTTPError as error:
-                return error.code, json.loads(error.read())
+                return error.code, error.read()
 
         # On a native thread: the engine and the simulator in this process keep running.
-        status, body = gevent.get_hub().threadpool.apply(send)
-        return status, body
+        status, content = gevent.get_hub().threadpool.apply(send)
+        validate_answer("POST", "/api/admin/reload", None, status, content)  # the OpenAPI doc
+        return status, json.loads(content)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from acd.app import build
 from acd.config import InvalidConfigError, parse_config
 from acd.dev.redis_server import RedisServer
 from routing.api import AgentView, ContactState, ContactView, Presence, RouterState
+from tests.http_api import validate_answer
 from wallboard.engine_source import EngineSource, EventsReader
 from wallboard.figures import (
     Band,
@@ -262,7 +263,8 @@ def test_figures_and_colours_from_routing_state_r_wallboard(
     payload = board.as_json(settings)
     assert payload["queues"][0]["agents"]["logged_in"] == 4
     assert payload["queues"][0]["colour"] == "red"
-    json.dumps(payload)  # plain JSON all the way down
+    # Plain JSON all the way down, as the OpenAPI document says GET /wallboard/data answers.
+    validate_answer("GET", "/wallboard/data", None, 200, json.dumps(payload).encode())
 
 
 def test_no_agent_and_nobody_waiting_turns_only_agents_red_r_wallboard(
@@ -466,6 +468,8 @@ def test_prometheus_source_figures_from_promql_r_wallboard() -> None:
     with FakePrometheus(answer) as fake:
         board = PrometheusSource(settings, fake.url, Clock(now)).board()
     assert board.source == "prometheus"
+    payload = json.dumps(board.as_json(settings)).encode()
+    validate_answer("GET", "/wallboard/data", None, 200, payload)  # the OpenAPI document's
     support, sales = board.queues
     assert (support.waiting, support.longest_wait, support.today.latest_wait) == (3, 61.5, 12.0)
     assert (support.today.answered, support.today.answered_within, support.today.abandoned) == (
@@ -576,6 +580,7 @@ def test_engine_glue_accepts_any_api_token(redis_client: redis.Redis) -> None:
     assert client.get("/wallboard/data").status_code == 401
     answer = client.get(f"/wallboard/data?token={viewer}")
     assert answer.status_code == 200 and answer.json is not None
+    validate_answer("GET", f"/wallboard/data?token={viewer}", None, 200, answer.data)
     assert [q["name"] for q in answer.json["queues"]] == list(config.queues)
     assert answer.json["source"] == "engine" and answer.json["language"] == "sv"
 
@@ -589,6 +594,7 @@ def test_the_engine_serves_the_wallboard_r_wallboard(redis_server: RedisServer) 
         viewer = next(t.token for t in config.http.tokens if t.role == "viewer")
         answer = client.get("/wallboard/data", headers={"Authorization": f"Bearer {viewer}"})
         assert answer.status_code == 200 and answer.json is not None
+        validate_answer("GET", "/wallboard/data", None, 200, answer.data)
         support = answer.json["queues"][0]
         assert (support["name"], support["waiting"], support["colour"]) == ("support", 0, "red")
         assert support["colours"]["agents_logged_in"] == "red"  # nobody logged in

@@ -79,6 +79,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from routing.api import AgentView, RouterState
 from routing.supervision import AgentSupervision, SupervisionView, as_view
@@ -115,8 +116,9 @@ StateProvider = Callable[[], RouterState | SupervisionView]
 #: Called now and then while a scrape converts thousands of agents (e.g. ``gevent.sleep(0)``
 #: so a cooperative engine's calls run in between).
 Pause = Callable[[], None]
-#: Agents converted between two checks of the time spent (``Pause`` after ~2 ms).
+#: Agents (or samples) handled between two checks of the time spent.
 PAUSE_EVERY: Final = 200
+#: Seconds of work after which a check calls ``Pause``.
 PAUSE_AFTER: Final = 0.002
 #: agent id -> (state as :func:`agent_state` names it, since epoch seconds).
 SinceProvider = Callable[[], Mapping[str, tuple[str, float]]]
@@ -134,6 +136,37 @@ def agent_state(view: AgentView | AgentSupervision) -> str:
     if view.presence == "wrap_up":
         return "wrap_up"
     return "free"
+
+
+class Pacer:
+    """For long conversions in a cooperative engine: :meth:`check` (call it every
+    ``PAUSE_EVERY`` items) calls ``pause`` when ``PAUSE_AFTER`` seconds of work passed
+    since the last pause (or the start)."""
+
+    def __init__(self, pause: Pause) -> None:
+        self.pause = pause
+        self.since = time.perf_counter()
+
+    def check(self) -> None:
+        if time.perf_counter() - self.since > PAUSE_AFTER:
+            self.pause()
+            self.since = time.perf_counter()
+
+
+class _PacedSamples(list[Sample]):
+    """A family's samples that check the pacer every ``PAUSE_EVERY`` while iterated:
+    prometheus-client's exposition formats a family's samples in one loop over them
+    (``for s in metric.samples``), 10,000 lines for 2,000 agents."""
+
+    def __init__(self, samples: Iterable[Sample], pacer: Pacer) -> None:
+        super().__init__(samples)
+        self.pacer = pacer
+
+    def __iter__(self) -> Iterator[Sample]:
+        for index, sample in enumerate(super().__iter__(), 1):
+            if index % PAUSE_EVERY == 0:
+                self.pacer.check()
+            yield sample
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,23 +471,25 @@ def _state_families(
     seconds = GaugeMetricFamily(
         "acd_agent_state_seconds", "Seconds the agent has been in its state.", labels=["agent"]
     )
+    families = (waiting, longest, by_state, agent_state_family, seconds)
     if view is not None:
+        # Thousands of agents must not hold a cooperative engine: with ``pause``, building
+        # the samples and formatting them (the exposition iterates them) yield now and then.
+        pacer = None if pause is None else Pacer(pause)
         names = set(queues) | set(view.queues)
         counts = {(q, s): 0 for q in names for s in AGENT_STATES}
         known = since or {}
-        slice_start = time.perf_counter()
+        state_samples = agent_state_family.samples
+        state_name = agent_state_family.name
         for done, agent in enumerate(view.agents.values(), 1):
             state = agent_state(agent)
             for name in ALL_AGENT_STATES:
-                agent_state_family.add_metric([agent.id, name], 1.0 if name == state else 0.0)
-            # A scrape of thousands of agents must not hold a cooperative engine.
-            if (
-                pause is not None
-                and done % PAUSE_EVERY == 0
-                and time.perf_counter() - slice_start > PAUSE_AFTER
-            ):
-                pause()
-                slice_start = time.perf_counter()
+                labels = {"agent": agent.id, "state": name}
+                state_samples.append(
+                    Sample(state_name, labels, 1.0 if name == state else 0.0, None)
+                )
+            if pacer is not None and done % PAUSE_EVERY == 0:
+                pacer.check()
             if state == "logged_out":
                 continue
             for queue in agent.queues:
@@ -471,4 +506,7 @@ def _state_families(
             longest.add_metric([queue], 0.0 if oldest is None else max(0.0, now - oldest))
         for (queue, state), count in sorted(counts.items()):
             by_state.add_metric([queue, state], float(count))
-    yield from (waiting, longest, by_state, agent_state_family, seconds)
+        if pacer is not None:
+            for family in families:
+                family.samples = _PacedSamples(family.samples, pacer)
+    yield from families

@@ -12,7 +12,8 @@ Keys (under the tenant's hash tag, like every engine key):
 it moved, the two hashes, and posts :class:`~acd.engine.events.HoursChanged` to the engine
 (every engine process runs one, so all see the same state within ``interval``).
 
-Endpoints (admin role; errors as in :mod:`acd.adapters.http`)::
+Endpoints (admin role; errors as in :mod:`acd.adapters.http`; documented in
+``acd/adapters/openapi.yaml``)::
 
     GET    /api/admin/emergency                          {"on": bool, "prompt", "since", "by"}
     PUT    /api/admin/emergency      {"prompt": "emergency"}    switch on (prompt must exist)
@@ -20,7 +21,7 @@ Endpoints (admin role; errors as in :mod:`acd.adapters.http`)::
     GET    /api/admin/calendars/{name}/exceptions        API-entered and file exceptions
     POST   /api/admin/calendars/{name}/exceptions
            {"date": "2027-06-18"} | {"from": ..., "to": ..., "hours": ["09:00-12:00"], "name": ...}
-    DELETE /api/admin/calendars/{name}/exceptions/{id}   remove an API-entered exception
+    DELETE /api/admin/calendars/{name}/exceptions/{exception_id}   remove an API-entered one
 """
 
 from __future__ import annotations
@@ -374,14 +375,14 @@ def hours_blueprint(api: AdminApi, watcher: HoursWatcher) -> Blueprint:
         redis_call(watcher.poll)
         return _json(201, view(ident, exception, "api"))
 
-    @bp.delete("/api/admin/calendars/<name>/exceptions/<ident>")
-    def _delete_exception(name: str, ident: str) -> Response:
+    @bp.delete("/api/admin/calendars/<name>/exceptions/<exception_id>")
+    def _delete_exception(name: str, exception_id: str) -> Response:
         api._authorize("admin")
         known(name)
-        if not redis_call(lambda: store.remove_exception(name, ident)):
-            raise ApiError(404, "unknown-exception", f"no API-entered exception {ident!r}")
+        if not redis_call(lambda: store.remove_exception(name, exception_id)):
+            raise ApiError(404, "unknown-exception", f"no API-entered exception {exception_id!r}")
         redis_call(watcher.poll)
-        return _json(200, {"deleted": ident})
+        return _json(200, {"deleted": exception_id})
 
     return bp
 

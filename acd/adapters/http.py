@@ -240,7 +240,8 @@ class AdminApi:
     # ------------------------------------------------------------------ routes
 
     def _make_app(self) -> Flask:
-        app = Flask("acd.http")
+        # No static folder: Flask's default would serve <working directory>/static/ to anyone.
+        app = Flask("acd.http", static_folder=None)
         app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
 
         @app.errorhandler(ApiError)

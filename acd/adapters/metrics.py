@@ -24,7 +24,7 @@ from routing.api import RouterState
 from routing.keys import prefix
 from routing.supervision import SupervisionView
 from wallboard.alerts import QueueLimits, alert_rules_yaml
-from wallboard.metrics import AcdMetrics
+from wallboard.metrics import PAUSE_EVERY, AcdMetrics, Pacer
 from wallboard.service_level import ServiceLevelTarget
 
 #: The engine's phone states (acd.engine.states) as the metrics name them.
@@ -75,12 +75,20 @@ def alert_rules_text(config: Config) -> str:
     return alert_rules_yaml(queue_limits(config))
 
 
-def phone_states(client: redis.Redis, tenant: str) -> dict[str, tuple[str, float]]:
+def phone_states(
+    client: redis.Redis, tenant: str, pause: Callable[[], None] | None = None
+) -> dict[str, tuple[str, float]]:
     """agent id -> (metrics state, since epoch seconds), read from the engine's phone
-    records in Redis (``acd:{tenant}:phones``, written by every engine process). Raises
+    records in Redis (``acd:{tenant}:phones``, written by every engine process). ``pause``
+    (e.g. ``gevent.sleep(0)``) is called every few hundred records once decoding has taken
+    ~2 ms, so thousands of records do not hold a cooperative engine. Raises
     ``redis.RedisError`` when Redis fails; unreadable records are skipped."""
     out: dict[str, tuple[str, float]] = {}
-    for raw in (client.hgetall(prefix(tenant) + "phones") or {}).values():
+    pacer = None if pause is None else Pacer(pause)
+    records = (client.hgetall(prefix(tenant) + "phones") or {}).values()
+    for index, raw in enumerate(records, 1):
+        if pacer is not None and index % PAUSE_EVERY == 0:
+            pacer.check()
         if not isinstance(raw, bytes):
             continue  # a client with decode_responses: not the engine's
         try:

@@ -116,7 +116,7 @@ class Supervision:
         self.pause: Callable[[], None] = _yield
 
         def phones() -> Mapping[str, tuple[str, float]]:
-            return phone_states(client, tenant)
+            return phone_states(client, tenant, _yield)
 
         self.view: SharedRead[SupervisionView] = SharedRead(
             reader.read, name="view", max_age=max_age, clock=clock
