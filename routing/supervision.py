@@ -19,8 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any
 
+import msgpack
 import redis
 
 from routing.api import Presence, RouterState
@@ -121,14 +122,6 @@ def script_source() -> str:
     return lua_prelude() + body
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
 class SupervisionReader:
     """Reads one tenant's :class:`SupervisionView` (the script is registered once per
     reader).
@@ -142,7 +135,7 @@ class SupervisionReader:
     shows as of its own page. Raises :class:`routing.errors.StoreError` when Redis fails
     or answers something unexpected; ``ValueError`` for a page below 1."""
 
-    def __init__(self, client: redis.Redis, tenant: str, page: int = 250) -> None:
+    def __init__(self, client: redis.Redis, tenant: str, page: int = 200) -> None:
         if isinstance(page, bool) or not isinstance(page, int) or page < 1:
             raise ValueError(f"page must be an int >= 1, got {page!r}")
         self.client = client
@@ -160,39 +153,49 @@ class SupervisionReader:
     def read(self) -> SupervisionView:
         """The view now (see the class for its consistency)."""
         try:
-            queues = _queues(self._call("queues"))
+            queues = _queues(_unpack(self._call("queues")))
             agents: dict[str, AgentSupervision] = {}
             cursor: Any = 0
             while True:
-                cursor, rows = self._call("agents", cursor, self.page)
-                for row in rows:
+                cursor, packed = self._call("agents", cursor, self.page)
+                for row in _unpack(packed):
                     view = _agent(row)
                     agents[view.id] = view  # SSCAN may return an agent twice
                 if int(cursor) == 0:
                     return _view(dict(sorted(agents.items())), queues)
-        except (TypeError, ValueError, IndexError) as exc:
+        except (TypeError, ValueError, IndexError, msgpack.UnpackException) as exc:
             raise StoreError(f"supervision view: unexpected reply: {exc}") from exc
 
 
-def _agent(row: Any) -> AgentSupervision:
+def _unpack(packed: Any) -> list[Any]:
+    rows = msgpack.unpackb(packed, raw=False)
+    # cmsgpack writes an empty Lua table as a map.
+    return rows if isinstance(rows, list) else []
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None or value is False else float(value)
+
+
+def _agent(row: list[Any]) -> AgentSupervision:
     aid, presence, reason, wrap, idle, queues, assigned, voice = row
     return AgentSupervision(
-        id=_text(aid),
-        presence=cast(Presence, _text(presence)),
-        pause_reason=None if reason is None else _text(reason),
-        wrap_until=_opt_float(wrap),
-        idle_since=float(idle),
-        queues=tuple(_text(q) for q in queues),
-        assigned=int(assigned),
-        voice_load=int(voice),
+        aid,
+        presence,
+        None if reason is False else reason,
+        _opt_float(wrap),
+        float(idle),
+        tuple(queues) if isinstance(queues, list) else (),
+        assigned,
+        voice,
     )
 
 
-def _queues(flat: Any) -> dict[str, QueueSupervision]:
+def _queues(flat: list[Any]) -> dict[str, QueueSupervision]:
     out: dict[str, QueueSupervision] = {}
     for at in range(0, len(flat), 3):
         name, count, first = flat[at : at + 3]
-        out[_text(name)] = QueueSupervision(int(count), _opt_float(first))
+        out[name] = QueueSupervision(int(count), _opt_float(first))
     return out
 
 

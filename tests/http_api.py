@@ -9,7 +9,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,11 +105,16 @@ class Api:
         return self.harness.router.snapshot()
 
 
-def api_fixture(start: Start, **engine: object) -> Iterator[Api]:
+def api_fixture(
+    start: Start, setup: Callable[[AdminApi, Harness], None] | None = None, **engine: object
+) -> Iterator[Api]:
     """An engine on the simulator (``start`` fixture) with its HTTP API on a free port;
-    agent 1001 is a telephonist."""
+    agent 1001 is a telephonist. ``setup(server, harness)`` runs before the server starts
+    (to register Blueprints: Flask takes none after the first request)."""
     harness = start(**engine)
     server = AdminApi(harness.runner, TOKENS, timeout=5.0, telephonists=TELEPHONISTS)
+    if setup is not None:
+        setup(server, harness)
     port = server.start("127.0.0.1", 0)
     try:
         yield Api(harness, f"http://127.0.0.1:{port}")

@@ -120,7 +120,7 @@ def test_generated_files_are_mono_16_bit_at_the_rate(tmp_path: Path, rate: int) 
     out = tmp_path / "sounds"
     written = generate(out, rate=rate, manifest=manifest)
     assert sorted(p.relative_to(out).as_posix() for p in written) == sorted(
-        ["sv/acd/hej.wav", "sv/digits/3.wav", f"music/{rate}/{MUSIC_NAME}"]
+        ["sv/acd/hej.wav", "sv/digits/3.wav", f"music/{rate}/{MUSIC_NAME}", "sv/acd/menu-wait.wav"]
     )
     for path in written:
         with wave.open(str(path)) as audio:

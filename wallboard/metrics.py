@@ -113,7 +113,7 @@ DEFAULT_WINDOW: Final = 3600.0
 MAX_WINDOW_ENTRIES: Final = 200_000
 
 StateProvider = Callable[[], RouterState | SupervisionView]
-#: Called now and then while a scrape converts thousands of agents (e.g. ``gevent.sleep(0)``
+#: Called now and then while a scrape converts thousands of agents (e.g. a short ``gevent.sleep``
 #: so a cooperative engine's calls run in between).
 Pause = Callable[[], None]
 #: Agents (or samples) handled between two checks of the time spent.

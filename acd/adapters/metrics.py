@@ -80,7 +80,7 @@ def phone_states(
 ) -> dict[str, tuple[str, float]]:
     """agent id -> (metrics state, since epoch seconds), read from the engine's phone
     records in Redis (``acd:{tenant}:phones``, written by every engine process). ``pause``
-    (e.g. ``gevent.sleep(0)``) is called every few hundred records once decoding has taken
+    (e.g. a short ``gevent.sleep``) is called every few hundred records once decoding has taken
     ~2 ms, so thousands of records do not hold a cooperative engine. Raises
     ``redis.RedisError`` when Redis fails; unreadable records are skipped."""
     out: dict[str, tuple[str, float]] = {}
@@ -110,7 +110,7 @@ class EngineMetrics:
     ``phones``: agent id -> (state, since), the shared cached read too, else read from
     ``client``/``tenant``: the Redis with the phone records (time in state; neither
     leaves it to routing's ``idle_since``); ``pause``: called now and then while a scrape
-    converts thousands of agents (``gevent.sleep(0)`` in the engine);
+    converts thousands of agents (a short ``gevent.sleep`` in the engine);
     ``targets``: queue -> service-level rule (:func:`service_level_targets`; default 20 s
     target, 5 s short abandons); ``clock`` epoch seconds. The instance is the runner's
     observer (``Callable[[Fact], object]``)."""

@@ -195,6 +195,7 @@ def parked(headers: Headers, now: float, *, arrival: float | None = None) -> Eng
             language=_name(variables.get("acd_language"), "acd_language", uuid),
             caller_number=safe_number(headers.get("Caller-Caller-ID-Number")),
             caller_name=safe_name(headers.get("Caller-Caller-ID-Name")),
+            called_number=safe_number(headers.get("Caller-Destination-Number")),
         )
     return CallerParked(
         uuid=uuid,

@@ -30,12 +30,13 @@ outside the menus: a caller who keys nothing is never passed round forever.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
 
 from acd.config.problems import CrossCheckError, Loc
+from acd.config.rules import Rules, RuleSettings, compile_rules, rule_problems
 from acd.config.types import (
     Frozen,
     FrozenMap,
@@ -58,6 +59,7 @@ from acd.engine.menus import (
     TransferTarget,
     shipped_prompt,
 )
+from acd.engine.rules import FIGURES
 from freeswitch.arguments import check_extension, check_token
 from freeswitch.errors import InvalidArgument
 
@@ -230,6 +232,9 @@ class EntrySettings(Frozen):
     menu: Name
     calendar: Name | None = None
     """The opening hours that apply (``calendars``), if any."""
+    rules: Rules = ()
+    """Ordered rules tried once when a caller arrives, before the welcome (R-RULES;
+    :func:`entry_rule_problems` says what an entry's rule may do)."""
 
 
 def entry_problems(config: Config) -> list[tuple[Loc, str]]:
@@ -253,6 +258,11 @@ def entry_problems(config: Config) -> list[tuple[Loc, str]]:
             not isinstance(calendars, Mapping) or entry.calendar not in calendars
         ):
             problems.append(((*here, "calendar"), f"no calendar named {entry.calendar!r}"))
+        rules_at: Loc = (*here, "rules")
+        problems += rule_problems(
+            config, rules_at, entry.rules, queue=None, calendar=entry.calendar
+        )
+        problems += entry_rule_problems(rules_at, entry.rules)
     for name, menu in menus.items():
         here = ("menus", name)
         longest = max(len(key) for key in menu.choices)
@@ -268,6 +278,45 @@ def entry_problems(config: Config) -> list[tuple[Loc, str]]:
             problems += _choice_problems(config, (*here, "choices", key), choice, name)
         problems += _choice_problems(config, (*here, "default"), menu.default, name)
     problems += _default_loops(menus)
+    return problems
+
+
+def entry_rule_problems(loc: Loc, rules: Sequence[RuleSettings]) -> list[tuple[Loc, str]]:
+    """What an entry's rule may not do: its caller is in no queue yet, and its rules are
+    tried once, on arrival. So no ``after`` (no waiting yet), no conditions on a queue's
+    figures (put them on that queue's rules), no ``overflow`` (``queue: {queue: <name>}``
+    sends the caller to a queue), and a ``queue`` action names the queue to join."""
+    problems: list[tuple[Loc, str]] = []
+    for index, rule in enumerate(rules):
+        here: Loc = (*loc, index)
+        if rule.after > 0:
+            problems.append(
+                ((*here, "after"), "an entry's rules are tried once, when the caller arrives")
+            )
+        for figure in FIGURES:
+            if getattr(rule.when, figure) is not None:
+                problems.append(
+                    (
+                        (*here, "when", figure),
+                        "an entry's caller is in no queue yet: conditions on a queue's"
+                        " figures go in that queue's rules",
+                    )
+                )
+        if rule.then.overflow is not None:
+            problems.append(
+                (
+                    (*here, "then", "overflow"),
+                    "an entry's caller is in no queue yet, so there is no place to keep:"
+                    " use queue: {queue: <name>} to send it to a queue",
+                )
+            )
+        if rule.then.queue is not None and rule.then.queue.queue is None:
+            problems.append(
+                (
+                    (*here, "then", "queue"),
+                    "an entry's queue rule names the queue to join: queue: {queue: <name>}",
+                )
+            )
     return problems
 
 
@@ -319,6 +368,11 @@ def _default_loops(menus: Mapping[str, MenuSettings]) -> list[tuple[Loc, str]]:
     return problems
 
 
+def entry_rule_owner(entry: str) -> str:
+    """The owner part of an entry's rule ids (``entry:kundtjanst#1``), apart from queues'."""
+    return f"entry:{entry}"
+
+
 def menu_book(config: Config, prompt: PromptResolver = shipped_prompt) -> MenuBook:
     """The engine's view of ``entries`` and ``menus`` (language defaults to the file's);
     ``prompt`` resolves prompt ids (the prompt catalogue, :mod:`acd.prompts`)."""
@@ -329,6 +383,7 @@ def menu_book(config: Config, prompt: PromptResolver = shipped_prompt) -> MenuBo
             menu=entry.menu,
             language=entry.language or config.language,
             welcome=entry.welcome,
+            rules=compile_rules(entry_rule_owner(name), entry.rules, calendar=entry.calendar),
         )
         for name, entry in config.entries.items()
     }

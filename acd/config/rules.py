@@ -338,23 +338,28 @@ Rules = List[RuleSettings]
 
 
 def rule_problems(
-    config: Config, loc: Loc, rules: Sequence[RuleSettings], *, queue: str | None
+    config: Config,
+    loc: Loc,
+    rules: Sequence[RuleSettings],
+    *,
+    queue: str | None,
+    calendar: str | None = None,
 ) -> list[tuple[Loc, str]]:
     """What is wrong across sections in ``rules`` found at ``loc``: unknown queues,
     skills or calendars; a queue rule naming a queue (``overflow`` is the way there);
-    a calendar state with no calendar. ``queue``: the owning queue (None: an entry)."""
+    a calendar state with no calendar. ``queue``: the owning queue (None: an entry,
+    whose own calendar is ``calendar``)."""
     problems: list[tuple[Loc, str]] = []
     calendars: Mapping[str, Any] = getattr(config, "calendars", {}) or {}
-    own_calendar = None if queue is None else config.queues[queue].calendar
+    own_calendar = calendar if queue is None else config.queues[queue].calendar
     for index, rule in enumerate(rules):
         here: Loc = (*loc, index)
         when = rule.when
         if when.calendar is not None and when.calendar not in calendars:
             problems.append(((*here, "when", "calendar"), f"no calendar named {when.calendar!r}"))
         if when.calendar_state is not None and when.calendar is None and own_calendar is None:
-            reason = "needs a calendar: name one here" + (
-                " or give the queue a calendar" if queue is not None else ""
-            )
+            owner = "queue" if queue is not None else "entry"
+            reason = f"needs a calendar: name one here or give the {owner} a calendar"
             problems.append(((*here, "when", "calendar_state"), reason))
         then = rule.then
         for position, name in enumerate(then.overflow_queues()):

@@ -120,9 +120,12 @@ def rule_label(rule: Rule) -> str:
     return f'{label} "{rule.name}"' if rule.name else label
 
 
-def explain(rule: Rule) -> str:
-    """One line: when, if what, then what."""
-    if rule.after > 0:
+def explain(rule: Rule, *, entry: bool = False) -> str:
+    """One line: when, if what, then what (``entry``: an entry's rule, tried once when
+    the caller arrives, before the welcome)."""
+    if entry:
+        when = "when a caller arrives, before the welcome"
+    elif rule.after > 0:
         when = f"after {rule.after:g} s of waiting"
     elif isinstance(rule.action, QueueAction):
         when = "on arrival"
@@ -163,6 +166,8 @@ def _takes_away(rule: Rule, owner: str) -> bool:
     action = rule.action
     if isinstance(action, Overflow):
         return any(q != owner for q in action.queues)
+    if isinstance(action, QueueAction):
+        return action.queue is not None  # an entry's rule: to that queue, past the menu
     return isinstance(action, (Forward, Voicemail, Hangup))
 
 
@@ -194,12 +199,15 @@ def rule_lines(config: Config) -> list[str]:
         for name, queue in config.queues.items()
         if queue.rules
     ]
+    lines = [f"rule {explain(rule)}" for _, rules in owners for rule in rules]
     entries: Mapping[str, Any] = getattr(config, "entries", {}) or {}
     for name, entry in entries.items():
         given = getattr(entry, "rules", ())
         if given:
-            owners.append((name, compile_rules(name, given, calendar=entry.calendar)))
-    lines = [f"rule {explain(rule)}" for _, rules in owners for rule in rules]
+            owner = f"entry:{name}"  # acd.config.entries.entry_rule_owner
+            compiled = compile_rules(owner, given, calendar=entry.calendar)
+            owners.append((owner, compiled))
+            lines += [f"rule {explain(rule, entry=True)}" for rule in compiled]
     for owner, rules in owners:
         lines += [
             f"warning: rule {rule_label(rule)} never fires: {why}"

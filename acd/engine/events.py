@@ -57,6 +57,7 @@ class EntryCall:
     language: str | None = None
     caller_number: str = ""
     caller_name: str = ""
+    called_number: str = ""  # the number dialled (B), for an entry's rules (R-RULES)
 
 
 @dataclass(frozen=True, slots=True)

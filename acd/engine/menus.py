@@ -26,6 +26,7 @@ configuration only: the caller's digits select a choice and never reach a comman
 
 from __future__ import annotations
 
+import math
 import uuid as uuidlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,11 +38,21 @@ from acd.engine.callerid import ANONYMOUS_NAME, ANONYMOUS_NUMBER
 from acd.engine.effects import Api, CancelTimers, Effect, Fact, Send, SetTimer
 from acd.engine.events import CallerParked, DigitsCollected, EntryCall
 from acd.engine.records import CallRecord
+from acd.engine.rules import (
+    Forward,
+    Hangup,
+    Message,
+    QueueAction,
+    Rule,
+    Situation,
+    Voicemail,
+    first_match,
+)
 from acd.engine.states import call_transition
 from freeswitch import commands
 from freeswitch.arguments import HangupCause
 from freeswitch.errors import InvalidArgument
-from freeswitch.media import Phrase, Playable, Silence
+from freeswitch.media import Phrase, Playable, Silence, SoundFile
 
 if TYPE_CHECKING:
     from acd.engine.engine import Engine
@@ -53,6 +64,16 @@ MENU_DIGITS_VARIABLE = "acd_menu_digits"
 
 LEAVING = "leaving"
 """``record.menu_app`` once the caller is being let go (message then hang-up)."""
+
+MENU_WAIT_CLIP = "acd/menu-wait.wav"
+"""The hold-music clip played while a menu waits for its first key (R-NOSILENCE), below
+the language's sound prefix (``freeswitch/prompts/generate.py`` writes it)."""
+MENU_WAIT_SECONDS = 2.56
+"""The clip's length in seconds (``generate.MENU_WAIT_NOTES`` notes)."""
+LAST_WAIT_MS = 1000
+"""play_and_get_digits' no-input timeout once its prompt (with the music) has ended:
+FreeSWITCH's least (it raises anything shorter to 1000 ms)."""
+_SHIPPED_MACRO = "acd_prompt"  # phrase:acd_prompt:<id> plays acd/<id>.wav of the language
 
 _QUIET = Silence(100)
 # What play_and_get_digits plays as its own prompt after a not-interruptible prompt, and
@@ -124,17 +145,22 @@ class MenuPlan:
     invalid: str | None = None
 
     def guard(self) -> float:
-        """Seconds after a collection starts until the engine stops waiting for it."""
-        return self.timeout + self.digits * self.inter_digit_timeout + _GUARD_MARGIN
+        """Seconds after a collection starts until the engine stops waiting for it (the
+        wait's music may run up to a clip longer than ``timeout``)."""
+        wait = self.timeout + MENU_WAIT_SECONDS + LAST_WAIT_MS / 1000
+        return wait + self.digits * self.inter_digit_timeout + _GUARD_MARGIN
 
 
 @dataclass(frozen=True, slots=True)
 class EntryPlan:
+    """An entry; ``rules`` are tried in order once, when a caller arrives (R-RULES)."""
+
     name: str
     number: str
     menu: str
     language: str | None = None
     welcome: str | None = None  # a prompt id
+    rules: tuple[Rule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,23 +214,85 @@ def entry_call(engine: Engine, event: EntryCall) -> list[Effect]:
         state="menu",
         parked_at=event.at,
         arrival=event.arrival,
-        answered=True,
+        answered=event.answered,
         language=language,
         caller_number=event.caller_number or ANONYMOUS_NUMBER,
         caller_name=event.caller_name or ANONYMOUS_NAME,
+        called_number=event.called_number,
         entry=entry.name,
         menu=entry.menu,
     )
     effects: list[Effect] = []
-    if not event.answered:
+    rule = _entry_rule(engine, entry, event) if entry.rules else None
+    if rule is not None:
+        from acd.engine.rule_flow import leave_effects  # noqa: PLC0415 - see _entry_rule
+
+        fact = _rule_fact(entry, rule, event.uuid)
+        match rule.action:
+            case QueueAction(queue=str(queue)):
+                target = QueueTarget(
+                    queue,
+                    rule.action.case_type,
+                    rule.action.skills or {},
+                    rule.action.priority or 0,
+                )
+                return [fact, *_enqueue(engine, record, target, event.at)]
+            case Forward() | Voicemail():
+                return [
+                    fact,
+                    *leave_effects(event.uuid, rule, engine, language, event.answered),
+                ]
+            case Hangup():
+                # The prompt speaks the entry's language and no digit cuts it short.
+                leaving = leave_effects(event.uuid, rule, engine, language, event.answered)
+                return [fact, *_call_setup(record), *leaving]
+            case Message():
+                effects.append(fact)  # played below, before the welcome
+            case _:  # overflow or a queue action without a queue: refused by the config
+                _log.error("acd.entry_rule_unusable", entry=entry.name, rule=rule.id)
+                rule = None
+    if not record.answered:
         effects.append(Api(commands.uuid_answer(event.uuid)))
+        record.answered = True
     effects += _call_setup(record)
+    if rule is not None and isinstance(rule.action, Message):
+        message = book.media(rule.action.prompt, language)
+        if message is not None:
+            effects.append(Send(commands.play(record.contact, message)))
     welcome = book.media(entry.welcome, language) if entry.welcome is not None else None
     if welcome is not None:
         effects.append(Send(commands.play(record.contact, welcome)))
     effects.append(Fact("menu_entered", {"contact": record.contact, "entry": entry.name}))
     effects += _ask(engine, record, event.at)
     return effects
+
+
+def _entry_rule(engine: Engine, entry: EntryPlan, event: EntryCall) -> Rule | None:
+    """The first of the entry's rules that holds for this caller (no figures: an entry's
+    caller is in no queue; the configuration refuses conditions on them), or None."""
+    # Imported here: hours and rule_flow import the policy, which imports this module.
+    from acd.engine import hours as hours_flow  # noqa: PLC0415
+
+    situation = Situation(
+        at=event.at,
+        caller=event.caller_number,
+        called=event.called_number,
+        calendars=hours_flow.calendars(engine),
+    )
+    rule = first_match(entry.rules, situation)
+    if rule is not None:
+        _log.info("acd.rule_fired", contact=event.uuid, entry=entry.name, rule=rule.id)
+    return rule
+
+
+def _rule_fact(entry: EntryPlan, rule: Rule, contact: str) -> Fact:
+    action = rule.action
+    queue = action.queue or "" if isinstance(action, QueueAction) else ""
+    kind = type(action).__name__.lower()
+    return Fact(
+        "rule_fired",
+        {"contact": contact, "queue": queue, "entry": entry.name, "rule": rule.id, "action": kind},
+    )
 
 
 def _call_setup(record: CallRecord) -> list[Effect]:
@@ -220,18 +308,62 @@ def _call_setup(record: CallRecord) -> list[Effect]:
     return effects
 
 
+@dataclass(frozen=True, slots=True)
+class MenuWait(Playable):
+    """``file_string://<prompt>!<clip>!<clip>...``: a collection's prompt (if it is
+    interruptible), then hold music while the menu waits for the first key: digits are
+    collected all along, and the no-input timeout starts when the music ends."""
+
+    files: tuple[SoundFile, ...]
+
+    def playback_path(self) -> str:
+        return "file_string://" + "!".join(f.path for f in self.files)
+
+
+def _as_file(media: Playable, language: str) -> SoundFile | None:
+    """``media`` as one file of a ``file_string`` (which cannot hold a phrase): a sound
+    file as it is, a shipped prompt (``phrase:acd_prompt:<id>``) as ``<language>/acd/<id>.wav``
+    below the sounds directory; None for anything else."""
+    if isinstance(media, SoundFile):
+        return media
+    if isinstance(media, Phrase) and media.macro == _SHIPPED_MACRO and media.data:
+        try:
+            return SoundFile(f"{language}/acd/{media.data}.wav")
+        except InvalidArgument:
+            return None
+    return None
+
+
+def _collect_prompt(menu: MenuPlan, prompt: Playable | None, language: str) -> tuple[Playable, int]:
+    """What a collection plays and its no-input timeout (ms) (R-NOSILENCE): the prompt
+    (``prompt``: None when it played before, not interruptible) then the music clip, as
+    often as it takes to fill the menu's ``timeout`` but the last second; FreeSWITCH then
+    waits :data:`LAST_WAIT_MS`. A prompt that cannot be a file of a ``file_string`` (a
+    phrase of another macro) plays alone, and the wait after it is silent."""
+    timeout_ms = int(menu.timeout * 1000)
+    try:
+        clip = SoundFile(f"{language}/{MENU_WAIT_CLIP}")
+    except InvalidArgument:  # pragma: no cover - languages are validated names
+        return (prompt or _QUIET), timeout_ms
+    first = None if prompt is None else _as_file(prompt, language)
+    if prompt is not None and first is None:
+        return prompt, timeout_ms
+    clips = max(1, math.ceil((timeout_ms - LAST_WAIT_MS) / (MENU_WAIT_SECONDS * 1000)))
+    files = (() if first is None else (first,)) + (clip,) * clips
+    return MenuWait(files), LAST_WAIT_MS
+
+
 def _ask(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
     """Play the current menu's prompt and collect digits (``record.menu`` is configured:
     callers check with :func:`_current` or name a validated target)."""
     book = engine.settings.menus
     menu = book.menus[record.menu]
     effects: list[Effect] = []
-    collect_prompt: Playable = _QUIET
     media = book.media(menu.prompt, record.language)
-    if media is not None and menu.interruptible:
-        collect_prompt = media
-    elif media is not None:
+    if media is not None and not menu.interruptible:
         effects.append(Send(commands.play(record.contact, media)))
+        media = None
+    collect_prompt, timeout_ms = _collect_prompt(menu, media, record.language or book.language)
     app = str(uuidlib.uuid4())
     effects.append(
         Send(
@@ -240,7 +372,7 @@ def _ask(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
                 min_digits=1,
                 max_digits=menu.digits,
                 tries=1,
-                timeout_ms=int(menu.timeout * 1000),
+                timeout_ms=timeout_ms,
                 terminators="none",
                 prompt=collect_prompt,
                 invalid_prompt=_QUIET,
@@ -384,6 +516,7 @@ def _enqueue(engine: Engine, record: CallRecord, target: QueueTarget, now: float
         case_type=target.case_type,
         caller_number=record.caller_number,
         caller_name=record.caller_name,
+        called_number=record.called_number,
         greeted=True,
     )
     return [CancelTimers(record.contact), *engine.handle(parked)]

@@ -188,10 +188,11 @@ def _overflow_target(engine: Engine, action: Overflow, own: str, now: float) -> 
     return chosen
 
 
-def _leave(
+def leave_effects(
     uuid: str, rule: Rule, engine: Engine, language: str | None, answered: bool
 ) -> list[Effect]:
-    """The commands that take a caller away: forward, voicemail, or message + hangup."""
+    """The commands that take a caller away: forward, voicemail, or message + hangup
+    (also for an entry's rules, :mod:`acd.engine.menus`)."""
     action = rule.action
     if isinstance(action, Forward):
         return [Api(commands.uuid_transfer(uuid, FORWARD_PREFIX + action.number, DIALPLAN_CONTEXT))]
@@ -244,7 +245,7 @@ def _fire_at_arrival(engine: Engine, plan: ArrivalPlan, rule: Rule) -> None:
     if isinstance(action, (Forward, Voicemail, Hangup)):
         plan.final = [
             _fact(rule, uuid, event.queue),
-            *_leave(uuid, rule, engine, event.language, event.answered),
+            *leave_effects(uuid, rule, engine, event.language, event.answered),
         ]
         return
     plan.effects.append(_fact(rule, uuid, event.queue))
@@ -397,5 +398,5 @@ def _leave_waiting(engine: Engine, record: CallRecord, rule: Rule, now: float) -
     effects += engine.offers(reservations, now)
     if isinstance(rule.action, Hangup):
         effects.append(Api(commands.uuid_break(record.contact)))  # the endless music first
-    effects += _leave(record.contact, rule, engine, record.language, record.answered)
+    effects += leave_effects(record.contact, rule, engine, record.language, record.answered)
     return effects

@@ -186,7 +186,8 @@ class Conditions:
         )
 
     def unconditional(self) -> bool:
-        return self == Conditions(timezone=self.timezone)
+        # A calendar without calendar_states (the owner's, filled in) constrains nothing.
+        return self == Conditions(timezone=self.timezone, calendar=self.calendar)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,12 @@ from pathlib import Path
 MANIFEST = Path(__file__).resolve().with_name("manifest.toml")
 RATES = (8000, 16000)
 MUSIC_NAME = "acd-hold-music.wav"
+MENU_WAIT_NAME = "menu-wait.wav"
+"""The hold-music clip a menu plays while it waits for the first key (R-NOSILENCE):
+``<lang>/acd/menu-wait.wav``, next to the language's prompts."""
+MENU_WAIT_NOTES = 8
+"""The clip is the melody's first notes: :data:`MENU_WAIT_NOTES` x ``_NOTE_SECONDS`` =
+2.56 s (``acd.engine.menus.MENU_WAIT_SECONDS`` must agree)."""
 # A pleasant arpeggio for the default hold music (note names as sox's synth reads them).
 _MELODY = (
     "C4",
@@ -179,18 +185,23 @@ def _speak(prompt: Prompt, voice: str, rate: int, target: Path) -> None:
     )
 
 
-def _music(rate: int, target: Path) -> None:
+def _music(rate: int, target: Path, notes_count: int | None = None) -> None:
+    """The hold music (twice through the melody), or a clip of its first ``notes_count``
+    notes played once."""
+    melody = _MELODY if notes_count is None else _MELODY[:notes_count]
+
     def render(tmp: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="acd-moh-") as notes_dir:
             notes = []
-            for index, note in enumerate(_MELODY):
+            for index, note in enumerate(melody):
                 note_path = Path(notes_dir) / f"{index:02d}.wav"
                 synth = ["synth", str(_NOTE_SECONDS), "pluck", note]
                 shape = ["vol", "0.5", "fade", "0", str(_NOTE_SECONDS), "0.08"]
                 _run(["sox", "-q", "-n", *_sox_format(rate), str(note_path), *synth, *shape])
                 notes.append(str(note_path))
             # Twice through the melody: a file of ~10 s that local_stream loops.
-            _run(["sox", "-q", *notes, *notes, *_sox_format(rate), str(tmp), "norm", "-6"])
+            played = notes if notes_count is not None else [*notes, *notes]
+            _run(["sox", "-q", *played, *_sox_format(rate), str(tmp), "norm", "-6"])
 
     _write_atomically(target, render)
 
@@ -243,6 +254,11 @@ def generate(
             music_path = outdir / "music" / str(rate) / MUSIC_NAME
             futures.append(pool.submit(_music, rate, music_path))
             targets.append(music_path)
+            for lang in sorted({p.lang for p in prompts}):
+                folder = outdir / lang / "acd"
+                clip = (folder / str(rate) if rate_dir else folder) / MENU_WAIT_NAME
+                futures.append(pool.submit(_music, rate, clip, MENU_WAIT_NOTES))
+                targets.append(clip)
         for future in futures:
             future.result()  # re-raises the first PromptError
     return targets

@@ -5,16 +5,18 @@
 -- KEYS[1]  timers zset of the tenant (K.timers()), declared for Redis Cluster routing
 -- ARGV[1]  key prefix "acd:{<tenant>}:"
 -- ARGV[2]  'agents': ARGV[3] SSCAN cursor of the agents set, ARGV[4] SSCAN COUNT hint.
---          Reply {next cursor, {{id, presence, pause reason or nil, wrap_until or nil,
---          idle_since, {queue, ...}, assigned contacts, voice load}, ...}}
---          'queues': reply flat {queue, unanswered, oldest arrival or nil, ...} for every
---          queue of the tenant's queue set and every home queue of an unanswered contact.
--- Times go out as %.17g text: a Lua number in a reply is truncated to an integer, and
--- 17 significant digits read back as the same double.
+--          Reply {next cursor, msgpack [[id, presence, pause reason or nil, wrap_until
+--          or nil, idle_since, [queue, ...], assigned contacts, voice load], ...]}
+--          'queues': reply msgpack [queue, unanswered, oldest arrival or nil, ...] for
+--          every queue of the tenant's queue set and every home queue of an unanswered
+--          contact.
+-- Rows go out as one msgpack string: a Lua number in a reply would be truncated to an
+-- integer, and one string costs the engine one C decode instead of an object per field.
+-- nil inside a row is written as false (a Lua table cannot hold nil) and read as None.
 
-local function num(value)
+local function opt(value)
   if value == nil then return false end
-  return string.format('%.17g', value)
+  return value
 end
 
 local OP = ARGV[2]
@@ -32,11 +34,10 @@ if OP == 'agents' then
       end
       local voice = 0
       if type(a.ld) == 'table' and a.ld.voice ~= nil then voice = a.ld.voice end
-      rows[#rows + 1] = {a.id, a.st, a.rs or false, num(a.wu), num(a.idle), a.qs or {},
-                         assigned, voice}
+      rows[#rows + 1] = {a.id, a.st, opt(a.rs), opt(a.wu), a.idle, a.qs or {}, assigned, voice}
     end
   end
-  return {page[1], rows}
+  return {page[1], cmsgpack.pack(rows)}
 end
 
 if OP ~= 'queues' then
@@ -68,29 +69,38 @@ local function count(queue, arrival)
 end
 
 local names = redis.call('SMEMBERS', K.queues())
-local home = {}    -- contact id -> the queue of the first arr set seen, or false if several
-local since = {}   -- contact id -> its arrival (the set's score, as text)
+local home = {}    -- contact id -> the queue of the only arr set holding it, or false
 for _, queue in ipairs(names) do
   entry(queue)
-  local rows = redis.call('ZRANGE', K.arrivals(queue), 0, -1, 'WITHSCORES')
-  for i = 1, #rows, 2 do
-    local id = rows[i]
-    if home[id] == nil then
-      home[id] = queue
-      since[id] = rows[i + 1]
-    else
-      home[id] = false
-    end
+  -- Ids only: a reply element costs Redis a conversion into Lua; the arrival is read
+  -- below for the one contact per queue that can be its oldest.
+  for _, id in ipairs(redis.call('ZRANGE', K.arrivals(queue), 0, -1)) do
+    if home[id] == nil then home[id] = queue else home[id] = false end
   end
 end
 local decoded = {}
 for id, queue in pairs(home) do
   if queue then
-    count(queue, tonumber(since[id]))
+    per[queue][1] = per[queue][1] + 1
   else
     local c = cmsgpack.unpack(redis.call('GET', K.contact(id)))
     decoded[id] = true
     count(c.q, c.arr)
+  end
+end
+-- The oldest single-queue contact of a queue is the first of its arr set held by no
+-- other set (the set is ordered by arrival).
+for _, queue in ipairs(names) do
+  local at = 0
+  while true do
+    local head = redis.call('ZRANGE', K.arrivals(queue), at, at, 'WITHSCORES')
+    if #head == 0 then break end
+    if home[head[1]] then
+      local found, arrival = per[queue], tonumber(head[2])
+      if found[2] == nil or arrival < found[2] then found[2] = arrival end
+      break
+    end
+    at = at + 1
   end
 end
 local timers = redis.call('ZRANGE', KEYS[1], 0, -1)
@@ -103,7 +113,7 @@ for _, member in ipairs(timers) do
       local raw = redis.call('GET', K.contact(id))
       if raw then
         local c = cmsgpack.unpack(raw)
-        if c.st == 'waiting' or c.st == 'reserved' then count(c.q, c.arr) end
+        if c.st == "waiting" then count(c.q, c.arr) end
       end
     end
   end
@@ -114,6 +124,6 @@ for _, queue in ipairs(order) do
   local found = per[queue]
   out[#out + 1] = queue
   out[#out + 1] = found[1]
-  out[#out + 1] = num(found[2])
+  out[#out + 1] = opt(found[2])
 end
-return out
+return cmsgpack.pack(out)
