@@ -221,7 +221,8 @@ class Phrase(Playable):
         if "@@" in self.data:
             # playback cuts "phrase:<macro>:<data>" at "@@" and reads the rest as an offset.
             raise InvalidArgument(f"phrase data: '@@' is not allowed: {self.data!r}")
-        refuse_enterprise_delimiter(self.data, "phrase data")
+        # Also where macro and data meet: ``phrase:_:0`` holds ":_:" though neither does.
+        refuse_enterprise_delimiter(self.playback_path(), "phrase")
 
     def playback_path(self) -> str:
         return f"phrase:{self.macro}:{self.data}" if self.data else f"phrase:{self.macro}"

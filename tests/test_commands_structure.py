@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -438,3 +439,14 @@ def test_play_and_get_digits_has_exactly_its_ten_arguments(
     ]
     _check_playback(argv[5], prompt)
     _check_playback(argv[6], invalid)
+
+
+@pytest.mark.parametrize(("macro", "data"), [("_", "0"), ("x", "_:1"), ("_", "_:")])
+def test_phrase_refuses_enterprise_delimiter_where_macro_and_data_meet(
+    macro: str, data: str
+) -> None:
+    """Found by ``test_phrases_arrive_whole``: each part is harmless, the joined
+    ``phrase:<macro>:<data>`` holds ``:_:``; refused when the phrase is made, not later
+    in a command builder."""
+    with pytest.raises(InvalidArgument, match=":_:"):
+        Phrase(macro, data)

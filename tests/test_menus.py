@@ -203,7 +203,10 @@ def test_three_levels_one_key_each_reach_the_queue_with_case_type_and_priority_r
     assert any("playback_terminators=none" in r for r in sent[:welcome])
     # Digits without '#': terminators none, 1..digits keys, the inter-digit timeout.
     assert all(" none " in c and MENU_DIGITS_VARIABLE in c for c in _collections(acd, caller))
-    assert " 1 2 1 5000 none " in _collections(acd, caller)[1]
+    # R-NOSILENCE: the billing prompt played before (not interruptible); the collection
+    # plays two hold-music clips (2 x 2.56 s >= timeout 5 s - the last 1 s), then waits 1 s.
+    wait = "file_string://sv/acd/menu-wait.wav!sv/acd/menu-wait.wav"
+    assert f" 1 2 1 1000 none {wait} " in _collections(acd, caller)[1]
     acd.login("1001")
     assert acd.wait_fact("bridged", contact=caller).data["agent"] == "1001"
 

@@ -334,7 +334,7 @@ def _as_file(media: Playable, language: str) -> SoundFile | None:
     return None
 
 
-def _collect_prompt(menu: MenuPlan, prompt: Playable | None, language: str) -> tuple[Playable, int]:
+def collect_prompt(menu: MenuPlan, prompt: Playable | None, language: str) -> tuple[Playable, int]:
     """What a collection plays and its no-input timeout (ms) (R-NOSILENCE): the prompt
     (``prompt``: None when it played before, not interruptible) then the music clip, as
     often as it takes to fill the menu's ``timeout`` but the last second; FreeSWITCH then
@@ -363,7 +363,7 @@ def _ask(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
     if media is not None and not menu.interruptible:
         effects.append(Send(commands.play(record.contact, media)))
         media = None
-    collect_prompt, timeout_ms = _collect_prompt(menu, media, record.language or book.language)
+    played, timeout_ms = collect_prompt(menu, media, record.language or book.language)
     app = str(uuidlib.uuid4())
     effects.append(
         Send(
@@ -374,7 +374,7 @@ def _ask(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
                 tries=1,
                 timeout_ms=timeout_ms,
                 terminators="none",
-                prompt=collect_prompt,
+                prompt=played,
                 invalid_prompt=_QUIET,
                 variable=MENU_DIGITS_VARIABLE,
                 digits_regex="[0-9*#]+",
