@@ -13,12 +13,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from acd.app import build, start
-from acd.config import parse_config
 from acd.dev.redis_server import RedisServer
 from acd.prompts import NewPrompt, store
+from tests.engine_lab import Acd, channel_of, config_yaml, history, played, running, watch
 from tests.freeswitch_lab import EventRecorder, FreeSwitchLab, poll
-from tests.test_engine_freeswitch import Acd, channel_of, config_yaml, history, played, watch
 
 pytestmark = pytest.mark.freeswitch
 
@@ -60,14 +58,8 @@ calendars:
     hours: {{}}
     holidays: null
 """
-    config = parse_config(text, "lab-hours.yaml")
-    engine = Acd(app=None)  # type: ignore[arg-type]  # set just below, observers need it
-    engine.app = build(config, observers=[engine.facts.append])
-    start(engine.app, connect_deadline=10.0)
-    try:
+    with running(text, "lab-hours.yaml") as engine:
         yield engine, path
-    finally:
-        engine.app.stop()
 
 
 def test_sip_caller_at_closed_hours_hears_the_night_message_r_calendar(

@@ -10,20 +10,20 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from acd.app import build, start
-from acd.config import parse_config
 from acd.dev.redis_server import RedisServer
-from freeswitch.client import ESLClient
-from tests.freeswitch_lab import EventRecorder, FreeSwitchLab, poll
-from tests.lab.support import LabError
-from tests.test_engine_freeswitch import (
+from freeswitch.messages import Event
+from tests.engine_lab import (
     Acd,
     bridged,
     channel_of,
     config_yaml,
     history,
+    lab_events,
     played,
+    running,
 )
+from tests.freeswitch_lab import EventRecorder, FreeSwitchLab, poll
+from tests.lab.support import LabError
 
 pytestmark = pytest.mark.freeswitch
 
@@ -55,16 +55,20 @@ menus:
 """
 
 
+def _clip_opened(watch: EventRecorder) -> list[Event]:
+    """file_string's ``filestring::open`` of the menu-wait clip (one caller at a time)."""
+    return [
+        e
+        for e in watch.matching("CUSTOM", {"Event-Subclass": "filestring::open"})
+        if e.get("File") == "sv/acd/menu-wait.wav"
+    ]
+
+
 @pytest.fixture
 def watch(lab: FreeSwitchLab) -> Iterator[EventRecorder]:
-    """Every event of the lab, on a connection of the test's own."""
-    client = ESLClient(lab.client_settings(reconnect_min=0.05, reconnect_max=0.5))
-    recorder = EventRecorder(client)
-    client.connect()
-    try:
+    """Every event of the lab, and which file of a file_string plays (R-NOSILENCE)."""
+    with lab_events(lab, "filestring::open") as recorder:
         yield recorder
-    finally:
-        client.stop()
 
 
 @pytest.fixture
@@ -72,13 +76,8 @@ def acd(
     lab: FreeSwitchLab, redis_server: RedisServer, redis_client: redis.Redis, tenant: str
 ) -> Iterator[Acd]:
     text = config_yaml(lab, redis_server.url, tenant) + MENUS
-    engine = Acd(app=None)  # type: ignore[arg-type]  # set just below, observers need it
-    engine.app = build(parse_config(text, "lab-menus.yaml"), observers=[engine.facts.append])
-    start(engine.app, connect_deadline=10.0)
-    try:
+    with running(text, "lab-menus.yaml") as engine:
         yield engine
-    finally:
-        engine.app.stop()
 
 
 def test_sip_caller_walks_three_menu_levels_to_the_chosen_queue_r_welcome_r_dtmf(
@@ -107,6 +106,18 @@ def test_sip_caller_walks_three_menu_levels_to_the_chosen_queue_r_welcome_r_dtmf
             raise AssertionError(f"collection {count}: {history(watch, uuid)}") from None
 
     collections(1)
+    # R-NOSILENCE: the collection plays the prompt, then the hold-music clip while it
+    # waits for the first key (a key ends it: "2" here, keyed during the long prompt).
+    start = poll(
+        lambda: [p for p in played(watch, uuid) if p.startswith("file_string://")],
+        15.0,
+        "the first menu's collection to play",
+    )[0]
+    assert start.split("!") == [
+        "file_string://sv/acd/menu_main.wav",
+        "sv/acd/menu-wait.wav",
+        "sv/acd/menu-wait.wav",
+    ], start
     caller.send_dtmf("2")
     # The second menu's prompt plays with playback before its collection: key 9 into it.
     poll(
@@ -116,6 +127,15 @@ def test_sip_caller_walks_three_menu_levels_to_the_chosen_queue_r_welcome_r_dtmf
     )
     caller.send_dtmf("9")
     collections(2)
+    # The second menu's prompt played before (not interruptible): its collection is the
+    # clip only, which FreeSWITCH opens (the file exists) while the menu waits; the key
+    # keyed during it is the choice.
+    try:
+        poll(lambda: _clip_opened(watch), 15.0, "the menu-wait clip")
+    except LabError:
+        customs = [(e.get("Event-Subclass"), e.get("File")) for e in watch.matching("CUSTOM")]
+        raise AssertionError(f"{customs} {history(watch, uuid)}") from None
+    assert played(watch, uuid)[-1] == "file_string://sv/acd/menu-wait.wav!sv/acd/menu-wait.wav"
     caller.send_dtmf("3")
     collections(3)
     caller.send_dtmf("42")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,28 +19,16 @@ import redis
 import soundfile as sf
 
 from acd.adapters.hours import HOURS_LANE
-from acd.app import build, start
 from acd.cli import main
-from acd.config import parse_config
 from acd.dev.redis_server import RedisServer
 from acd.engine.events import HoursChanged
-from freeswitch.client import ESLClient
+from tests.engine_lab import channel_of, config_yaml, history, played, running, watch
 from tests.freeswitch_lab import EventRecorder, FreeSwitchLab, poll
 from tests.lab.support import LabError
-from tests.test_engine_freeswitch import Acd, channel_of, config_yaml, history, played
 
 pytestmark = pytest.mark.freeswitch
 
-
-@pytest.fixture
-def watch(lab: FreeSwitchLab) -> Iterator[EventRecorder]:
-    client = ESLClient(lab.client_settings(reconnect_min=0.05, reconnect_max=0.5))
-    recorder = EventRecorder(client)
-    client.connect()
-    try:
-        yield recorder
-    finally:
-        client.stop()
+__all__ = ["watch"]  # the fixture, imported for this module's tests
 
 
 def _mp3(tmp_path: Path) -> Path:
@@ -70,10 +57,7 @@ def test_an_imported_prompt_plays_on_freeswitch_R_PROMPTS(
     argv = ["prompts", "import", str(source), "--lang", "sv", "--id", "emergency"]
     assert main([*argv, "--directory", str(prompts)]) == 0
     text = config_yaml(lab, redis_server.url, tenant) + f"prompts:\n  directory: {prompts}\n"
-    acd = Acd(app=None)  # type: ignore[arg-type]  # set just below, observers need it
-    acd.app = build(parse_config(text, "lab-acd.yaml"), observers=[acd.facts.append])
-    start(acd.app, connect_deadline=10.0)
-    try:
+    with running(text) as acd:
         # The emergency message on (as its feature code or the admin API switch it).
         acd.app.runner.post(HOURS_LANE, HoursChanged("emergency", {}, time.time()))
         poll(lambda: acd.app.engine.hours_state.emergency == "emergency", 5.0, "emergency on")
@@ -88,8 +72,6 @@ def test_an_imported_prompt_plays_on_freeswitch_R_PROMPTS(
         stop = watch.wait("PLAYBACK_STOP", {"Unique-ID": uuid, "Playback-File-Path": expected})
         assert stop.get("Playback-Status") == "done", history(watch, uuid)
         caller.hangup()
-    finally:
-        acd.app.stop()
 
 
 def test_a_prompt_recorded_from_a_phone_is_kept_R_PROMPTS(
@@ -108,10 +90,7 @@ def test_a_prompt_recorded_from_a_phone_is_kept_R_PROMPTS(
         f"admin: {{pin: '7391'}}\nprompts:\n  directory: {prompts}\n"
         "  record_codes: {'1': {prompt: emergency}}\n"
     )
-    acd = Acd(app=None)  # type: ignore[arg-type]  # set just below, observers need it
-    acd.app = build(parse_config(text, "lab-acd.yaml"), observers=[acd.facts.append])
-    start(acd.app, connect_deadline=10.0)
-    try:
+    with running(text):
         phone = lab.caller("*25", caller_id="1005")
         uuid = channel_of(watch, phone)
 
@@ -151,5 +130,3 @@ def test_a_prompt_recorded_from_a_phone_is_kept_R_PROMPTS(
         assert 'source = "phone"' in (prompts / "manifest.toml").read_text(encoding="utf-8")
         assert not Path(raw).exists()
         assert any(p.endswith("/sv/acd/record-saved.wav") for p in played(watch, uuid))
-    finally:
-        acd.app.stop()

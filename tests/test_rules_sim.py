@@ -360,11 +360,18 @@ def test_message_on_a_figure_waits_for_the_music_then_breaks_it_r_rules(start: S
     queued = acd.wait_fact("queued", contact=caller)
     fired = acd.wait_fact("rule_fired", contact=caller)
     assert acd.stamp(fired) - acd.stamp(queued) >= 0.9
-    lines = [
-        line
-        for line in acd.commands("api uuid_")
-        if caller in line and ("uuid_break" in line or "uuid_broadcast" in line)
-    ]
+
+    def sent() -> list[str]:
+        return [
+            line
+            for line in acd.commands("api uuid_")
+            if caller in line and ("uuid_break" in line or "uuid_broadcast" in line)
+        ]
+
+    # The fact is observed as the effects are carried out, before their commands reach
+    # the simulator: wait for the music after the message.
+    assert acd.wait(lambda: any("nobody.wav" in line for line in sent()[:-1]))
+    lines = sent()
     message = next(i for i, line in enumerate(lines) if "nobody.wav" in line)
     assert "uuid_break" in lines[message - 1]
     assert "local_stream://moh" in lines[message + 1]

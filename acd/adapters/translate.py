@@ -14,7 +14,6 @@ from typing import Protocol, overload
 
 import structlog
 
-from acd.engine.agents import DIGITS_VARIABLE
 from acd.engine.callerid import safe_name, safe_number
 from acd.engine.events import (
     AdminFeatureCall,
@@ -31,6 +30,7 @@ from acd.engine.events import (
     PlaybackStarted,
     PlaybackStopped,
 )
+from acd.engine.keypad import DIGITS_VARIABLE
 from acd.engine.menus import MENU_DIGITS_VARIABLE
 from freeswitch.messages import Event
 from routing.validation import MAX_LEVEL, MAX_PRIORITY, NAME_PATTERN

@@ -193,7 +193,8 @@ class MenuSettings(Frozen):
     inter_digit_timeout: float = Field(default=3.0, ge=0.5, le=30.0)
     """Input shorter than ``digits`` ends this many seconds after its last key."""
     timeout: float = Field(default=5.0, ge=1.0, le=120.0)
-    """Seconds after the prompt to wait for the first key."""
+    """Seconds after the prompt to wait for the first key, with hold music (whole clips
+    of 2.56 s, then FreeSWITCH's last second: rounded up)."""
     retries: int = Field(default=2, ge=0, le=10)
     """How many times no input or invalid input is asked again before ``default``."""
     no_input: PromptId | None = None

@@ -15,21 +15,19 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from acd.engine.effects import CancelTimers, Effect, Fact, Send, SetTimer
+from acd.engine import keypad
+from acd.engine.effects import Effect, Fact
 from acd.engine.events import AgentAction, AgentCommand, DigitsCollected, FeatureCodeCall
 from acd.engine.records import CallRecord
 from acd.errors import ACDError, ValidationError
-from freeswitch import commands
 from freeswitch.commands import check_dial_string
 from freeswitch.errors import InvalidArgument
-from freeswitch.media import Phrase
 
 if TYPE_CHECKING:
     from acd.engine.engine import Engine
 
 _log = structlog.get_logger("acd.agents")
 
-DIGITS_VARIABLE = "acd_digits"
 _CONFIRM = {
     "login": "acd_login_ok",
     "logout": "acd_logout_ok",
@@ -40,31 +38,8 @@ _CONFIRM = {
 
 def _ask(engine: Engine, record: CallRecord, prompt: str, now: float) -> list[Effect]:
     settings = engine.settings
-    low, high = settings.pin_digits if record.step == "pin" else settings.id_digits
-    message = commands.play_and_get_digits(
-        record.contact,
-        min_digits=low,
-        max_digits=high,
-        tries=1,
-        timeout_ms=settings.first_digit_timeout_ms,
-        terminators="none",
-        prompt=Phrase(prompt),
-        invalid_prompt=Phrase("acd_login_failed"),
-        variable=DIGITS_VARIABLE,
-        digits_regex="\\d+",
-        digit_timeout_ms=settings.digit_timeout_ms,
-    )
-    return [Send(message), SetTimer(record.contact, "digits", now + settings.digits_guard())]
-
-
-def _finish(engine: Engine, record: CallRecord, prompt: str) -> list[Effect]:
-    record.step = "done"
-    engine.store.put_call(record)
-    return [
-        Send(commands.play(record.contact, Phrase(prompt))),
-        Send(commands.hangup(record.contact)),
-        CancelTimers(record.contact),
-    ]
+    digits = settings.pin_digits if record.step == "pin" else settings.id_digits
+    return keypad.ask(engine, record.contact, prompt, digits, now)
 
 
 def feature_code_call(engine: Engine, event: FeatureCodeCall) -> list[Effect]:
@@ -88,7 +63,7 @@ def feature_code_call(engine: Engine, event: FeatureCodeCall) -> list[Effect]:
 
 def digits_timeout(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
     if record.step in ("id", "pin"):
-        return _finish(engine, record, "acd_login_failed")
+        return keypad.finish(engine, record, keypad.FAILED_PROMPT)
     return []
 
 
@@ -107,15 +82,14 @@ def digits_collected(engine: Engine, event: DigitsCollected) -> list[Effect]:
         engine.store.put_call(record)
         return _ask(engine, record, "acd_enter_pin", event.at)
     entry = settings.agents.get(record.entered_agent)
-    if entry is None or not event.digits or not entry.check_pin(event.digits):
-        record.tries += 1
-        _log.warning("acd.login_failed", contact=record.contact, tries=record.tries)
-        facts: list[Effect] = [Fact("login_failed", {"contact": record.contact})]
-        if record.tries >= settings.max_tries:
-            return facts + _finish(engine, record, "acd_login_failed")
-        record.step = "id"
-        engine.store.put_call(record)
-        return facts + _ask(engine, record, "acd_enter_agent_id", event.at)
+    if entry is None or not entry.check_pin(event.digits):
+        record.step = "id"  # a wrong PIN asks again from the agent id
+        return keypad.wrong_pin(
+            engine,
+            record,
+            lambda: _ask(engine, record, "acd_enter_agent_id", event.at),
+            "acd.login_failed",
+        )
     phone = None
     if record.action == "login" and record.phone:
         try:
@@ -134,8 +108,8 @@ def digits_collected(engine: Engine, event: DigitsCollected) -> list[Effect]:
         # Whatever refused the action (routing, validation, the agent table), the phone
         # hears the failure prompt now rather than silence until the guard timer.
         _log.warning("acd.agent_action_failed", agent=entry.id, error=str(exc))
-        return _finish(engine, record, "acd_login_failed")
-    return effects + _finish(engine, record, _CONFIRM[record.action])
+        return keypad.finish(engine, record, keypad.FAILED_PROMPT)
+    return effects + keypad.finish(engine, record, _CONFIRM[record.action])
 
 
 def _queues_for(engine: Engine, agent_id: str, action: str, arg: str) -> tuple[str, ...] | None:

@@ -16,18 +16,17 @@ The emergency state is the engine's :class:`HoursState`, set only by the
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import structlog
 
-from acd.engine.agents import DIGITS_VARIABLE
+from acd.engine import keypad
 from acd.engine.calendar import CalendarException, Calendars
-from acd.engine.effects import Api, CancelTimers, Effect, Fact, Send, SetTimer
+from acd.engine.effects import Api, Effect, Fact, Send
 from acd.engine.events import AdminFeatureCall, CallerParked, DigitsCollected, HoursChanged
-from acd.engine.policy import hash_pin
+from acd.engine.policy import pin_matches
 from acd.engine.records import CallRecord
 from freeswitch import commands
 from freeswitch.errors import InvalidArgument
@@ -217,7 +216,7 @@ def admin_feature_call(engine: Engine, event: AdminFeatureCall) -> list[Effect]:
         return []
     hours = engine.settings.hours
     if event.action not in ADMIN_ACTIONS or hours is None or hours.admin_pin_sha256 is None:
-        return [Send(commands.play(uuid, Phrase("acd_login_failed"))), Send(commands.hangup(uuid))]
+        return keypad.refuse(uuid)
     record = CallRecord(
         contact=uuid,
         kind="feature",
@@ -234,32 +233,7 @@ def admin_feature_call(engine: Engine, event: AdminFeatureCall) -> list[Effect]:
 def _ask_pin(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
     hours = engine.settings.hours
     assert hours is not None
-    settings = engine.settings
-    low, high = hours.pin_digits
-    message = commands.play_and_get_digits(
-        record.contact,
-        min_digits=low,
-        max_digits=high,
-        tries=1,
-        timeout_ms=settings.first_digit_timeout_ms,
-        terminators="none",
-        prompt=Phrase("acd_enter_pin"),
-        invalid_prompt=Phrase("acd_login_failed"),
-        variable=DIGITS_VARIABLE,  # the one the adapter reads back
-        digits_regex="\\d+",
-        digit_timeout_ms=settings.digit_timeout_ms,
-    )
-    return [Send(message), SetTimer(record.contact, "digits", now + settings.digits_guard())]
-
-
-def _finish(engine: Engine, record: CallRecord, prompt: str) -> list[Effect]:
-    record.step = "done"
-    engine.store.put_call(record)
-    return [
-        Send(commands.play(record.contact, Phrase(prompt))),
-        Send(commands.hangup(record.contact)),
-        CancelTimers(record.contact),
-    ]
+    return keypad.ask(engine, record.contact, "acd_enter_pin", hours.pin_digits, now)
 
 
 def is_admin_call(record: CallRecord | None) -> bool:
@@ -272,21 +246,13 @@ def admin_digits(engine: Engine, record: CallRecord, event: DigitsCollected) -> 
     asked again up to ``max_tries``."""
     hours = engine.settings.hours
     assert hours is not None and hours.admin_pin_sha256 is not None
-    if event.digits.isdigit() and hmac.compare_digest(
-        hash_pin(event.digits), hours.admin_pin_sha256
-    ):
+    if pin_matches(event.digits, hours.admin_pin_sha256):
         prompt = hours.emergency_prompt if record.action == "emergency_on" else None
         facts: list[Effect] = [Fact("emergency", {"prompt": prompt, "by": "feature-code"})]
         confirm = "acd_login_ok" if prompt is not None else "acd_logout_ok"
-        return facts + _finish(engine, record, confirm)
-    record.tries += 1
-    _log.warning("acd.admin_pin_failed", contact=record.contact, tries=record.tries)
-    failed: list[Effect] = [Fact("login_failed", {"contact": record.contact})]
-    if record.tries >= engine.settings.max_tries:
-        return failed + _finish(engine, record, "acd_login_failed")
-    engine.store.put_call(record)
-    return failed + _ask_pin(engine, record, event.at)
+        return facts + keypad.finish(engine, record, confirm)
+    return keypad.wrong_pin(engine, record, lambda: _ask_pin(engine, record, event.at))
 
 
 def admin_timeout(engine: Engine, record: CallRecord) -> list[Effect]:
-    return _finish(engine, record, "acd_login_failed")
+    return keypad.finish(engine, record, keypad.FAILED_PROMPT)

@@ -12,11 +12,16 @@ needed and runs the menu with ``sendmsg`` applications queued on the channel:
 - digits are taken with ``play_and_get_digits`` (terminators ``none``, 1..``digits``
   digits: complete on length or after the inter-digit timeout). An interruptible prompt
   is its prompt, so a digit stops it and counts; a not-interruptible prompt has been
-  played before and the collection's own prompt is a short silence. One try per
+  played before. The collection's prompt goes on with hold music while it waits for the
+  first digit (:func:`collect_prompt`, R-NOSILENCE). One try per
   collection: the engine counts the retries itself, because no input and invalid input
   have prompts of their own;
 - each collection carries its own ``Event-UUID``; a completion of another one (a
   previous process's, a collection cut by a restart) is ignored.
+
+An entry's ``rules`` are tried once before the welcome (R-RULES): a ``queue`` rule skips
+the welcome and the menu, ``message`` plays before the welcome, ``forward``,
+``voicemail`` and ``hangup`` take the caller away (:mod:`acd.engine.rule_flow`'s actions).
 
 The caller's record (``state="menu"``) holds the entry, the current menu, the tries so
 far and the pending collection, so an engine that restarts restarts that menu
@@ -196,7 +201,9 @@ class MenuBook:
 
 
 def entry_call(engine: Engine, event: EntryCall) -> list[Effect]:
-    """A caller parked on an entry: welcome, then the entry's menu."""
+    """A caller parked on an entry: the entry's rules (the first that holds may queue,
+    forward, send to voicemail or hang up instead, or add a message), then the welcome,
+    then the entry's menu."""
     if engine.store.get_call(event.uuid) is not None:
         return []  # parked again (a transfer back to park): already ours
     book = engine.settings.menus

@@ -62,6 +62,12 @@ def hash_pin(pin: str) -> str:
     return hashlib.sha256(pin.encode("ascii", "replace")).hexdigest()
 
 
+def pin_matches(entered: str, pin_sha256: str) -> bool:
+    """Whether the keyed digits ``entered`` hash to ``pin_sha256`` (hex), compared in
+    constant time; anything but digits (or nothing) never matches."""
+    return entered.isdigit() and hmac.compare_digest(hash_pin(entered), pin_sha256)
+
+
 @dataclass(frozen=True, slots=True)
 class AgentEntry:
     """An agent as the phone login sees it (R-PHONELOGIN): the id (digits), the SHA-256
@@ -75,9 +81,7 @@ class AgentEntry:
 
     def check_pin(self, entered: str) -> bool:
         """Constant-time comparison of the keyed digits with the stored hash."""
-        if not entered.isdigit():
-            return False
-        return hmac.compare_digest(hash_pin(entered), self.pin_sha256)
+        return pin_matches(entered, self.pin_sha256)
 
 
 @dataclass(frozen=True, slots=True)

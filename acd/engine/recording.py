@@ -16,25 +16,20 @@ All the engine sends is queued on the channel with ``sendmsg`` (event-lock), so 
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import structlog
-
-from acd.engine.agents import DIGITS_VARIABLE
-from acd.engine.effects import CancelTimers, Effect, Fact, Send, SetTimer, StorePrompt
+from acd.engine import keypad
+from acd.engine.effects import CancelTimers, Effect, Send, SetTimer, StorePrompt
 from acd.engine.events import AdminFeatureCall, DigitsCollected
-from acd.engine.policy import hash_pin
+from acd.engine.policy import pin_matches
 from acd.engine.records import CallRecord
 from freeswitch import commands
 from freeswitch.media import Phrase, SoundFile, Tone, ToneStream
 
 if TYPE_CHECKING:
     from acd.engine.engine import Engine
-
-_log = structlog.get_logger("acd.recording")
 
 ACTION = "record_prompt"
 """The ``acd_admin`` value of the recording feature code."""
@@ -85,7 +80,7 @@ def feature_call(engine: Engine, event: AdminFeatureCall) -> list[Effect]:
         return []
     settings = engine.settings.recording
     if settings is None:
-        return [Send(commands.play(uuid, Phrase("acd_login_failed"))), Send(commands.hangup(uuid))]
+        return keypad.refuse(uuid)
     record = CallRecord(
         contact=uuid,
         kind="feature",
@@ -102,27 +97,9 @@ def feature_call(engine: Engine, event: AdminFeatureCall) -> list[Effect]:
 def _ask(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
     settings = engine.settings.recording
     assert settings is not None
-    base = engine.settings
     if record.step == "rec_pin":
-        low, high = settings.pin_digits
-        prompt, regex = "acd_enter_pin", "\\d+"
-    else:
-        low, high = settings.code_digits
-        prompt, regex = "acd_record_enter_code", "\\d+"
-    message = commands.play_and_get_digits(
-        record.contact,
-        min_digits=low,
-        max_digits=high,
-        tries=1,
-        timeout_ms=base.first_digit_timeout_ms,
-        terminators="none",
-        prompt=Phrase(prompt),
-        invalid_prompt=Phrase("acd_login_failed"),
-        variable=DIGITS_VARIABLE,
-        digits_regex=regex,
-        digit_timeout_ms=base.digit_timeout_ms,
-    )
-    return [Send(message), SetTimer(record.contact, "digits", now + base.digits_guard())]
+        return keypad.ask(engine, record.contact, "acd_enter_pin", settings.pin_digits, now)
+    return keypad.ask(engine, record.contact, "acd_record_enter_code", settings.code_digits, now)
 
 
 def _record(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
@@ -133,19 +110,7 @@ def _record(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
     path = settings.recording_path(uuid)
     record.step = "rec_choice"
     engine.store.put_call(record)
-    choice = commands.play_and_get_digits(
-        uuid,
-        min_digits=1,
-        max_digits=1,
-        tries=1,
-        timeout_ms=base.first_digit_timeout_ms,
-        terminators="none",
-        prompt=Phrase("acd_record_keep_or_redo"),
-        invalid_prompt=Phrase("acd_login_failed"),
-        variable=DIGITS_VARIABLE,
-        digits_regex="[12]",
-        digit_timeout_ms=base.digit_timeout_ms,
-    )
+    choice = keypad.collect(engine, uuid, "acd_record_keep_or_redo", (1, 1), "[12]")
     # Every message is queued behind the one before (event-lock): the guard covers the
     # longest recording, its playback and the choice.
     guard = now + 2 * settings.max_seconds + base.digits_guard()
@@ -164,22 +129,8 @@ def _record(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
     ]
 
 
-def _finish(engine: Engine, record: CallRecord, prompt: str) -> list[Effect]:
-    record.step = "done"
-    engine.store.put_call(record)
-    return [
-        Send(commands.play(record.contact, Phrase(prompt))),
-        Send(commands.hangup(record.contact)),
-        CancelTimers(record.contact),
-    ]
-
-
 def _failed_try(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
-    record.tries += 1
-    if record.tries >= engine.settings.max_tries:
-        return _finish(engine, record, "acd_login_failed")
-    engine.store.put_call(record)
-    return _ask(engine, record, now)
+    return keypad.retry(engine, record, lambda: _ask(engine, record, now))
 
 
 def digits_collected(engine: Engine, record: CallRecord, event: DigitsCollected) -> list[Effect]:
@@ -188,11 +139,8 @@ def digits_collected(engine: Engine, record: CallRecord, event: DigitsCollected)
     assert settings is not None
     digits = event.digits
     if record.step == "rec_pin":
-        ok = digits.isdigit() and hmac.compare_digest(hash_pin(digits), settings.admin_pin_sha256)
-        if not ok:
-            _log.warning("acd.admin_pin_failed", contact=record.contact, tries=record.tries + 1)
-            facts: list[Effect] = [Fact("login_failed", {"contact": record.contact})]
-            return facts + _failed_try(engine, record, event.at)
+        if not pin_matches(digits, settings.admin_pin_sha256):
+            return keypad.wrong_pin(engine, record, lambda: _ask(engine, record, event.at))
         record.step, record.tries = "rec_code", 0
         engine.store.put_call(record)
         return _ask(engine, record, event.at)
@@ -208,7 +156,7 @@ def digits_collected(engine: Engine, record: CallRecord, event: DigitsCollected)
         # No choice: ask again (the recording is played once more before the question).
         record.tries += 1
         if record.tries >= engine.settings.max_tries:
-            return _finish(engine, record, "acd_login_failed")
+            return keypad.finish(engine, record, keypad.FAILED_PROMPT)
         return _record(engine, record, event.at)
     prompt_id, language = settings.codes[record.action_arg]
     uuid = record.contact
@@ -222,7 +170,7 @@ def digits_collected(engine: Engine, record: CallRecord, event: DigitsCollected)
             language=language,
             directory=settings.directory,
             confirm=commands.play(uuid, Phrase("acd_record_saved")),
-            failed=commands.play(uuid, Phrase("acd_login_failed")),
+            failed=commands.play(uuid, Phrase(keypad.FAILED_PROMPT)),
         ),
         Send(commands.hangup(uuid)),
         CancelTimers(uuid),
@@ -231,7 +179,7 @@ def digits_collected(engine: Engine, record: CallRecord, event: DigitsCollected)
 
 def digits_timeout(engine: Engine, record: CallRecord) -> list[Effect]:
     """The guard ran out (the channel lost media): give up."""
-    return _finish(engine, record, "acd_login_failed")
+    return keypad.finish(engine, record, keypad.FAILED_PROMPT)
 
 
 def recording_settings(

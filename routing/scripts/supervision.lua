@@ -75,7 +75,7 @@ for _, queue in ipairs(names) do
   -- Ids only: a reply element costs Redis a conversion into Lua; the arrival is read
   -- below for the one contact per queue that can be its oldest.
   for _, id in ipairs(redis.call('ZRANGE', K.arrivals(queue), 0, -1)) do
-    if home[id] == nil then home[id] = queue else home[id] = false end
+    if home[id] == nil then home[id] = queue else home[id] = home[id] end
   end
 end
 local decoded = {}
@@ -113,7 +113,7 @@ for _, member in ipairs(timers) do
       local raw = redis.call('GET', K.contact(id))
       if raw then
         local c = cmsgpack.unpack(raw)
-        if c.st == "waiting" then count(c.q, c.arr) end
+        if c.st == 'waiting' or c.st == 'reserved' then count(c.q, c.arr) end
       end
     end
   end
