@@ -208,7 +208,9 @@ def build(
     # The wallboard (/wallboard) on the same server: figures need one of the API tokens.
     live = LiveConfig(config)
     live.follow(metrics.reconfigure)
-    http.app.register_blueprint(wallboard_blueprint(live, client_redis, supervision.view, clock))
+    http.app.register_blueprint(
+        wallboard_blueprint(live, client_redis, supervision.view, clock, supervision.pause)
+    )
     http.app.register_blueprint(metrics.blueprint())
     hours = HoursWatcher(HoursStore(client_redis, config.tenant, clock), runner)
     runner.observers.append(hours)  # the feature code's emergency fact -> Redis

@@ -7,14 +7,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import gevent
 import redis
+import yaml
 
 from acd.adapters.redis_store import RedisCallStore
 from acd.adapters.runner import Runner
 from acd.adapters.translate import ENGINE_EVENTS, ENGINE_FILTERS
+from acd.app import App, build, start
+from acd.config import parse_config
 from acd.engine.effects import Fact
 from acd.engine.engine import Engine
 from acd.engine.events import AgentCommand
@@ -28,6 +32,18 @@ from routing.api import AgentProfile, NoAnswerState, QueueConfig
 from routing.store import RedisRouter
 
 AGENT_SKILLS: Mapping[str, int] = {"billing": 3, "invoice": 1}
+SIM_CONFIG = """\
+esl: {host: 127.0.0.1, port: 8021, password: ClueCon}
+redis: null
+skills: {billing: Invoices, invoice: One invoice}
+queues:
+  support: {code: 1, language: sv}
+  sales: {code: 2, language: en}
+"""
+"""A configuration with :func:`default_settings`' queues and skills, for tests to add
+entries, menus or rules to and read with ``parse_config`` (its esl and redis parts are not
+used: the harness connects the engine itself)."""
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "acd.yaml"
 
 
 def default_settings(**queue_changes: object) -> EngineSettings:
@@ -257,6 +273,46 @@ def engine_fixture(
         yield harness
     finally:
         stop_engine(harness)
+        sim.stop()
+
+
+def restarting(
+    redis_client: redis.Redis, tenant: str, settings: EngineSettings | None = None
+) -> Iterator[tuple[Harness, Callable[[], Harness]]]:
+    """The body of a fixture for engine restarts: a first engine (to stop as if killed)
+    and a factory for each engine that starts next on the same simulator and Redis, with
+    the same ``settings``; all are stopped afterwards."""
+    sim = shipped_simulator()
+    first = start_engine(sim, redis_client, tenant, settings)
+    made: list[Harness] = []
+
+    def restart() -> Harness:
+        made.append(start_engine(sim, redis_client, tenant, settings))
+        return made[-1]
+
+    try:
+        yield first, restart
+    finally:
+        for harness in [first, *made]:
+            stop_engine(harness)
+        sim.stop()
+
+
+def run_example(redis_url: str) -> Iterator[tuple[App, Simulator]]:
+    """The body of a fixture for ``acd run`` on examples/acd.yaml: built and started as
+    ``acd.app`` does, on a new simulator (the shipped dialplan) and the Redis at
+    ``redis_url``, HTTP on 127.0.0.1 and a free port; both stopped afterwards."""
+    sim = shipped_simulator()
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    data["esl"].update(port=sim.port, password=sim.password)
+    data["redis"] = {"url": redis_url}
+    data["http"].update(host="127.0.0.1", port=0)
+    wired = build(parse_config(yaml.safe_dump(data), "example-for-test.yaml"))
+    start(wired, connect_deadline=5.0)
+    try:
+        yield wired, sim
+    finally:
+        wired.stop()
         sim.stop()
 
 

@@ -11,9 +11,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
+import redis
 
 from acd.app import App, build, start
 from acd.config import parse_config
+from acd.dev.redis_server import RedisServer
 from acd.engine.effects import Fact
 from acd.engine.events import AgentCommand
 from freeswitch.client import ESLClient
@@ -160,6 +162,15 @@ def lab_events(lab: FreeSwitchLab, *subclasses: str) -> Iterator[EventRecorder]:
         yield recorder
     finally:
         client.stop()
+
+
+@pytest.fixture
+def lab_config(
+    lab: FreeSwitchLab, redis_server: RedisServer, redis_client: redis.Redis, tenant: str
+) -> str:
+    """:func:`config_yaml` on the session's Redis (emptied first by ``redis_client``), for
+    a test to add to and start with :func:`running`."""
+    return config_yaml(lab, redis_server.url, tenant)
 
 
 @pytest.fixture

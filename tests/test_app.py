@@ -6,39 +6,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import gevent
 import msgpack
 import pytest
 import redis
-import yaml
 
-from acd.app import App, build, start
-from acd.config import parse_config
+from acd.app import App
 from acd.dev.redis_server import RedisServer
 from acd.engine.events import AgentCommand
 from freeswitch.sim import AgentPhone, Simulator
-from tests.engine_harness import shipped_simulator
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "acd.yaml"
+from tests.engine_harness import run_example
 
 
 @pytest.fixture
 def app(redis_server: RedisServer, redis_client: redis.Redis) -> Iterator[tuple[App, Simulator]]:
-    sim = shipped_simulator()
-    data = yaml.safe_load(EXAMPLE.read_text())
-    data["esl"].update(port=sim.port, password=sim.password)
-    data["redis"] = {"url": redis_server.url}
-    data["http"]["port"] = 0
-    config = parse_config(yaml.safe_dump(data), "example-for-test.yaml")
-    wired = build(config)
-    start(wired, connect_deadline=5.0)
-    try:
-        yield wired, sim
-    finally:
-        wired.stop()
-        sim.stop()
+    yield from run_example(redis_server.url)
 
 
 def _wait(predicate: object, timeout: float = 5.0) -> bool:

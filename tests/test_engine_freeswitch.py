@@ -73,6 +73,7 @@ from tests.engine_lab import (
     channel_of,
     config_yaml,
     history,
+    lab_config,
     played,
     running,
     wait_played,
@@ -83,14 +84,12 @@ from tests.lab.support import LabError
 
 pytestmark = pytest.mark.freeswitch
 
-__all__ = ["watch"]  # the fixture, imported for this module's tests
+__all__ = ["lab_config", "watch"]  # the fixtures, imported for this module's tests
 
 
 @pytest.fixture
-def acd(
-    lab: FreeSwitchLab, redis_server: RedisServer, redis_client: redis.Redis, tenant: str
-) -> Iterator[Acd]:
-    with running(config_yaml(lab, redis_server.url, tenant)) as engine:
+def acd(lab_config: str) -> Iterator[Acd]:
+    with running(lab_config) as engine:
         yield engine
 
 

@@ -33,7 +33,7 @@ from acd.engine.hours import ClosedAction, HoursSettings, QueueHours, calendars
 from acd.engine.policy import hash_pin
 from freeswitch.media import Playable, SoundFile
 from freeswitch.sim.events import SimEvent
-from tests.engine_harness import Harness, Start, default_settings
+from tests.engine_harness import SIM_CONFIG, Harness, Start, default_settings
 from tests.http_api import validate_answer
 
 ANSWERED_CALLER = "7000"  # support (sv), answered
@@ -338,13 +338,9 @@ def test_exceptions_through_the_api_a_year_ahead_persist_and_apply_r_calendar(
     assert http("DELETE", f"/api/admin/calendars/office/exceptions/{made['id']}")[0] == 404
 
 
-MENU_CONFIG = """\
-esl: {host: 127.0.0.1, port: 8021, password: ClueCon}
-redis: null
-skills: {billing: Invoices, invoice: One invoice}
-queues:
-  support: {code: 1, language: sv}
-  sales: {code: 2, language: en}
+MENU_CONFIG = (
+    SIM_CONFIG
+    + """\
 entries:
   kommun: {number: "7100", language: sv, welcome: welcome, menu: main}
 menus:
@@ -354,6 +350,7 @@ menus:
     choices:
       "1": {queue: support}
 """
+)
 
 
 def test_emergency_before_the_welcome_and_only_once_for_an_entrys_caller_r_timedmsg(

@@ -57,6 +57,17 @@ def finish_recordings(acd: Harness, phone: str) -> tuple[Callable[[], None], lis
     return acd.sim.on_event(hook), paths
 
 
+def record_by_phone(acd: Harness, keys: list[str], timeout: float) -> tuple[str, list[str]]:
+    """``*25`` from the admin phone, keying ``keys``, each ``record`` ended with '#';
+    the call's uuid and the paths recorded."""
+    unhook, recorded = finish_recordings(acd, ADMIN_PHONE)
+    try:
+        uuid = acd.feature_code(ADMIN_PHONE, "*25", keys, timeout=timeout)
+    finally:
+        unhook()
+    return uuid, recorded
+
+
 def played(acd: Harness) -> list[str]:
     seen: list[str] = []
 
@@ -72,12 +83,8 @@ def test_admin_records_listens_redoes_and_keeps_a_prompt_R_PROMPTS(
     start: Start, tmp_path: Path
 ) -> None:
     acd = run(start, tmp_path)
-    unhook, recorded = finish_recordings(acd, ADMIN_PHONE)
     heard = played(acd)
-    try:
-        uuid = acd.feature_code(ADMIN_PHONE, "*25", [PIN, "1", "2", "1"], timeout=20.0)
-    finally:
-        unhook()
+    uuid, recorded = record_by_phone(acd, [PIN, "1", "2", "1"], timeout=20.0)
 
     raw = f"{tmp_path}/.recordings/{uuid}.wav"
     assert recorded == [raw, raw], "recorded twice: once, then again after '2'"
@@ -94,11 +101,7 @@ def test_admin_records_listens_redoes_and_keeps_a_prompt_R_PROMPTS(
 
 def test_a_wrong_pin_records_nothing_R_PROMPTS(start: Start, tmp_path: Path) -> None:
     acd = run(start, tmp_path)
-    unhook, recorded = finish_recordings(acd, ADMIN_PHONE)
-    try:
-        uuid = acd.feature_code(ADMIN_PHONE, "*25", ["1111", "2222", "3333"], timeout=20.0)
-    finally:
-        unhook()
+    uuid, recorded = record_by_phone(acd, ["1111", "2222", "3333"], timeout=20.0)
     assert recorded == []
     assert not (tmp_path / "manifest.toml").exists()
     assert any("acd_login_failed" in line for line in acd.requests_to(uuid))
@@ -108,11 +111,7 @@ def test_an_unknown_code_is_asked_again_and_a_known_one_records_R_PROMPTS(
     start: Start, tmp_path: Path
 ) -> None:
     acd = run(start, tmp_path)
-    unhook, recorded = finish_recordings(acd, ADMIN_PHONE)
-    try:
-        acd.feature_code(ADMIN_PHONE, "*25", [PIN, "9", "22", "1"], timeout=20.0)
-    finally:
-        unhook()
+    _, recorded = record_by_phone(acd, [PIN, "9", "22", "1"], timeout=20.0)
     assert len(recorded) == 1
     assert (tmp_path / "en" / "night.wav").is_file()
 
@@ -121,12 +120,8 @@ def test_discarded_when_the_admin_hangs_up_before_choosing_R_PROMPTS(
     start: Start, tmp_path: Path
 ) -> None:
     acd = run(start, tmp_path)
-    unhook, recorded = finish_recordings(acd, ADMIN_PHONE)
-    try:
-        # No answer to "1 keep / 2 redo": asked again until max_tries, then goodbye.
-        acd.feature_code(ADMIN_PHONE, "*25", [PIN, "1", "", "", ""], timeout=30.0)
-    finally:
-        unhook()
+    # No answer to "1 keep / 2 redo": asked again until max_tries, then goodbye.
+    _, recorded = record_by_phone(acd, [PIN, "1", "", "", ""], timeout=30.0)
     assert recorded
     assert not (tmp_path / "sv" / "emergency.wav").exists()
     assert not (tmp_path / "manifest.toml").exists()

@@ -38,8 +38,7 @@ from routing.store import RedisRouter
 from tests.engine_harness import (
     Harness,
     engine_fixture,
-    shipped_simulator,
-    start_engine,
+    restarting,
     stop_engine,
 )
 
@@ -394,20 +393,7 @@ def dead_then_new(
 ) -> Iterator[tuple[Harness, Callable[[], Harness]]]:
     """A first engine (to log agents in, then stop as if killed) and a factory for the
     engine that starts next on the same simulator and Redis."""
-    sim = shipped_simulator()
-    first = start_engine(sim, redis_client, tenant)
-    made: list[Harness] = []
-
-    def restart() -> Harness:
-        made.append(start_engine(sim, redis_client, tenant))
-        return made[-1]
-
-    try:
-        yield first, restart
-    finally:
-        for harness in [first, *made]:
-            stop_engine(harness)
-        sim.stop()
+    yield from restarting(redis_client, tenant)
 
 
 def _contact(uuid: str, queue: str = "support") -> Contact:

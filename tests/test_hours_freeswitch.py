@@ -11,16 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
-from acd.dev.redis_server import RedisServer
 from acd.prompts import NewPrompt, store
-from tests.engine_lab import Acd, channel_of, config_yaml, history, played, running, watch
+from tests.engine_lab import Acd, channel_of, history, lab_config, played, running, watch
 from tests.freeswitch_lab import EventRecorder, FreeSwitchLab, poll
 
 pytestmark = pytest.mark.freeswitch
 
-__all__ = ["watch"]  # the fixture, imported for this module's tests
+__all__ = ["lab_config", "watch"]  # the fixtures, imported for this module's tests
 
 
 def _wav(seconds: float = 0.5, rate: int = 8000) -> bytes:
@@ -36,16 +34,14 @@ def _wav(seconds: float = 0.5, rate: int = 8000) -> bytes:
 @pytest.fixture
 def closed_acd(
     lab: FreeSwitchLab,
-    redis_server: RedisServer,
-    redis_client: redis.Redis,
-    tenant: str,
+    lab_config: str,
     tmp_path: Path,
 ) -> Iterator[tuple[Acd, Path]]:
     prompts = tmp_path / "prompts"
     wav = _wav()
     night = NewPrompt("night", "sv", wav, 0.5, "night.wav", "0" * 64)
     (path,) = store(prompts, [night], dt.datetime.now(dt.UTC))
-    text = config_yaml(lab, redis_server.url, tenant)
+    text = lab_config
     text = text.replace(
         "    whisper: acd_whisper\n", "    whisper: acd_whisper\n    calendar: office\n"
     )

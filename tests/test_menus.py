@@ -25,22 +25,15 @@ from freeswitch.sim import AgentPhone
 from freeswitch.sim.events import SimEvent
 from routing.store import RedisRouter
 from tests.engine_harness import (
+    SIM_CONFIG,
     Harness,
     Start,
     default_settings,
-    shipped_simulator,
-    start_engine,
+    restarting,
     stop_engine,
 )
 
-BASE = """\
-esl: {host: 127.0.0.1, port: 8021, password: ClueCon}
-redis: null
-skills: {billing: Invoices, invoice: One invoice}
-queues:
-  support: {code: 1, language: sv}
-  sales: {code: 2, language: en}
-"""
+BASE = SIM_CONFIG
 
 MENUS = """\
 entries:
@@ -321,21 +314,7 @@ def test_unknown_entry_number_is_refused(acd: Harness) -> None:
 def dead_then_new(
     redis_client: redis.Redis, tenant: str
 ) -> Iterator[tuple[Harness, Callable[[], Harness]]]:
-    settings = replace(default_settings(), menus=_book())
-    sim = shipped_simulator()
-    first = start_engine(sim, redis_client, tenant, settings)
-    made: list[Harness] = []
-
-    def restart() -> Harness:
-        made.append(start_engine(sim, redis_client, tenant, settings))
-        return made[-1]
-
-    try:
-        yield first, restart
-    finally:
-        for harness in [first, *made]:
-            stop_engine(harness)
-        sim.stop()
+    yield from restarting(redis_client, tenant, replace(default_settings(), menus=_book()))
 
 
 def test_caller_in_a_menu_when_the_engine_restarts_hears_that_menu_again_r_dtmf(

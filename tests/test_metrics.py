@@ -10,20 +10,17 @@ import socket
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import gevent
 import pytest
 import redis
-import yaml
 from flask import Flask
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from acd.adapters.metrics import EngineMetrics, phone_states
 from acd.adapters.redis_store import RedisCallStore
-from acd.app import App, build, start
-from acd.config import parse_config
+from acd.app import App
 from acd.dev.redis_server import RedisServer
 from acd.engine.effects import Fact
 from acd.engine.events import AgentCommand
@@ -32,7 +29,7 @@ from freeswitch.sim import AgentPhone, Simulator
 from routing.api import AgentProfile, Contact, QueueConfig
 from routing.errors import StoreError
 from routing.store import RedisRouter
-from tests.engine_harness import shipped_simulator
+from tests.engine_harness import run_example
 from wallboard.metrics import AcdMetrics
 from wallboard.service_level import ServiceLevelTarget
 
@@ -335,18 +332,7 @@ def example_app(
 ) -> Iterator[tuple[App, Simulator]]:
     """examples/acd.yaml on the simulator and the private Redis (emptied first by
     ``redis_client``), HTTP on a free port."""
-    sim = shipped_simulator()
-    data = yaml.safe_load((Path(__file__).parent.parent / "examples/acd.yaml").read_text())
-    data["esl"].update(port=sim.port, password=sim.password)
-    data["redis"] = {"url": redis_server.url}
-    data["http"].update(host="127.0.0.1", port=0)
-    wired = build(parse_config(yaml.safe_dump(data), "example-for-test.yaml"))
-    start(wired, connect_deadline=5.0)
-    try:
-        yield wired, sim
-    finally:
-        wired.stop()
-        sim.stop()
+    yield from run_example(redis_server.url)
 
 
 def test_acd_run_wiring_serves_metrics_with_the_config_targets_r_wallboard(

@@ -15,20 +15,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import redis
 import soundfile as sf
 
 from acd.adapters.hours import HOURS_LANE
 from acd.cli import main
-from acd.dev.redis_server import RedisServer
 from acd.engine.events import HoursChanged
-from tests.engine_lab import channel_of, config_yaml, history, played, running, watch
+from tests.engine_lab import channel_of, history, lab_config, played, running, watch
 from tests.freeswitch_lab import EventRecorder, FreeSwitchLab, poll
 from tests.lab.support import LabError
 
 pytestmark = pytest.mark.freeswitch
 
-__all__ = ["watch"]  # the fixture, imported for this module's tests
+__all__ = ["lab_config", "watch"]  # the fixtures, imported for this module's tests
 
 
 def _mp3(tmp_path: Path) -> Path:
@@ -46,9 +44,7 @@ def _mp3(tmp_path: Path) -> Path:
 
 def test_an_imported_prompt_plays_on_freeswitch_R_PROMPTS(
     lab: FreeSwitchLab,
-    redis_server: RedisServer,
-    redis_client: redis.Redis,
-    tenant: str,
+    lab_config: str,
     watch: EventRecorder,
     tmp_path: Path,
 ) -> None:
@@ -56,7 +52,7 @@ def test_an_imported_prompt_plays_on_freeswitch_R_PROMPTS(
     source = _mp3(tmp_path)
     argv = ["prompts", "import", str(source), "--lang", "sv", "--id", "emergency"]
     assert main([*argv, "--directory", str(prompts)]) == 0
-    text = config_yaml(lab, redis_server.url, tenant) + f"prompts:\n  directory: {prompts}\n"
+    text = lab_config + f"prompts:\n  directory: {prompts}\n"
     with running(text) as acd:
         # The emergency message on (as its feature code or the admin API switch it).
         acd.app.runner.post(HOURS_LANE, HoursChanged("emergency", {}, time.time()))
@@ -76,9 +72,7 @@ def test_an_imported_prompt_plays_on_freeswitch_R_PROMPTS(
 
 def test_a_prompt_recorded_from_a_phone_is_kept_R_PROMPTS(
     lab: FreeSwitchLab,
-    redis_server: RedisServer,
-    redis_client: redis.Redis,
-    tenant: str,
+    lab_config: str,
     watch: EventRecorder,
     tmp_path: Path,
 ) -> None:
@@ -86,7 +80,7 @@ def test_a_prompt_recorded_from_a_phone_is_kept_R_PROMPTS(
     takes the phone's audio until '#', plays it back, 1 keeps it: the converted file is
     in the prompt directory and its manifest."""
     prompts = tmp_path / "prompts"
-    text = config_yaml(lab, redis_server.url, tenant) + (
+    text = lab_config + (
         f"admin: {{pin: '7391'}}\nprompts:\n  directory: {prompts}\n"
         "  record_codes: {'1': {prompt: emergency}}\n"
     )

@@ -160,3 +160,33 @@ def test_shared_read_refuses_a_bad_max_age() -> None:
     for bad in (-1.0, float("inf"), float("nan"), True, "1"):
         with pytest.raises(ValueError, match="max_age"):
             SharedRead(lambda: 1, name="x", max_age=bad)  # type: ignore[arg-type]
+
+
+def test_paced_exposition_is_the_plain_one_and_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """R-WALLBOARD: a scrape of many agents with ``pause`` (here every check pauses) gives
+    the same text as the library's plain exposition, and pauses while building and
+    formatting the samples."""
+    agents = {
+        f"a{i:04d}": AgentSupervision(
+            f"a{i:04d}",
+            "ready" if i % 3 else "paused",
+            None if i % 3 else "lunch",
+            None,
+            100.0 + i,
+            ("q1", "q2")[: 1 + i % 2],
+            i % 5 == 0,
+            i % 5 == 0,
+        )
+        for i in range(450)
+    }
+    view = SupervisionView(agents, {"q1": QueueSupervision(3, 90.0)})
+    monkeypatch.setattr(metrics_module, "PAUSE_AFTER", -1.0)
+    pauses: list[int] = []
+    metrics = AcdMetrics(
+        ["q1"], clock=lambda: 200.0, state_provider=lambda: view, pause=lambda: pauses.append(1)
+    )
+    assert metrics.text() == generate_latest(metrics.registry)
+    building = len(agents) // metrics_module.PAUSE_EVERY
+    formatting = len(agents) * 5 // metrics_module.PAUSE_EVERY  # acd_agent_state alone
+    assert len(pauses) >= 2 * building + formatting  # two collections: text() and plain
+    assert b'acd_agent_state{agent="a0000",state="paused"} 1.0' in metrics.text()

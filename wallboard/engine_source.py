@@ -189,7 +189,9 @@ class EngineSource:
     """:class:`wallboard.figures.FiguresSource` over the engine: ``snapshot`` returns
     routing's supervision view (a shared cached reader in the engine:
     ``acd.adapters.supervision``; a full ``RouterState`` is accepted too), ``events``
-    today's counts."""
+    today's counts. ``pause`` (optional, e.g. a short ``gevent.sleep``) is called every
+    few hundred agents once a refresh has worked ~2 ms, so thousands of agents do not
+    hold a cooperative engine."""
 
     name = "engine"
 
@@ -200,8 +202,11 @@ class EngineSource:
         events: EventsReader,
         clock: Callable[[], float] = time.time,
         history: History | None = None,
+        *,
+        pause: metrics.Pause | None = None,
     ) -> None:
         self.settings = settings
+        self.pause = pause
         self.snapshot = snapshot
         self.events = events
         self.clock = clock
@@ -215,20 +220,31 @@ class EngineSource:
             raise SourceUnavailableError(f"routing state: {exc}") from None
         self.events.update()
         now = self.clock()
-        return Board(now, self.name, self._queues(state, now), self._agents(state, now))
+        pacer = None if self.pause is None else metrics.Pacer(self.pause)
+        agents = self._agents(state, now, pacer)
+        return Board(now, self.name, self._queues(state, now, pacer), agents)
 
-    def _queues(self, state: SupervisionView, now: float) -> tuple[QueueFigures, ...]:
+    def _queues(
+        self, state: SupervisionView, now: float, pacer: metrics.Pacer | None
+    ) -> tuple[QueueFigures, ...]:
         out: list[QueueFigures] = []
+        counts = {
+            q.name: dict.fromkeys(("free", "busy", "wrap_up", "paused"), 0)
+            for q in self.settings.queues
+        }
+        for done, view in enumerate(state.agents.values(), 1):
+            found = agent_state(view)
+            if found is not None:
+                for queue in view.queues:
+                    if queue in counts:
+                        counts[queue][found] += 1
+            if pacer is not None and done % metrics.PAUSE_EVERY == 0:
+                pacer.check()
         for setup in self.settings.queues:
             # A caller waits until an agent answers: an offer still ringing counts.
             load = state.queues.get(setup.name)
             waiting = 0 if load is None else load.waiting
             oldest = None if load is None else load.oldest
-            counts = {s: 0 for s in ("free", "busy", "wrap_up", "paused")}
-            for view in state.agents.values():
-                found = agent_state(view)
-                if found is not None and setup.name in view.queues:
-                    counts[found] += 1
             today = self.events.today(setup.name)
             series = self.history.add(setup.name, Point(now, waiting, today.service_level))
             out.append(
@@ -237,16 +253,20 @@ class EngineSource:
                     waiting=waiting,
                     longest_wait=None if oldest is None else max(0.0, now - oldest),
                     today=today,
-                    agents=AgentCounts(**counts),
+                    agents=AgentCounts(**counts[setup.name]),
                     series=series,
                 )
             )
         return tuple(out)
 
-    def _agents(self, state: SupervisionView, now: float) -> tuple[AgentFigure, ...]:
+    def _agents(
+        self, state: SupervisionView, now: float, pacer: metrics.Pacer | None
+    ) -> tuple[AgentFigure, ...]:
         shown = {q.name for q in self.settings.queues}
         out: list[AgentFigure] = []
-        for agent_id in sorted(state.agents):
+        for done, agent_id in enumerate(sorted(state.agents), 1):
+            if pacer is not None and done % metrics.PAUSE_EVERY == 0:
+                pacer.check()
             view = state.agents[agent_id]
             found = agent_state(view)
             if found is None or not shown.intersection(view.queues):

@@ -76,7 +76,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
@@ -117,7 +117,7 @@ StateProvider = Callable[[], RouterState | SupervisionView]
 #: so a cooperative engine's calls run in between).
 Pause = Callable[[], None]
 #: Agents (or samples) handled between two checks of the time spent.
-PAUSE_EVERY: Final = 200
+PAUSE_EVERY: Final = 100
 #: Seconds of work after which a check calls ``Pause``.
 PAUSE_AFTER: Final = 0.002
 #: agent id -> (state as :func:`agent_state` names it, since epoch seconds).
@@ -167,6 +167,22 @@ class _PacedSamples(list[Sample]):
             if index % PAUSE_EVERY == 0:
                 self.pacer.check()
             yield sample
+
+
+class _PacedRegistry(Collector):
+    """``registry``'s metrics with paced samples (:class:`_PacedSamples`), for
+    ``generate_latest``."""
+
+    def __init__(self, registry: CollectorRegistry, pacer: Pacer) -> None:
+        self.registry = registry
+        self.pacer = pacer
+
+    def collect(self) -> Iterable[Metric]:
+        for metric in self.registry.collect():
+            # Per family too: most families are small and never reach PAUSE_EVERY.
+            self.pacer.check()
+            metric.samples = _PacedSamples(metric.samples, self.pacer)
+            yield metric
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +307,14 @@ class AcdMetrics:
         reg.register(_ServiceLevelCollector(self))
         if state_provider is not None:
             reg.register(_StateCollector(self, state_provider, since_provider, pause))
+        self.pause = pause
+
+    def text(self) -> bytes:
+        """The Prometheus text exposition of every metric (``generate_latest``); with
+        ``pause``, the formatting of thousands of samples pauses now and then too."""
+        if self.pause is None:
+            return generate_latest(self.registry)
+        return generate_latest(_PacedRegistry(self.registry, Pacer(self.pause)))
 
     def target(self, queue: str) -> ServiceLevelTarget:
         """The queue's service-level rule."""
@@ -474,7 +498,7 @@ def _state_families(
     families = (waiting, longest, by_state, agent_state_family, seconds)
     if view is not None:
         # Thousands of agents must not hold a cooperative engine: with ``pause``, building
-        # the samples and formatting them (the exposition iterates them) yield now and then.
+        # the samples pauses now and then (formatting them too: AcdMetrics.text).
         pacer = None if pause is None else Pacer(pause)
         names = set(queues) | set(view.queues)
         counts = {(q, s): 0 for q in names for s in AGENT_STATES}
@@ -506,7 +530,4 @@ def _state_families(
             longest.add_metric([queue], 0.0 if oldest is None else max(0.0, now - oldest))
         for (queue, state), count in sorted(counts.items()):
             by_state.add_metric([queue, state], float(count))
-        if pacer is not None:
-            for family in families:
-                family.samples = _PacedSamples(family.samples, pacer)
     yield from families

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 import msgpack
 import redis
 from flask import Blueprint, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from acd.config import Config
 from acd.engine.effects import Fact
@@ -156,7 +156,7 @@ class EngineMetrics:
 
     def text(self) -> bytes:
         """The Prometheus text exposition of every metric."""
-        return generate_latest(self.metrics.registry)
+        return self.metrics.text()
 
     def blueprint(self) -> Blueprint:
         """A Flask blueprint serving ``GET /metrics`` (unauthenticated, see the module)."""

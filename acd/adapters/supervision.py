@@ -118,7 +118,7 @@ class Supervision:
         max_age: float = DEFAULT_MAX_AGE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        reader = SupervisionReader(client, tenant)
+        self.reader = reader = SupervisionReader(client, tenant)
         self.pause: Callable[[], None] = _yield
 
         def phones() -> Mapping[str, tuple[str, float]]:

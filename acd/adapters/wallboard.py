@@ -56,12 +56,14 @@ def wallboard_blueprint(
     client: redis.Redis,
     snapshot: Callable[[], RouterState | SupervisionView],
     clock: Callable[[], float] = time.time,
+    pause: Callable[[], None] | None = None,
 ) -> Blueprint:
     """``/wallboard`` for the engine's HTTP server (``AdminApi.app.register_blueprint``).
 
     Figures come from Prometheus when ``wallboard.prometheus_url`` is set, else from
     ``snapshot`` (routing's supervision view: the engine's shared cached read,
-    :class:`acd.adapters.supervision.Supervision`) and the events stream in ``client``.
+    :class:`acd.adapters.supervision.Supervision`) and the events stream in ``client``;
+    ``pause`` is the engine's yield for long conversions (``Supervision.pause``).
     The figures need one of ``http.tokens`` (any role), as a Bearer header or ``?token=``. Given a
     :class:`LiveConfig`, the queues, thresholds and tokens follow its reloads (R-LIVECONF)."""
     live = config if isinstance(config, LiveConfig) else LiveConfig(config)
@@ -72,7 +74,7 @@ def wallboard_blueprint(
             return settings, PrometheusSource(settings, current.wallboard.prometheus_url, clock)
         targets = service_level_targets(current)
         events = EventsReader(client, current.tenant, targets, settings.midnight, clock)
-        return settings, EngineSource(settings, snapshot, events, clock)
+        return settings, EngineSource(settings, snapshot, events, clock, pause=pause)
 
     board = Wallboard(*parts(live.config))
 

@@ -11,13 +11,12 @@ the file readable by the engine only.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
 from acd.config.problems import CrossCheckError, Loc
-from acd.config.types import Frozen, TextDigits, digits_check
+from acd.config.types import Frozen, PinSha256, TextDigits, digits_check
 from acd.engine.policy import hash_pin
 
 if TYPE_CHECKING:
@@ -26,17 +25,11 @@ if TYPE_CHECKING:
 AdminPin = Annotated[str, TextDigits, digits_check(4, 8, "the admin PIN")]
 
 
-def _sha256_hex(value: str) -> str:
-    if not re.fullmatch(r"[0-9a-f]{64}", value):
-        raise ValueError("must be 64 lowercase hex digits (SHA-256 of the PIN)")
-    return value
-
-
 class AdminSettings(Frozen):
     """``admin: {pin}`` or ``admin: {pin_sha256}`` (module doc); at most one of them."""
 
     pin: AdminPin | None = Field(default=None, repr=False)
-    pin_sha256: Annotated[str, AfterValidator(_sha256_hex)] | None = Field(default=None, repr=False)
+    pin_sha256: PinSha256 | None = Field(default=None, repr=False)
 
     @model_validator(mode="after")
     def _one_pin(self) -> AdminSettings:

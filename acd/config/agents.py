@@ -13,7 +13,7 @@ import hmac
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
 from acd.config.problems import CrossCheckError, Loc
 from acd.config.types import (
@@ -24,6 +24,7 @@ from acd.config.types import (
     Level,
     List,
     Name,
+    PinSha256,
     TextDigits,
     digits_check,
     text_check,
@@ -38,12 +39,6 @@ Pin = Annotated[str, TextDigits, digits_check(4, 8, "a PIN")]
 PauseCode = Annotated[str, TextDigits, digits_check(1, 4, "a pause reason code")]
 
 
-def _sha256_hex(value: str) -> str:
-    if not re.fullmatch(r"[0-9a-f]{64}", value):
-        raise ValueError("must be 64 lowercase hex digits (SHA-256 of the PIN)")
-    return value
-
-
 class AgentSettings(Frozen):
     """One agent. The file's key is the id; ``languages`` defaults to the file's
     ``language``. Exactly one of ``pin`` and ``pin_sha256``."""
@@ -52,7 +47,7 @@ class AgentSettings(Frozen):
     name: Annotated[str, text_check(64)] | None = None
     """Display name for wallboards and logs."""
     pin: Pin | None = Field(default=None, repr=False)
-    pin_sha256: Annotated[str, AfterValidator(_sha256_hex)] | None = Field(default=None, repr=False)
+    pin_sha256: PinSha256 | None = Field(default=None, repr=False)
     contact: DialString | None = None
     """Where the agent's calls ring unless they log in from another phone (free seating,
     R-FREESEAT: the phone used for login becomes the contact for that session). Null: the

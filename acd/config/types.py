@@ -118,6 +118,16 @@ def digits_check(low: int, high: int, what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def _sha256_hex(value: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise ValueError("must be 64 lowercase hex digits (SHA-256 of the PIN)")
+    return value
+
+
+PinSha256 = Annotated[str, AfterValidator(_sha256_hex)]
+"""A PIN's SHA-256 as 64 lowercase hex digits (``acd.engine.policy.hash_pin``)."""
+
+
 def text_check(max_length: int) -> AfterValidator:
     """A check for free text meant for people: printable, not blank, not too long."""
 

@@ -46,18 +46,9 @@ def feature_code_call(engine: Engine, event: FeatureCodeCall) -> list[Effect]:
     """A phone dialled a feature code: start asking for the agent id."""
     if engine.store.get_call(event.uuid) is not None:
         return []
-    record = CallRecord(
-        contact=event.uuid,
-        kind="feature",
-        state="collecting",
-        parked_at=event.at,
-        language=event.language,
-        action=event.action,
-        action_arg=event.arg,
-        phone=event.phone,
-        step="id",
+    record = keypad.open_call(
+        engine, event, "id", event.action, action_arg=event.arg, phone=event.phone
     )
-    engine.store.put_call(record)
     return _ask(engine, record, "acd_enter_agent_id", event.at)
 
 

@@ -217,16 +217,7 @@ def admin_feature_call(engine: Engine, event: AdminFeatureCall) -> list[Effect]:
     hours = engine.settings.hours
     if event.action not in ADMIN_ACTIONS or hours is None or hours.admin_pin_sha256 is None:
         return keypad.refuse(uuid)
-    record = CallRecord(
-        contact=uuid,
-        kind="feature",
-        state="collecting",
-        parked_at=event.at,
-        language=event.language,
-        action=event.action,
-        step="admin_pin",
-    )
-    engine.store.put_call(record)
+    record = keypad.open_call(engine, event, "admin_pin", event.action)
     return _ask_pin(engine, record, event.at)
 
 

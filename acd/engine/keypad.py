@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from acd.engine.effects import CancelTimers, Effect, Fact, Send, SetTimer
+from acd.engine.events import AdminFeatureCall, FeatureCodeCall
 from acd.engine.records import CallRecord
 from freeswitch import commands
 from freeswitch.commands import SendMsg
@@ -30,6 +31,32 @@ DIGITS_VARIABLE = "acd_digits"
 """The channel variable the digits land in (the adapter reads it back)."""
 FAILED_PROMPT = "acd_login_failed"
 """The phrase for a refused PIN or code, a timeout and the last failed try."""
+
+
+def open_call(
+    engine: Engine,
+    event: FeatureCodeCall | AdminFeatureCall,
+    step: str,
+    action: str,
+    *,
+    action_arg: str = "",
+    phone: str = "",
+) -> CallRecord:
+    """The stored record of the new feature-code call of ``event``, about to be asked for
+    digits in ``step``."""
+    record = CallRecord(
+        contact=event.uuid,
+        kind="feature",
+        state="collecting",
+        parked_at=event.at,
+        language=event.language,
+        action=action,
+        action_arg=action_arg,
+        phone=phone,
+        step=step,
+    )
+    engine.store.put_call(record)
+    return record
 
 
 def collect(

@@ -81,16 +81,7 @@ def feature_call(engine: Engine, event: AdminFeatureCall) -> list[Effect]:
     settings = engine.settings.recording
     if settings is None:
         return keypad.refuse(uuid)
-    record = CallRecord(
-        contact=uuid,
-        kind="feature",
-        state="collecting",
-        parked_at=event.at,
-        language=event.language,
-        action=ACTION,
-        step="rec_pin",
-    )
-    engine.store.put_call(record)
+    record = keypad.open_call(engine, event, "rec_pin", ACTION)
     return _ask(engine, record, event.at)
 
 

@@ -46,7 +46,8 @@ end
 
 -- A caller waits until an agent answers: a contact is unanswered while 'waiting' or
 -- 'reserved' (an offer still ringing). Only the few contacts the sorted sets cannot
--- place are decoded (docs/ROUTING.md "Records" gives the invariants used):
+-- place are decoded, by these invariants of the routing scripts (lib_rules.lua
+-- join_queue/leave_waiting, lib_flow.lua reserve/detach, arrive.lua, confirm.lua):
 --   * a general waiting contact is in arr:{q} (score = its arrival) of every queue of
 --     its list, whose first queue is its home queue: in one set only -> that is home;
 --   * a reserved contact has an 'r|' timer; a restricted (private/sticky) waiting one an
@@ -75,7 +76,7 @@ for _, queue in ipairs(names) do
   -- Ids only: a reply element costs Redis a conversion into Lua; the arrival is read
   -- below for the one contact per queue that can be its oldest.
   for _, id in ipairs(redis.call('ZRANGE', K.arrivals(queue), 0, -1)) do
-    if home[id] == nil then home[id] = queue else home[id] = home[id] end
+    if home[id] == nil then home[id] = queue else home[id] = false end
   end
 end
 local decoded = {}
