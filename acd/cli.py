@@ -6,6 +6,7 @@
 ``acd watch`` connect to FreeSWITCH (or the simulator) and log the events the engine uses;
 ``acd report`` statistics per queue and half hour from the events stream (CSV, JSON, HTML);
 ``acd alert-rules`` Prometheus alerting rules for the configuration's wallboard thresholds;
+``acd grafana-dashboard`` the Grafana dashboard coloured by those thresholds;
 ``acd prompts import|list`` the customer's own prompts (WAV, MP3, OGG/Opus, FLAC);
 ``acd demo``  simulated FreeSWITCH + caller traffic + the event log, on embedded defaults.
 
@@ -22,7 +23,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from acd.errors import ACDError
+from acd.errors import ACDError, ValidationError
 from acd.logs import configure_logging
 
 
@@ -136,13 +137,36 @@ def _report(args: argparse.Namespace) -> int:
 
 def _alert_rules_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="the YAML configuration file")
+    parser.add_argument(
+        "--job",
+        default="acd",
+        help="job_name of the engines' Prometheus scrape job, for AcdEngineDown (default acd)",
+    )
 
 
 def _alert_rules(args: argparse.Namespace) -> int:
-    from acd.adapters.metrics import alert_rules_text  # noqa: PLC0415 - imported only when used
+    from acd.adapters.metrics import queue_limits  # noqa: PLC0415 - imported only when used
     from acd.config import load_config  # noqa: PLC0415
+    from wallboard.alerts import alert_rules_yaml  # noqa: PLC0415
 
-    sys.stdout.write(alert_rules_text(load_config(args.config)))
+    try:
+        text = alert_rules_yaml(queue_limits(load_config(args.config)), job=args.job)
+    except ValueError as exc:
+        raise ValidationError(f"--job: {exc}") from None
+    sys.stdout.write(text)
+    return 0
+
+
+def _grafana_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="the YAML configuration file")
+
+
+def _grafana(args: argparse.Namespace) -> int:
+    from acd.adapters.metrics import queue_limits  # noqa: PLC0415 - imported only when used
+    from acd.config import load_config  # noqa: PLC0415
+    from wallboard.dashboard import dashboard_json  # noqa: PLC0415
+
+    sys.stdout.write(dashboard_json(queue_limits(load_config(args.config))))
     return 0
 
 
@@ -189,6 +213,12 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "Prometheus alerting rules for the wallboard thresholds (YAML on stdout)",
         _alert_rules_arguments,
         _alert_rules,
+    ),
+    Subcommand(
+        "grafana-dashboard",
+        "the Grafana dashboard, coloured by the wallboard thresholds (JSON on stdout)",
+        _grafana_arguments,
+        _grafana,
     ),
     Subcommand(
         "prompts", "import or list your own prompts (R-PROMPTS)", _prompts_arguments, _prompts

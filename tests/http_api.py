@@ -34,7 +34,7 @@ TOKENS = (
     ApiToken(token=AGENT_1001, role="agent", name="1001"),
     ApiToken(token=AGENT_1002, role="agent", name="1002"),
 )
-TELEPHONISTS = frozenset({"1001"})
+TELEPHONISTS = frozenset({"1001", "1003", "1005"})
 
 _SPEC = OpenAPI.from_dict(openapi_document())
 
@@ -56,6 +56,7 @@ def validate_answer(
 class Answer:
     status: int
     body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,18 +85,20 @@ class Api:
             headers["Authorization"] = f"Bearer {token}"
         req = urllib.request.Request(self.base + path, data=raw, method=method, headers=headers)
 
-        def send() -> tuple[int, bytes, str]:
+        def send() -> tuple[int, bytes, str, dict[str, str]]:
             try:
                 with urllib.request.urlopen(req, timeout=10) as reply:
-                    return reply.status, reply.read(), reply.headers.get_content_type()
+                    got = dict(reply.headers.items())
+                    return reply.status, reply.read(), reply.headers.get_content_type(), got
             except urllib.error.HTTPError as error:
-                return error.code, error.read(), error.headers.get_content_type()
+                got = dict(error.headers.items())
+                return error.code, error.read(), error.headers.get_content_type(), got
 
-        status, content, content_type = gevent.get_hub().threadpool.apply(send)
+        status, content, content_type, got = gevent.get_hub().threadpool.apply(send)
         assert content_type == "application/json", (status, content)
         if documented:
             self.validate(method, path, raw, status, content)
-        return Answer(status, json.loads(content))
+        return Answer(status, json.loads(content), got)
 
     def validate(
         self, method: str, path: str, body: bytes | None, status: int, content: bytes

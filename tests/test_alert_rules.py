@@ -52,9 +52,24 @@ def test_shipped_rules_are_generated_from_the_example_thresholds_r_wallboard(
     }
     wait = config.queue_thresholds("support").longest_wait_seconds
     assert waits[("support", "critical")].endswith(f">= {wait.red:g}")
-    assert len(rules) == 6 * len(config.queues)
+    # Six per queue, and the two engine-down rules once.
+    assert len(rules) == 6 * len(config.queues) + 2
+    assert [r["alert"] for r in rules[:2]] == ["AcdEngineDown", "AcdNoEngine"]
     assert main(["alert-rules", "--config", str(EXAMPLE)]) == 0
     assert capsys.readouterr().out == RULES.read_text()
+
+
+def test_engine_down_rule_names_the_scrape_job_r_wallboard(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``up == 0`` needs the job's name: ``--job`` sets it; a name PromQL could not quote
+    plainly is refused (exit 2, nothing written)."""
+    assert main(["alert-rules", "--config", str(EXAMPLE), "--job", "acd-engines"]) == 0
+    rules = yaml.safe_load(capsys.readouterr().out)["groups"][0]["rules"]
+    assert rules[0]["expr"] == 'up{job="acd-engines"} == 0'
+    assert main(["alert-rules", "--config", str(EXAMPLE), "--job", 'x"y']) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "--job" in captured.err
 
 
 @needs_promtool
@@ -68,11 +83,19 @@ def test_promtool_accepts_the_shipped_rules_r_wallboard() -> None:
 SUMMARIES = {
     ("AcdLongestWait", "warning"): "waited 60 s or more",
     ("AcdLongestWait", "critical"): "waited 120 s or more",
-    ("AcdFewAgents", "warning"): "2 or fewer agents",
-    ("AcdFewAgents", "critical"): "0 or fewer agents",
+    ("AcdFewAgents", "warning"): "at most 2 agents logged in",
+    ("AcdFewAgents", "critical"): "no agent logged in",
     ("AcdServiceLevelLow", "warning"): "service level over 1h below 0.8",
     ("AcdServiceLevelLow", "critical"): "service level over 1h below 0.6",
 }
+
+
+def test_few_agents_summaries_read_as_english() -> None:
+    """No "0 or fewer agents": the red summary of 0 says none is logged in."""
+    limits = QueueLimits("q", 60.0, 120.0, 1, 0, 0.8, 0.6)
+    rules = yaml.safe_load(alert_rules_yaml([limits]))["groups"][0]["rules"]
+    summaries = [r["annotations"]["summary"] for r in rules if r["alert"] == "AcdFewAgents"]
+    assert summaries == ["Queue q: at most 1 agent logged in", "Queue q: no agent logged in"]
 
 
 def _alerts(name: str, at: str, severity: str | None = None, value: str = "") -> dict[str, Any]:

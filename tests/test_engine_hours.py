@@ -123,11 +123,15 @@ def test_closed_queue_plays_night_message_then_hangs_up_never_queued_r_calendar(
 def test_closed_queue_transfers_to_voicemail_after_the_night_message_r_calendar(
     start: Start,
 ) -> None:
-    closed = ClosedAction("night", "voicemail", "4000", "default")
+    """R-CALENDAR: the night message, then the same voicemail path as a rule's action
+    (the shipped dialplan's acd-voicemail-<box> extension of the acd context)."""
+    closed = ClosedAction("night", "voicemail", "4000")
     acd = run(start, hours(NEVER, closed=closed))
     caller = acd.sim.place_call("0701000001", ANSWERED_CALLER)
     acd.wait_fact("closed_hours", contact=caller)
-    assert acd.wait(lambda: any("4000 XML default" in s for s in acd.requests_to(caller)))
+    assert acd.wait(
+        lambda: any("acd-voicemail-4000 XML acd" in s for s in acd.requests_to(caller))
+    )
     sent = acd.requests_to(caller)
     order = [
         "playback" if "app-name: playback" in s else "transfer"

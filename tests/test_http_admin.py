@@ -35,7 +35,12 @@ def test_login_by_http_serves_callers_and_lists_queues_r_multi(api: Api) -> None
 
     login = api.post("/api/agents/1001/login", token=AGENT_1001, body={"queues": ["support"]})
     assert login.status == 200, login.body
-    assert login.body == {"agent": "1001", "action": "login", "queues": ["support"]}
+    assert login.body == {
+        "agent": "1001",
+        "action": "login",
+        "queues": ["support"],
+        "changed": True,
+    }
 
     listed = _agent(api.get("/api/agents"), "1001")
     assert listed["queues"] == ["support"] and listed["presence"] == "ready"
@@ -70,11 +75,35 @@ def test_pause_and_unpause_r_pause(api: Api) -> None:
     assert paused.status == 200 and paused.body["reason"] == "lunch"
     view = _agent(api.get("/api/agents"), "1003")
     assert (view["presence"], view["pause_reason"]) == ("paused", "lunch")
-    assert api.post("/api/agents/1003/unpause", token=SUPERVISOR).status == 200
+    # Pausing a paused agent is idempotent (200) and takes the new reason.
+    other = api.post("/api/agents/1003/pause", body={"reason": "meeting"})
+    assert (other.status, other.body["changed"]) == (200, True), other.body
+    assert _agent(api.get("/api/agents"), "1003")["pause_reason"] == "meeting"
+    done = api.post("/api/agents/1003/unpause", token=SUPERVISOR)
+    assert (done.status, done.body["changed"]) == (200, True)
     assert _agent(api.get("/api/agents"), "1003")["presence"] == "ready"
-    # Not paused any more: the state refuses, and says so.
+    # Unpausing an agent that is not paused: the same 200, nothing changed, and it says so.
+    before = api.state()
     again = api.post("/api/agents/1003/unpause", token=SUPERVISOR)
-    assert again.status == 409 and again.body["error"] == "invalid-transition"
+    assert (again.status, again.body["changed"]) == (200, False), again.body
+    assert api.state() == before
+    # A logged-out agent can be neither paused nor unpaused: the state refuses.
+    assert api.post("/api/agents/1003/logout").status == 200
+    gone = api.post("/api/agents/1003/unpause", token=SUPERVISOR)
+    assert (gone.status, gone.body["error"]) == (409, "invalid-transition")
+
+
+def test_pause_reason_must_be_configured_r_pause(api: Api) -> None:
+    """A reason outside ``feature_codes.pause_reasons`` (here lunch, meeting) and the
+    default ``break`` is refused with the allowed ones named, and nothing changes."""
+    assert api.post("/api/agents/1003/login").status == 200
+    before = api.state()
+    answer = api.post("/api/agents/1003/pause", body={"reason": "coffee"})
+    assert (answer.status, answer.body["error"]) == (400, "unknown-pause-reason")
+    assert "break, lunch, meeting" in answer.body["message"]
+    assert api.state() == before
+    fine = api.post("/api/agents/1003/pause", body={"reason": "break"})
+    assert (fine.status, fine.body["reason"]) == (200, "break")
 
 
 @pytest.mark.parametrize(
@@ -110,6 +139,10 @@ def test_wrong_or_weak_token_is_refused_and_changes_nothing(
         ("/api/agents/1001/login", {"queues": ["bad name!"]}, 400, "invalid-input"),
         ("/api/agents/1001/login", {"queue": ["support"]}, 400, "invalid-input"),
         ("/api/agents/1001/login", {"queues": ["nosuch"]}, 400, "invalid-input"),
+        # Logout like login: a queue outside the agent's own is a bad request.
+        ("/api/agents/1001/logout", {"queues": ["nosuch"]}, 400, "invalid-input"),
+        ("/api/agents/1001/logout", {"queues": ["support", "nosuch"]}, 400, "invalid-input"),
+        ("/api/agents/1001/pause", {"reason": "coffee"}, 400, "unknown-pause-reason"),
         ("/api/agents/1001/pause", {"reason": 5}, 400, "invalid-input"),
         ("/api/agents/1001/pause", {"reason": "x y"}, 400, "invalid-input"),
         ("/api/agents/1001/unpause", {"reason": "lunch"}, 400, "invalid-input"),
@@ -134,7 +167,8 @@ def test_unknown_queue_and_endpoint_are_404(api: Api) -> None:
     endpoint = api.call("GET", "/api/nothing-here", VIEWER, documented=False)
     assert (endpoint.status, endpoint.body["error"]) == (404, "not-found")
     wrong_method = api.call("GET", "/api/agents/1001/login", ADMIN, documented=False)
-    assert wrong_method.status == 405
+    assert (wrong_method.status, wrong_method.body["error"]) == (405, "method-not-allowed")
+    assert wrong_method.headers["Allow"] == "OPTIONS, POST"
 
 
 def test_redis_failure_is_503_and_unexpected_failure_is_json_500(

@@ -20,8 +20,9 @@ from acd.adapters.http import openapi_document
 from acd.app import build
 from acd.config import load_config
 from freeswitch.sim import AgentPhone
-from tests.engine_harness import Start
-from tests.http_api import AGENT_1001, AGENT_1002, VIEWER, Api, api_fixture
+from routing.supervision import as_view
+from tests.engine_harness import Start, default_settings
+from tests.http_api import AGENT_1001, AGENT_1002, SUPERVISOR, VIEWER, Api, api_fixture
 
 PHONE = "2004"  # agent 1004 logs in from this phone (PIN 4444)
 
@@ -29,6 +30,12 @@ PHONE = "2004"  # agent 1004 logs in from this phone (PIN 4444)
 @pytest.fixture
 def api(start: Start) -> Iterator[Api]:
     yield from api_fixture(start)
+
+
+@pytest.fixture
+def slow_ring_api(start: Start) -> Iterator[Api]:
+    """Agent legs ring for 3,000 simulated seconds (30 s here): an offer stays put."""
+    yield from api_fixture(start, settings=default_settings(ring_timeout=3000))
 
 
 def _queues(api: Api, token: str = VIEWER) -> dict[str, dict[str, Any]]:
@@ -57,19 +64,20 @@ def test_queue_load_and_waiting_callers_r_pick(api: Api) -> None:
     queues = _queues(api)
     assert sorted(queues) == ["sales", "support"]
     support = queues["support"]
-    assert (support["waiting"], support["offered"]) == (2, 0)
+    # The words of /metrics and the wallboard: waiting = not yet answered (none rings yet).
+    assert (support["waiting"], support["ringing"]) == (2, 0)
     assert support["agents"] == {"logged_in": 2, "free": 0, "busy": 1, "wrap_up": 0, "paused": 1}
     assert support["longest_wait"] > 0
     assert queues["sales"] == {
         "name": "sales",
         "waiting": 0,
-        "offered": 0,
+        "ringing": 0,
         "longest_wait": 0.0,
         "agents": {"logged_in": 1, "free": 1, "busy": 0, "wrap_up": 0, "paused": 0},
     }
 
-    listed = api.get("/api/queues/support/contacts").body
-    assert listed["queue"] == "support"
+    listed = api.get("/api/queues/support/contacts", AGENT_1001).body  # a telephonist
+    assert (listed["queue"], listed["caller_numbers"]) == ("support", "shown")
     rows = listed["contacts"]
     assert [(r["contact"], r["position"], r["caller_number"]) for r in rows] == [
         (first, 1, "0702222222"),
@@ -82,7 +90,49 @@ def test_queue_load_and_waiting_callers_r_pick(api: Api) -> None:
     assert all(r["channel"] == "voice" and r["target"] is None for r in rows)
     assert rows[0]["waiting_seconds"] >= rows[1]["waiting_seconds"] >= 0
     assert rows[0]["waiting_seconds"] <= support["longest_wait"] + 1.0
-    assert api.get("/api/queues/sales/contacts").body == {"queue": "sales", "contacts": []}
+    assert api.get("/api/queues/sales/contacts").body == {
+        "queue": "sales",
+        "caller_numbers": "hidden",
+        "contacts": [],
+    }
+
+
+def test_waiting_counts_a_ringing_caller_as_metrics_do_r_wallboard(slow_ring_api: Api) -> None:
+    """R-WALLBOARD: one word, one meaning. A caller whose agent's phone rings is not yet
+    answered: ``waiting`` counts it (as ``acd_queue_waiting_contacts`` does) and
+    ``ringing`` says it rings; the contacts list (pickable callers) leaves it out."""
+    acd = slow_ring_api.harness
+    assert slow_ring_api.post("/api/agents/1003/login", body={"queues": ["support"]}).status == 200
+    ringing = acd.sim.place_call("0701111111", "7000")
+    acd.wait_fact("offered", contact=ringing, agent="1003")
+    other = acd.sim.place_call("0702222222", "7000")
+    acd.wait_fact("queued", contact=other)
+    support = _queues(slow_ring_api)["support"]
+    assert (support["waiting"], support["ringing"]) == (2, 1)
+    assert support["longest_wait"] > 0
+    rows = slow_ring_api.get("/api/queues/support/contacts").body["contacts"]
+    assert [r["contact"] for r in rows] == [other]
+    # The very count acd_queue_waiting_contacts reports at scrape time.
+    assert as_view(slow_ring_api.state()).queues["support"].waiting == 2
+
+
+@pytest.mark.parametrize(
+    ("token", "shown"),
+    [(VIEWER, False), (AGENT_1002, False), (AGENT_1001, True), (SUPERVISOR, True)],
+)
+def test_caller_numbers_only_to_telephonists_and_supervisors_r_pick(
+    api: Api, token: str, shown: bool
+) -> None:
+    """Privacy: a viewer token (it sits in a wall TV's URL) and an agent that is no
+    telephonist see the waiting callers without their numbers; a telephonist (who picks
+    calls, R-PICK) and a supervisor see them."""
+    caller = api.harness.sim.place_call("0701234567", "7000")
+    api.harness.wait_fact("queued", contact=caller)
+    listed = api.get("/api/queues/support/contacts", token).body
+    assert listed["caller_numbers"] == ("shown" if shown else "hidden")
+    assert [(r["contact"], r["caller_number"]) for r in listed["contacts"]] == [
+        (caller, "0701234567" if shown else None)
+    ]
 
 
 def test_higher_priority_caller_is_listed_first(api: Api) -> None:

@@ -131,8 +131,11 @@ def test_unanswered_pick_keeps_the_callers_place_r_noanswer(api: Api) -> None:
         (SUPERVISOR, {"agent": "1001", "queue": "x"}, 400, "invalid-input"),
         (SUPERVISOR, b"{nope", 400, "invalid-json"),
         (SUPERVISOR, {"agent": "9999"}, 404, "unknown-agent"),
-        (ADMIN, {"agent": "1004"}, 409, "agent-unavailable"),  # logged out
+        (ADMIN, {"agent": "1003"}, 409, "agent-unavailable"),  # logged out
         (ADMIN, {"agent": "1005"}, 409, "agent-unavailable"),  # paused
+        # Only telephonists take picked calls, whoever asks (not a 409: no state helps).
+        (SUPERVISOR, {"agent": "1002"}, 403, "not-telephonist"),
+        (ADMIN, {"agent": "1004"}, 403, "not-telephonist"),
     ],
 )
 def test_pick_refusals_change_nothing(

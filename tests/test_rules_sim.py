@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 from acd.adapters.queue_load import RedisQueueLoad
 from acd.config.rules import Rules, compile_rules
 from acd.engine.calendar import Calendars, CalendarSpec, weekly_from
-from acd.engine.hours import HoursSettings
+from acd.engine.hours import HoursSettings, QueueHours
 from acd.engine.rule_flow import QueueLoad, SnapshotLoad
 from acd.engine.rules import RuleBook
 from freeswitch.media import Playable, SoundFile
@@ -462,3 +462,56 @@ def test_overflow_at_arrival_then_the_new_queues_rules_apply_r_overflow(start: S
     assert acd.wait_fact("rule_fired", 2, contact=caller).data["rule"] == "sales#1"
     assert acd.wait(lambda: caller not in acd.sim.channels)
     assert waiting_in(acd, caller) is None
+
+
+def _closed_billing() -> Any:
+    """Settings with a third queue, billing, whose calendar is always closed."""
+    settings = default_settings()
+    billing = replace(settings.queues["sales"], name="billing")
+    never = CalendarSpec("never", weekly=weekly_from({}), holidays=None)
+    hours = HoursSettings(
+        calendars=Calendars({"never": never}),
+        queues={"billing": QueueHours("never")},
+        prompt=prompt_file,
+    )
+    return replace(settings, queues={**settings.queues, "billing": billing}, hours=hours)
+
+
+def test_overflow_to_a_group_skips_a_closed_queue_r_overflow_r_calendar(start: Start) -> None:
+    """R-OVERFLOW + R-CALENDAR: of billing and sales (equal figures, so the first listed,
+    billing, would win) billing's calendar is closed: the caller goes to sales, as an
+    overflow never strands a caller in a closed queue."""
+    acd, _ = start_with_rules(
+        start,
+        {"support": [{"then": {"overflow": ["billing", "sales"]}}]},
+        settings=_closed_billing(),
+    )
+    caller = acd.sim.place_call("0701000001", SUPPORT)
+    moved = acd.wait_fact("overflowed", contact=caller)
+    assert moved.data["to"] == "sales"
+    assert acd.wait_fact("queued", contact=caller).data["queue"] == "sales"
+
+
+def test_overflow_whose_targets_are_all_closed_does_not_fire_r_overflow_r_calendar(
+    start: Start,
+) -> None:
+    """R-OVERFLOW + R-CALENDAR: the only target (billing) is closed: the overflow rule does
+    not fire, at arrival nor while waiting; the next rule (a message) does, and the caller
+    keeps waiting in support."""
+    acd, _ = start_with_rules(
+        start,
+        {
+            "support": [
+                {"then": {"overflow": "billing"}},
+                {"after": 0.3, "then": {"message": "still"}},
+            ]
+        },
+        recheck=0.1,
+        settings=_closed_billing(),
+    )
+    caller = acd.sim.place_call("0701000001", SUPPORT)
+    acd.wait_fact("queued", contact=caller)
+    assert acd.wait_fact("rule_fired", contact=caller).data["rule"] == "support#2"
+    assert acd.kinds("overflowed") == []
+    assert [f.data["rule"] for f in acd.kinds("rule_fired")] == ["support#2"]
+    assert waiting_in(acd, caller) == "support"

@@ -10,6 +10,7 @@ import redis
 from gevent.event import Event
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import invariant, run_state_machine_as_test
+from prometheus_client import generate_latest
 
 from acd.adapters.supervision import SharedRead
 from routing.api import AgentProfile, Contact, QueueConfig, Target
@@ -19,10 +20,13 @@ from routing.supervision import (
     AgentSupervision,
     QueueSupervision,
     SupervisionReader,
+    SupervisionView,
     read_view,
     view_from_state,
 )
 from tests.test_routing_state_machine import RoutingMachine
+from wallboard import metrics as metrics_module
+from wallboard.metrics import AcdMetrics
 
 
 def _queues(client: redis.Redis, router: RedisRouter) -> list[str]:
@@ -189,4 +193,4 @@ def test_paced_exposition_is_the_plain_one_and_pauses(monkeypatch: pytest.Monkey
     building = len(agents) // metrics_module.PAUSE_EVERY
     formatting = len(agents) * 5 // metrics_module.PAUSE_EVERY  # acd_agent_state alone
     assert len(pauses) >= 2 * building + formatting  # two collections: text() and plain
-    assert b'acd_agent_state{agent="a0000",state="paused"} 1.0' in metrics.text()
+    assert b'acd_agent_state{agent="a0003",state="paused"} 1.0' in metrics.text()

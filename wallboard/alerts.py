@@ -13,6 +13,18 @@ red, so one alert per queue and figure is active). Per queue, with the metrics o
   the counters (exact for several engines), below the limit; no alert while the window
   holds nothing to count.
 
+And, once for all queues (``severity: critical``): without an engine there is no figure to
+turn red, so its absence is an alert of its own:
+
+* ``AcdEngineDown``: ``up{job="<job>"} == 0`` for 1m: Prometheus cannot scrape an engine
+  (one of several, named by its ``instance`` label). ``job`` is the ``job_name`` of the
+  engines' scrape job in ``prometheus.yml``: ``acd`` unless ``acd alert-rules --job``
+  says otherwise.
+* ``AcdNoEngine``: ``absent(acd_queue_agents)`` for 2m: no engine reports queue figures
+  at all, whatever the job is called (every engine down or unable to read Redis, or the
+  scrape job missing). ``acd_queue_agents`` is read from Redis at every scrape and has a
+  sample per configured queue and state from the engine's start, calls or not.
+
 ``wallboard/prometheus/acd-alerts.yml`` is generated from ``examples/acd.yaml`` by
 ``acd alert-rules --config examples/acd.yaml`` (a test keeps them equal).
 """
@@ -28,6 +40,8 @@ import yaml
 from wallboard.service_level import promql
 
 GROUP = "acd-wallboard"
+#: The default ``job_name`` of the engines' scrape job (``up{job=...}``).
+DEFAULT_JOB = "acd"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +62,12 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
+def _agents_text(limit: int) -> str:
+    if limit <= 0:
+        return "no agent logged in"
+    return f"at most {limit} agent{'s' if limit != 1 else ''} logged in"
+
+
 def queue_rules(limits: QueueLimits, window: str = "1h") -> list[dict[str, Any]]:
     """The six rules (3 figures x warning, critical) of one queue, as Prometheus rule
     mappings. ``window`` is a PromQL duration for the service level."""
@@ -63,8 +83,14 @@ def queue_rules(limits: QueueLimits, window: str = "1h") -> list[dict[str, Any]]
     table = (
         ("AcdLongestWait", f"{wait} >= {wa} < {wr}", "warning", "0s", f"waited {wa} s or more"),
         ("AcdLongestWait", f"{wait} >= {wr}", "critical", "0s", f"waited {wr} s or more"),
-        ("AcdFewAgents", f"{agents} <= {aa} > {ar}", "warning", "1m", f"{aa} or fewer agents"),
-        ("AcdFewAgents", f"{agents} <= {ar}", "critical", "1m", f"{ar} or fewer agents"),
+        (
+            "AcdFewAgents",
+            f"{agents} <= {aa} > {ar}",
+            "warning",
+            "1m",
+            _agents_text(limits.agents_amber),
+        ),
+        ("AcdFewAgents", f"{agents} <= {ar}", "critical", "1m", _agents_text(limits.agents_red)),
         (
             "AcdServiceLevelLow",
             f"({level}) < {sa} >= {sr}",
@@ -95,20 +121,57 @@ def queue_rules(limits: QueueLimits, window: str = "1h") -> list[dict[str, Any]]
     ]
 
 
-def alert_rules(queues: Iterable[QueueLimits], window: str = "1h") -> dict[str, Any]:
-    """A Prometheus rule file (``groups:``) with every queue's rules, queues in the given
-    order."""
-    rules = [rule for limits in queues for rule in queue_rules(limits, window)]
+def engine_rules(job: str = DEFAULT_JOB) -> list[dict[str, Any]]:
+    """The two engine-down rules (see the module docstring); ``job`` is the scrape job's
+    ``job_name``. Raises ``ValueError`` for a job name PromQL could not quote plainly."""
+    if not job or any(c in job for c in '"\\\n'):
+        raise ValueError(f"not a plain scrape job name: {job!r}")
+    return [
+        {
+            "alert": "AcdEngineDown",
+            "expr": f'up{{job="{job}"}} == 0',
+            "for": "1m",
+            "labels": {"severity": "critical"},
+            "annotations": {
+                "summary": "ACD engine {{ $labels.instance }} is down (not scraped)",
+                "description": f"Prometheus cannot scrape {{{{ $labels.instance }}}} of job {job}.",
+            },
+        },
+        {
+            "alert": "AcdNoEngine",
+            "expr": "absent(acd_queue_agents)",
+            "for": "2m",
+            "labels": {"severity": "critical"},
+            "annotations": {
+                "summary": "No ACD engine reports queue figures",
+                "description": (
+                    "acd_queue_agents is absent: every engine is down or cannot read Redis,"
+                    " or Prometheus does not scrape them."
+                ),
+            },
+        },
+    ]
+
+
+def alert_rules(
+    queues: Iterable[QueueLimits], window: str = "1h", job: str = DEFAULT_JOB
+) -> dict[str, Any]:
+    """A Prometheus rule file (``groups:``): the engine-down rules, then every queue's
+    rules, queues in the given order. Raises ``ValueError`` for a bad ``job``."""
+    rules = engine_rules(job) + [rule for limits in queues for rule in queue_rules(limits, window)]
     return {"groups": [{"name": GROUP, "rules": rules}]}
 
 
-def alert_rules_yaml(queues: Iterable[QueueLimits], window: str = "1h") -> str:
+def alert_rules_yaml(
+    queues: Iterable[QueueLimits], window: str = "1h", job: str = DEFAULT_JOB
+) -> str:
     """:func:`alert_rules` as YAML text, with a header saying it is generated."""
     header = (
         "# Prometheus alerting rules for the ACD wallboard's thresholds (R-WALLBOARD).\n"
         "# Generated: acd alert-rules --config examples/acd.yaml "
         "> wallboard/prometheus/acd-alerts.yml\n"
         "# amber = severity warning, red = severity critical; see wallboard/alerts.py.\n"
+        f"# AcdEngineDown expects the engines' scrape job_name {job!r} (acd alert-rules --job).\n"
     )
-    body = yaml.safe_dump(alert_rules(queues, window), sort_keys=False, width=200)
+    body = yaml.safe_dump(alert_rules(queues, window, job), sort_keys=False, width=200)
     return header + body

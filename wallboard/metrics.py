@@ -30,7 +30,8 @@ one, so tests and several engines in one process do not clash). Two kinds of fig
 * **Read from Redis at scrape time** through ``state_provider`` (a callable returning the
   routing's :class:`routing.supervision.SupervisionView`, or a full
   :class:`routing.api.RouterState`), so every engine process reports the same values
-  (aggregate them with ``max``):
+  (aggregate them with ``max``); queues: the configured ones, every queue routing knows
+  and every queue an agent is logged in to:
 
   ====================================================  ==========================================
   ``acd_queue_waiting_contacts{queue}``                 contacts of the queue not yet answered

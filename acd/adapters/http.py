@@ -10,11 +10,14 @@ viewer < agent < supervisor < admin). The document of every route, body and answ
 ===================================================  =========================================
 ``GET  /api/openapi.json``                           no token: this API's OpenAPI document
 ``GET  /api/queues``                                 viewer+: every queue with its load
-                                                     (waiting, offered, longest wait in
-                                                     seconds, agents by state)
+                                                     (waiting = not yet answered, ringing
+                                                     included, as /metrics and the wallboard
+                                                     count it; ringing; longest wait in
+                                                     seconds; agents by state)
 ``GET  /api/queues/{name}/contacts``                 viewer+: the queue's waiting contacts in
                                                      queue order (position, seconds waited,
-                                                     priority, case type, caller number)
+                                                     priority, case type; the caller number
+                                                     only to supervisor+ and telephonists)
 ``GET  /api/queues/{name}/agents``                   viewer+: the agents logged in to a queue
 ``GET  /api/agents``                                 viewer+: every agent, its presence and the
                                                      queues it is logged in to
@@ -26,7 +29,9 @@ viewer < agent < supervisor < admin). The document of every route, body and answ
 ``POST /api/agents/{id}/logout``                     same roles; body ``{"queues": [...]}``
                                                      optional (default: every queue)
 ``POST /api/agents/{id}/pause``                      same roles; body ``{"reason": name}``
-                                                     optional
+                                                     optional: a configured pause reason
+                                                     (``feature_codes.pause_reasons``) or
+                                                     ``break`` (the default)
 ``POST /api/agents/{id}/unpause``                    supervisor+
 ``POST /api/calls/{uuid}/transfer``                  agent (only a call it serves) or
                                                      supervisor+; body ``{"queue": name}``:
@@ -42,13 +47,20 @@ viewer < agent < supervisor < admin). The document of every route, body and answ
 A change is carried out on the lane of the agent (or, for a pick or a transfer, of the
 call) in the engine, like a feature-code login, and the request waits for its outcome up to
 ``timeout`` seconds. Success answers 200 with what was done. Errors answer
-``{"error": slug, "message": text}``: 400 bad body or an action the agent's membership does
-not allow, 401 no or unknown token, 403 role too low (or, for a pick, an agent that is not a
-telephonist), 404 unknown agent, queue or contact, 409 the state does not allow the action
-(e.g. unpause of an agent that is not paused; a pick of a caller already offered, or for an
-agent that is not ready or already has a call or an offer), 503 Redis or the engine
-unavailable, 504 no outcome within ``timeout`` (the action may still happen). On any error
-before the engine acted, nothing changes.
+``{"error": slug, "message": text}``: 400 bad body, an unknown pause reason
+(``unknown-pause-reason``, naming the allowed ones) or a login/logout of a queue outside the
+agent's own (``invalid-input``), 401 no or unknown token, 403 role too low (or, for a pick,
+an agent that is not a telephonist: ``not-telephonist``, whoever asks), 404 unknown agent,
+queue or contact, 405 a method the path does not take (with an ``Allow`` header), 409 the
+state does not allow the action (pause or unpause of a logged-out agent; a pick of a caller
+already offered, or for an agent that is not ready or already has a call or an offer), 503
+Redis or the engine unavailable, 504 no outcome within ``timeout`` (the action may still
+happen). On any error before the engine acted, nothing changes.
+
+**Choice: pause and unpause are idempotent.** Pausing a paused agent answers 200 and sets
+the new reason; unpausing an agent that is logged in but not paused (ready or in wrap-up)
+answers 200 with ``"changed": false`` and changes nothing. Both answer 409 only for a
+logged-out agent.
 
 A pick is the routing's atomic ``pick`` (docs/ROUTING.md) followed by the very path of a
 routed offer: the agent's leg is originated, the whisper plays, the caller is bridged; if
@@ -107,6 +119,14 @@ ROLE_RANK: Mapping[Role, int] = {"viewer": 0, "agent": 1, "supervisor": 2, "admi
 DEFAULT_TIMEOUT = 5.0
 #: Largest request body accepted, in bytes.
 MAX_BODY = 16_384
+#: The reason of a pause that names none (the engine's default, also for ``*22``).
+DEFAULT_PAUSE_REASON = "break"
+
+
+def pause_reasons(configured: Collection[str]) -> list[str]:
+    """The pause reasons the API takes, sorted: ``feature_codes.pause_reasons``' names and
+    :data:`DEFAULT_PAUSE_REASON`."""
+    return sorted({*configured, DEFAULT_PAUSE_REASON})
 
 
 class ApiError(Exception):
@@ -261,8 +281,13 @@ class AdminApi:
             return _json(404, {"error": "not-found", "message": "no such endpoint"})
 
         @app.errorhandler(405)
-        def _bad_method(_exc: Exception) -> Response:
-            return _json(405, {"error": "method-not-allowed", "message": "method not allowed"})
+        def _bad_method(exc: Exception) -> Response:
+            answer = _json(405, {"error": "method-not-allowed", "message": "method not allowed"})
+            # RFC 9110: a 405 names the methods the path takes; Werkzeug's exception has it.
+            allowed = getattr(exc, "valid_methods", None)
+            if allowed:
+                answer.headers["Allow"] = ", ".join(sorted(allowed))
+            return answer
 
         @app.errorhandler(413)
         def _too_large(_exc: Exception) -> Response:
@@ -292,9 +317,12 @@ class AdminApi:
 
         @app.get("/api/queues/<name>/contacts")
         def _queue_contacts(name: str) -> Response:
-            self._authorize("viewer")
+            token = self._authorize("viewer")
             self._known_queue(name)
-            return _json(200, {"queue": name, "contacts": self._waiting(name)})
+            shown = self._sees_numbers(token)
+            contacts = self._waiting(name, numbers=shown)
+            answer = {"queue": name, "caller_numbers": "shown" if shown else "hidden"}
+            return _json(200, {**answer, "contacts": contacts})
 
         @app.post("/api/queues/<name>/contacts/<contact>/pick")
         def _pick(name: str, contact: str) -> Response:
@@ -349,6 +377,13 @@ class AdminApi:
             raise ApiError(403, "forbidden", f"role {found.role} may not do this")
         return found
 
+    def _sees_numbers(self, token: ApiToken) -> bool:
+        """R-PICK, privacy: callers' numbers go to those who pick calls (a telephonist's
+        own token) and to supervisor+, not to viewers (a wall TV's URL holds its token)."""
+        if ROLE_RANK[token.role] >= ROLE_RANK["supervisor"]:
+            return True
+        return token.role == "agent" and token.name in self.telephonists
+
     def _known_queue(self, name: str) -> None:
         if name not in self.runner.engine.settings.queues:
             raise ApiError(404, "unknown-queue", f"no queue named {name!r}")
@@ -381,17 +416,57 @@ class AdminApi:
         body = self._body(action)
         if agent_id not in self.runner.engine.settings.agents:
             raise ApiError(404, "unknown-agent", f"no agent {agent_id!r}")
+        settings = self.runner.engine.settings
         queues = body.queues if isinstance(body, QueuesBody) else None
         reason = body.reason if isinstance(body, PauseBody) else None
+        if queues is not None:
+            own = settings.agents[agent_id].queues
+            foreign = sorted({q for q in queues if q not in own})
+            if foreign:
+                # Login and logout alike: a queue outside the agent's own is a bad request.
+                raise ApiError(
+                    400,
+                    "invalid-input",
+                    f"agent {agent_id} is not a member of {', '.join(foreign)}",
+                )
+        if reason is not None:
+            allowed = pause_reasons(settings.pause_reasons.values())
+            if reason not in allowed:
+                raise ApiError(
+                    400,
+                    "unknown-pause-reason",
+                    f"no pause reason {reason!r}; allowed: {', '.join(allowed)}",
+                )
         event = AgentCommand(agent_id, action, self.runner.clock(), queues, reason)
-        self._run_on_lane(event)
+        changed: list[bool] = []
+        engine = self.runner.engine
+
+        def act(command: AgentCommand) -> list[Effect]:
+            try:
+                effects = agent_command(engine, command)
+            except (InvalidTransitionError, TransitionError):
+                # Idempotent unpause: logged in but not paused is already what was asked.
+                # Read on the agent's lane, so no other action of this agent runs between.
+                if command.action != "unpause" or not self._logged_in(command.agent):
+                    raise
+                changed.append(False)
+                return []
+            changed.append(True)
+            return effects
+
+        self._run_on_lane(event, agent_id, act)
         _log.info("acd.http_agent_action", agent=agent_id, action=action, by=token.name)
         answer: dict[str, object] = {"agent": agent_id, "action": action}
         if queues is not None:
             answer["queues"] = list(queues)
         if action == "pause":
-            answer["reason"] = reason or "break"
+            answer["reason"] = reason or DEFAULT_PAUSE_REASON
+        answer["changed"] = all(changed)
         return _json(200, answer)
+
+    def _logged_in(self, agent_id: str) -> bool:
+        routed = self.runner.engine.router.snapshot().agents.get(agent_id)
+        return routed is not None and routed.presence != "logged_out"
 
     def _transfer(self, contact: str) -> Response:
         """R-PRIO: ``{"queue": name}``; an ``agent`` token only for a call it is serving."""
@@ -430,14 +505,14 @@ class AdminApi:
         if body.agent is None and token.name not in engine.settings.agents:
             raise ApiError(400, "invalid-input", 'name the agent: {"agent": "<id>"}')
         agent_id = body.agent or token.name
-        if token.role == "agent":
-            if agent_id != token.name:
-                raise ApiError(403, "forbidden", "an agent token picks only for its own agent")
-            if token.name not in self.telephonists:
-                raise ApiError(403, "not-telephonist", f"agent {token.name} is no telephonist")
+        if token.role == "agent" and agent_id != token.name:
+            raise ApiError(403, "forbidden", "an agent token picks only for its own agent")
         self._known_queue(queue)
         if agent_id not in engine.settings.agents:
             raise ApiError(404, "unknown-agent", f"no agent {agent_id!r}")
+        if agent_id not in self.telephonists:
+            # Whoever asks, a supervisor too: only telephonists take picked calls (R-PICK).
+            raise ApiError(403, "not-telephonist", f"agent {agent_id} is no telephonist")
         record = self._call(contact)
         if record is None or record.kind != "caller" or not self._in_queue(record, queue):
             raise ApiError(404, "unknown-contact", f"no caller {contact!r} in queue {queue!r}")
@@ -475,19 +550,24 @@ class AdminApi:
             raise ApiError(503, exc.slug, str(exc)) from None
 
     def _queue_loads(self) -> list[dict[str, Any]]:
-        """Each configured queue's load, by name: ``waiting`` (as listed by
-        :meth:`_waiting`), ``offered`` (its callers ringing an agent), ``longest_wait``
-        (seconds since the oldest of both arrived, 0 if none), ``agents`` logged in by
-        state (``free busy wrap_up paused``, as the metrics count them) and in all."""
+        """Each configured queue's load, by name, in the words of ``/metrics`` and the
+        wallboard: ``waiting`` (the queue's callers not yet answered: waiting in line or
+        ringing an agent; ``acd_queue_waiting_contacts``), ``ringing`` (those being offered
+        to an agent now), ``longest_wait`` (seconds since the oldest of them arrived, 0 if
+        none; ``acd_queue_longest_wait_seconds``), ``agents`` logged in by state (``free
+        busy wrap_up paused``, as the metrics count them) and in all. A caller counts in its
+        home queue, as in the metrics."""
         state = self._snapshot()
         now = self.runner.clock()
         loads: list[dict[str, Any]] = []
         for name in sorted(self.runner.engine.settings.queues):
-            waiting = [c for c in state.contacts.values() if _waits_in(c.state, c.queues, name)]
-            offered = [
-                c for c in state.contacts.values() if c.queue == name and c.state == "reserved"
+            unanswered = [
+                c
+                for c in state.contacts.values()
+                if c.queue == name and c.state in ("waiting", "reserved")
             ]
-            arrivals = [c.arrival for c in (*waiting, *offered)]
+            ringing = [c for c in unanswered if c.state == "reserved"]
+            arrivals = [c.arrival for c in unanswered]
             agents = {key: 0 for key in ("free", "busy", "wrap_up", "paused")}
             for view in state.agents.values():
                 if name in view.queues and view.presence != "logged_out":
@@ -495,18 +575,19 @@ class AdminApi:
             loads.append(
                 {
                     "name": name,
-                    "waiting": len(waiting),
-                    "offered": len(offered),
+                    "waiting": len(unanswered),
+                    "ringing": len(ringing),
                     "longest_wait": round(max(0.0, now - min(arrivals)), 3) if arrivals else 0.0,
                     "agents": {"logged_in": sum(agents.values()), **agents},
                 }
             )
         return loads
 
-    def _waiting(self, queue: str) -> list[dict[str, Any]]:
+    def _waiting(self, queue: str, *, numbers: bool = True) -> list[dict[str, Any]]:
         """The contacts waiting in ``queue`` (home queue or added by escalation, including
         those held for one agent: ``target``), best first: priority, then arrival, then id,
-        the order routing serves them in."""
+        the order routing serves them in. Callers ringing an agent are not listed (they
+        cannot be picked). ``numbers`` False gives every ``caller_number`` as None."""
         state = self._snapshot()
         now = self.runner.clock()
         listed = sorted(
@@ -525,7 +606,9 @@ class AdminApi:
                     "queue": view.queue,
                     "channel": view.channel,
                     "case_type": None if record is None else record.case_type,
-                    "caller_number": None if record is None else record.caller_number,
+                    "caller_number": (
+                        record.caller_number if numbers and record is not None else None
+                    ),
                     "target": view.target if view.restriction is not None else None,
                 }
             )

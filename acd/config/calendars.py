@@ -38,6 +38,7 @@ from acd.config.types import (
     FrozenMap,
     List,
     PromptId,
+    QuotedNumber,
     text_check,
 )
 from acd.engine.calendar import (
@@ -55,8 +56,7 @@ from acd.engine.calendar import (
     parse_interval,
 )
 from acd.engine.hours import ClosedAction
-from freeswitch.arguments import check_extension, check_token
-from freeswitch.errors import InvalidArgument
+from acd.engine.rules import FORWARD_NUMBER, VOICEMAIL_EXTENSION
 
 MAX_EXCEPTION_DAYS = 366
 """Longest exception (one date range), in days."""
@@ -258,40 +258,33 @@ class CalendarSettings(Frozen):
         )
 
 
-def _extension(value: object) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        value = str(value)  # an unquoted YAML number: its digits
-    try:
-        return check_extension(value)
-    except InvalidArgument as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _context(value: str) -> str:
-    try:
-        return check_token(value, "context")
-    except InvalidArgument as exc:
-        raise ValueError(str(exc)) from None
-
-
 class ClosedSettings(Frozen):
     """What a caller of a queue whose calendar is closed (or a holiday) gets: the
-    ``message`` prompt (null: none), then ``hangup``, or ``voicemail``/``forward``: a
-    transfer to extension ``target`` in the dialplan ``context``."""
+    ``message`` prompt (null: none), then ``hangup``, ``voicemail`` (``target``: a
+    voicemail box, 1-16 digits) or ``forward`` (``target``: a number, 2-20 digits with an
+    optional leading '+', in quotes). Both go where a rule's actions go: the shipped
+    dialplan's ``acd-voicemail-<box>`` and ``acd-forward-<number>`` extensions."""
 
     message: PromptId | None = "night"
     then: Literal["hangup", "voicemail", "forward"] = "hangup"
-    target: Annotated[str, PlainValidator(_extension)] | None = None
-    context: Annotated[str, PlainValidator(_context)] = "default"
+    target: Annotated[str, QuotedNumber] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ClosedSettings:
         if self.then != "hangup" and self.target is None:
-            raise CrossCheckError([(("target",), f"{self.then} needs a target extension")])
+            raise CrossCheckError([(("target",), f"{self.then} needs a target")])
+        pattern = {"voicemail": VOICEMAIL_EXTENSION, "forward": FORWARD_NUMBER}.get(self.then)
+        if pattern is not None and self.target is not None and not pattern.fullmatch(self.target):
+            reason = (
+                "a voicemail box: 1-16 digits"
+                if self.then == "voicemail"
+                else "a number to dial: 2-20 digits, optional leading '+'"
+            )
+            raise CrossCheckError([(("target",), reason)])
         return self
 
     def action(self) -> ClosedAction:
-        return ClosedAction(self.message, self.then, self.target, self.context)
+        return ClosedAction(self.message, self.then, self.target)
 
 
 class EmergencySettings(Frozen):

@@ -10,8 +10,8 @@ from acd.config.loading import load_config
 from acd.config.model import Config
 from acd.config.queues import QueueSettings
 from acd.config.rules_explain import rule_lines
+from acd.config.warnings import warning_lines
 from acd.errors import ConfigError
-from acd.prompts import missing_lines
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -41,8 +41,9 @@ def summary(config: Config, source: str) -> list[str]:
     )
     lines = [f"{source}: OK — {counts}"]
     lines.extend(f"  {_queue_line(config, queue)}" for queue in config.queues.values())
-    lines.extend(f"  {line}" for line in rule_lines(config))  # R-RULES
-    lines.extend(f"  warning: {line}" for line in missing_lines(config))  # R-PROMPTS
+    rules = rule_lines(config)  # R-RULES: one line each, then their warnings
+    lines.extend(f"  {line}" for line in rules if not line.startswith("warning:"))
+    lines.extend(f"  warning: {line}" for line in warning_lines(config))
     if config.redis is None:
         lines.append("  note: no redis section: `acd run` needs one (`acd demo` brings its own)")
     return lines

@@ -44,6 +44,7 @@ from acd.config.types import (
     Name,
     Priority,
     PromptId,
+    QuotedNumber,
     TextDigits,
 )
 from acd.config.types import Level as SkillLevel
@@ -104,8 +105,8 @@ def _then(value: str) -> str:
 
 
 ChoiceKey = Annotated[str, TextDigits, AfterValidator(_key)]
-EntryNumber = Annotated[str, TextDigits, AfterValidator(_number)]
-Extension = Annotated[str, TextDigits, AfterValidator(_extension)]
+EntryNumber = Annotated[str, QuotedNumber, AfterValidator(_number)]
+Extension = Annotated[str, QuotedNumber, AfterValidator(_extension)]
 Then = Annotated[str, AfterValidator(_then)]
 
 _KINDS = ("queue", "menu", "message", "transfer")

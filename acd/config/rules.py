@@ -49,7 +49,7 @@ from acd.config.types import (
     Name,
     Priority,
     PromptId,
-    TextDigits,
+    QuotedNumber,
     text_check,
 )
 from acd.config.types import Level as SkillLevel
@@ -167,7 +167,7 @@ def _pattern(value: str) -> str:
     return value
 
 
-Number = Annotated[str, AfterValidator(_number)]
+Number = Annotated[str, QuotedNumber, AfterValidator(_number)]
 Pattern = Annotated[str, AfterValidator(_pattern)]
 TimeZone = Annotated[str, AfterValidator(_timezone)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -248,9 +248,9 @@ class ActionSettings(Frozen):
     queue: QueueActionSettings | None = None
     overflow: Annotated[Name | List[Name], Field(union_mode="left_to_right")] | None = None
     message: PromptId | None = None
-    forward: Annotated[str, TextDigits] | None = None
+    forward: Annotated[str, QuotedNumber] | None = None
     """A number to dial, 2-20 digits with an optional leading '+' (quote it in YAML)."""
-    voicemail: Annotated[str, TextDigits] | None = None
+    voicemail: Annotated[str, QuotedNumber] | None = None
     """A voicemail box, 1-16 digits."""
     hangup: Literal[True] | PromptId | None = None
 

@@ -104,6 +104,22 @@ TextDigits = BeforeValidator(_int_to_text)
 """Put before a digits check: an unquoted YAML number is taken as its digits."""
 
 
+def _quoted_number(value: object) -> object:
+    # YAML reads an unquoted +46812345678 as the integer 46812345678: the '+' is gone
+    # before any check could see it, so a phone number must be text from the start.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError(
+            f"{value!r} was read as a number, which loses a leading '+': write phone"
+            f' numbers and extensions in quotes, e.g. "+46812345678" or "{value!r}"'
+        )
+    return value
+
+
+QuotedNumber = BeforeValidator(_quoted_number)
+"""Put before a phone number or extension check: an unquoted YAML number is refused
+with a message saying to quote it (YAML drops a leading '+')."""
+
+
 def digits_check(low: int, high: int, what: str) -> AfterValidator:
     """A check for ``low``..``high`` decimal digits; ``what`` names the field in the
     message, the value is never echoed (PINs are secrets)."""

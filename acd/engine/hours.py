@@ -28,6 +28,7 @@ from acd.engine.effects import Api, Effect, Fact, Send
 from acd.engine.events import AdminFeatureCall, CallerParked, DigitsCollected, HoursChanged
 from acd.engine.policy import pin_matches
 from acd.engine.records import CallRecord
+from acd.engine.rules import DIALPLAN_CONTEXT, FORWARD_PREFIX, VOICEMAIL_PREFIX
 from freeswitch import commands
 from freeswitch.errors import InvalidArgument
 from freeswitch.media import Phrase, Playable
@@ -49,13 +50,20 @@ ADMIN_ACTIONS: frozenset[str] = frozenset({"emergency_on", "emergency_off"})
 @dataclass(frozen=True, slots=True)
 class ClosedAction:
     """What a caller of a closed queue gets: ``message`` (a prompt id; None: none), then
-    ``then``: ``hangup``, or a transfer to extension ``target`` in dialplan ``context``
-    (``voicemail``: the voicemail extension; ``forward``: the number or extension)."""
+    ``then``: ``hangup``, or the same dialplan targets as a rule's actions (R-RULES):
+    ``voicemail`` -> extension ``acd-voicemail-<target>`` (a voicemail box),
+    ``forward`` -> ``acd-forward-<target>`` (a number), both in the ``acd`` context."""
 
     message: str | None = "night"
     then: ClosedThen = "hangup"
     target: str | None = None
-    context: str = "default"
+
+    def extension(self) -> str | None:
+        """The extension of the ``acd`` context to transfer to; None for ``hangup``."""
+        if self.then == "hangup" or self.target is None:
+            return None
+        prefix = VOICEMAIL_PREFIX if self.then == "voicemail" else FORWARD_PREFIX
+        return prefix + self.target
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,10 +183,13 @@ def on_arrival(engine: Engine, event: CallerParked) -> tuple[list[Effect], bool]
         media = _play(engine, closed.message, event.language)
         if media is not None:
             effects.append(Send(commands.play(event.uuid, media)))
-    if closed.then == "hangup" or closed.target is None:
+    extension = closed.extension()
+    if extension is None:
         effects.append(Send(commands.execute(event.uuid, "hangup", "NORMAL_CLEARING")))
     else:
-        target = f"{closed.target} XML {closed.context}"
+        # After the night message (sendmsg queues on the channel), to the extension a
+        # rule's voicemail/forward uses: one path to voicemail, one to the outside.
+        target = f"{extension} XML {DIALPLAN_CONTEXT}"
         effects.append(Send(commands.execute(event.uuid, "transfer", target)))
     return effects, True
 

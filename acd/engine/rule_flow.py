@@ -169,10 +169,30 @@ def _media(engine: Engine, prompt: str, language: str | None) -> Playable | None
         return None
 
 
+def _open(engine: Engine, queue: str, now: float) -> bool:
+    """Whether ``queue`` takes callers at ``now``: no calendar, or its calendar open."""
+    hours = engine.settings.hours
+    spec = None if hours is None else hours.queues.get(queue)
+    if spec is None:
+        return True
+    merged = _calendars(engine)
+    return merged is None or merged.state(spec.calendar, now) == "open"
+
+
 def _overflow_target(engine: Engine, action: Overflow, own: str, now: float) -> str | None:
     """The queue to overflow to: of a group, the one with the most free agents, then the
-    fewest waiting, then the first listed; None when none is usable."""
-    candidates = [q for q in action.queues if q != own and q in engine.settings.queues]
+    fewest waiting, then the first listed; a queue whose calendar is closed (or a
+    holiday) is skipped (R-OVERFLOW, R-CALENDAR: an overflow never strands a caller in a
+    closed queue); None when none is usable (the rule does not fire)."""
+    known = [q for q in action.queues if q != own and q in engine.settings.queues]
+    candidates = [q for q in known if _open(engine, q, now)]
+    if len(candidates) < len(known):
+        _log.info(
+            "acd.overflow_target_closed",
+            queue=own,
+            closed=[q for q in known if q not in candidates],
+            chosen_from=candidates,
+        )
     if len(candidates) <= 1:
         return candidates[0] if candidates else None
     best: tuple[int, int, int] | None = None
@@ -231,12 +251,28 @@ def before_arrival(engine: Engine, event: CallerParked) -> ArrivalPlan:
             plan.deferred = True  # tried once routing knows the caller (after_arrival)
             continue
         if holds(rule.conditions, situation):
-            _fire_at_arrival(engine, plan, rule)
+            target = None
+            if isinstance(rule.action, Overflow):
+                target = _overflow_target(engine, rule.action, event.queue, event.at)
+                if target is None:
+                    _not_fired(event.uuid, event.queue, rule)
+                    continue
+            _fire_at_arrival(engine, plan, rule, target)
             return plan
     return plan
 
 
-def _fire_at_arrival(engine: Engine, plan: ArrivalPlan, rule: Rule) -> None:
+def _not_fired(contact: str, queue: str, rule: Rule) -> None:
+    _log.info(
+        "acd.rule_not_fired",
+        contact=contact,
+        queue=queue,
+        rule=rule.id,
+        reason="no overflow target is open",
+    )
+
+
+def _fire_at_arrival(engine: Engine, plan: ArrivalPlan, rule: Rule, target: str | None) -> None:
     event = plan.event
     action = rule.action
     uuid = event.uuid
@@ -258,14 +294,12 @@ def _fire_at_arrival(engine: Engine, plan: ArrivalPlan, rule: Rule) -> None:
         )
         return
     prompt = action.prompt if isinstance(action, Message) else rule.message
-    if isinstance(action, Overflow):
-        target = _overflow_target(engine, action, event.queue, event.at)
-        if target is not None:
-            plan.effects.append(
-                Fact("overflowed", {"contact": uuid, "queue": event.queue, "to": target})
-            )
-            plan.event = replace(event, queue=target)
-            plan.moved = True
+    if isinstance(action, Overflow) and target is not None:
+        plan.effects.append(
+            Fact("overflowed", {"contact": uuid, "queue": event.queue, "to": target})
+        )
+        plan.event = replace(event, queue=target)
+        plan.moved = True
     if prompt is not None:
         media = _media(engine, prompt, event.language)
         if media is not None:
@@ -329,9 +363,20 @@ def evaluate(
         figures=_LiveFigures(engine, record.queue, record.contact, now),
         calendars=_calendars(engine),
     )
-    rule = first_match(rules, situation, record.rules_fired)
-    if rule is None:
-        return schedule(engine, record, now)
+    skipped: list[str] = []
+    while True:
+        rule = first_match(rules, situation, [*record.rules_fired, *skipped])
+        if rule is None:
+            # A skipped overflow is tried again every recheck: its target may open.
+            return schedule(engine, record, now, fired_now=bool(skipped))
+        target = None
+        if isinstance(rule.action, Overflow):
+            target = _overflow_target(engine, rule.action, record.queue, now)
+            if target is None:  # every target closed: not fired, tried again later
+                _not_fired(record.contact, record.queue, rule)
+                skipped.append(rule.key)
+                continue
+        break
     if isinstance(rule.action, Message) and not settled:
         return [SetTimer(record.contact, "rules", now + MEDIA_SETTLE)]
     _log.info("acd.rule_fired", contact=record.contact, queue=record.queue, rule=rule.id)
@@ -342,7 +387,8 @@ def evaluate(
     if isinstance(action, (Forward, Voicemail, Hangup)):
         return [fact, *_leave_waiting(engine, record, rule, now)]
     if isinstance(action, Overflow):
-        return [fact, *_overflow_waiting(engine, record, rule, action, now)]
+        assert target is not None
+        return [fact, *_overflow_waiting(engine, record, rule, target, now)]
     assert isinstance(action, Message)  # queue actions apply at arrival only
     effects: list[Effect] = [fact, *_play_message(engine, record, action.prompt)]
     return effects + schedule(engine, record, now, fired_now=True)
@@ -367,12 +413,8 @@ def _play_message(engine: Engine, record: CallRecord, prompt: str) -> list[Effec
 
 
 def _overflow_waiting(
-    engine: Engine, record: CallRecord, rule: Rule, action: Overflow, now: float
+    engine: Engine, record: CallRecord, rule: Rule, target: str, now: float
 ) -> list[Effect]:
-    own = record.queue
-    target = _overflow_target(engine, action, own, now)
-    if target is None:
-        return schedule(engine, record, now)
     try:
         effects = engine._transfer(TransferRequest(record.contact, target, now), overflow=True)
     except (ValidationError, RoutingError) as exc:
