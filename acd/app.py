@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import signal
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,14 +24,14 @@ from acd.adapters.hours import HoursStore, HoursWatcher, hours_blueprint, hours_
 from acd.adapters.hours import prompt_resolver as hours_prompts
 from acd.adapters.http import AdminApi
 from acd.adapters.live import LiveConfig
-from acd.adapters.metrics import EngineMetrics, service_level_targets
+from acd.adapters.metrics import EngineMetrics, passive_agents, service_level_targets
 from acd.adapters.queue_load import RedisQueueLoad
 from acd.adapters.redis_store import RedisCallStore
 from acd.adapters.reload import reload, reload_blueprint
 from acd.adapters.runner import Observer, Runner
 from acd.adapters.supervision import Supervision
 from acd.adapters.translate import ENGINE_EVENTS, ENGINE_FILTERS
-from acd.adapters.wallboard import wallboard_blueprint
+from acd.adapters.wallboard import Sampler, wallboard_parts
 from acd.config import Config
 from acd.config.entries import menu_book
 from acd.config.rules import rule_book
@@ -38,7 +39,7 @@ from acd.engine.effects import Fact
 from acd.engine.engine import Engine
 from acd.engine.policy import AgentEntry, AnnouncePart, EngineSettings, QueuePolicy, hash_pin
 from acd.engine.recording import recording_settings
-from acd.errors import ConfigError
+from acd.errors import ACDError, ConfigError
 from acd.prompts import ensure_recordings_dir
 from freeswitch.client import ESLClient
 from freeswitch.errors import ESLError
@@ -145,6 +146,7 @@ class App:
     hours: HoursWatcher | None = None  # emergency message and API calendar exceptions
     live: LiveConfig | None = None  # what follows a reload (wallboard, metrics)
     config_path: str | None = None  # the file a reload reads (R-LIVECONF)
+    sampler: Sampler | None = None  # the wallboard chart's background sampler
 
     @property
     def http_port(self) -> int | None:
@@ -154,6 +156,8 @@ class App:
     def stop(self) -> None:
         if self.hours is not None:
             self.hours.stop()
+        if self.sampler is not None:
+            self.sampler.stop()
         self.http.stop()
         self.runner.stop()
         self.client.stop()
@@ -200,6 +204,8 @@ def build(
         phones=supervision.phones,
         pause=supervision.pause,
         targets=service_level_targets(config),
+        passive=passive_agents(config),
+        text_max_age=supervision.view.max_age,  # several scrapers share one exposition
         clock=clock,
     )
     runner = Runner(engine, client, clock=clock, observers=[log_fact, metrics, *observers])
@@ -208,21 +214,67 @@ def build(
     # The wallboard (/wallboard) on the same server: figures need one of the API tokens.
     live = LiveConfig(config)
     live.follow(metrics.reconfigure)
-    http.app.register_blueprint(
-        wallboard_blueprint(live, client_redis, supervision.view, clock, supervision.pause)
-    )
+    board, sampler = wallboard_parts(live, client_redis, supervision.view, clock, supervision.pause)
+    http.app.register_blueprint(board)
     http.app.register_blueprint(metrics.blueprint())
     hours = HoursWatcher(HoursStore(client_redis, config.tenant, clock), runner)
     runner.observers.append(hours)  # the feature code's emergency fact -> Redis
     http.app.register_blueprint(hours_blueprint(http, hours))
     app = App(config, client_redis, router, store, engine, client, runner, http, hours, live)
+    app.sampler = sampler
     http.app.register_blueprint(reload_blueprint(app))  # POST /api/admin/reload
     return app
 
 
+class HttpPortBusyError(ACDError):
+    """The admin API's address (``http.host``:``http.port``) cannot be listened on."""
+
+    slug = "http-port-busy"
+
+
+def _claim_port(host: str, port: int) -> socket.socket | None:
+    """Bind ``host``:``port`` now, so a taken port stops ``acd run`` before it touches
+    Redis or FreeSWITCH; the socket is closed just before the HTTP server binds it. None
+    for port 0 (any free port: nothing to claim). Raises :class:`HttpPortBusyError`."""
+    if port == 0:
+        return None
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise HttpPortBusyError(_port_message(host, port, exc)) from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        sock.bind(address)
+        sock.listen(1)
+    except OSError as exc:
+        sock.close()
+        raise HttpPortBusyError(_port_message(host, port, exc)) from None
+    return sock
+
+
+def _port_message(host: str, port: int, exc: OSError) -> str:
+    return (
+        f"http: cannot listen on {host}:{port}: {exc.strerror or exc}"
+        " (another acd or program has it? stop it or change http.port)"
+    )
+
+
 def start(app: App, *, connect_deadline: float | None = None) -> None:
-    """Apply the configuration to routing, connect to FreeSWITCH (retrying with back-off
-    until ``connect_deadline`` seconds have passed, forever if None), reconcile, run."""
+    """Claim the HTTP port, apply the configuration to routing, connect to FreeSWITCH
+    (retrying with back-off until ``connect_deadline`` seconds have passed, forever if
+    None), reconcile, run. Raises :class:`HttpPortBusyError` when the HTTP port is taken,
+    before anything else is touched."""
+    host, port = app.config.http.host, app.config.http.port
+    claimed = _claim_port(host, port)
+    try:
+        _start(app, connect_deadline, claimed)
+    finally:
+        if claimed is not None:
+            claimed.close()
+
+
+def _start(app: App, connect_deadline: float | None, claimed: socket.socket | None) -> None:
     now = app.runner.clock()
     made = apply_config(app.config, app.engine.settings, app.router, now)
     app.runner.attach()
@@ -240,8 +292,17 @@ def start(app: App, *, connect_deadline: float | None = None) -> None:
     app.runner.start()
     if app.hours is not None:
         app.hours.start()
+    if app.sampler is not None:
+        app.sampler.start()
     app.runner.apply(app.engine.offers(made, now))
-    app.http.start(app.config.http.host, app.config.http.port)
+    if claimed is not None:
+        claimed.close()  # handed over: the server binds it at once
+    try:
+        app.http.start(app.config.http.host, app.config.http.port)
+    except OSError as exc:
+        raise HttpPortBusyError(
+            _port_message(app.config.http.host, app.config.http.port, exc)
+        ) from None
     _log.info(
         "acd.started",
         queues=len(app.config.queues),

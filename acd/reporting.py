@@ -33,13 +33,16 @@ def options_from(args: argparse.Namespace) -> tuple[str, str, ReportOptions]:
     The time zone is ``--tz``, else the configuration's ``wallboard.time_zone`` (the
     wallboard's "today" too), else Europe/Stockholm; each configured queue has its own
     service-level rule, ``--target-seconds``/``--short-abandon-seconds`` apply to the
-    others."""
+    others. With ``--config`` every configured queue gets rows (zeros too) and its
+    ``wrap_up_seconds`` tells a wrap-up cut short by a pause or logout."""
     try:
         default = ServiceLevelTarget(args.target_seconds, args.short_abandon_seconds)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
     queues = frozenset(args.queue) if args.queue else None
     targets: dict[str, ServiceLevelTarget] = {}
+    known: frozenset[str] = frozenset()
+    wrap_up: dict[str, float] = {}
     zone_name = DEFAULT_TIME_ZONE
     if args.config is not None:
         config = load_config(args.config)
@@ -47,6 +50,8 @@ def options_from(args: argparse.Namespace) -> tuple[str, str, ReportOptions]:
             raise ValidationError(f"{args.config}: no redis.url configured")
         url, tenant = config.redis.url, args.tenant or config.tenant
         targets = service_level_targets(config)
+        known = frozenset(config.queues)  # every configured queue has rows, zeros too
+        wrap_up = {name: queue.wrap_up_seconds for name, queue in config.queues.items()}
         zone_name = config.wallboard.time_zone
         unknown = sorted((queues or frozenset()) - set(config.queues))
         if unknown:
@@ -58,7 +63,14 @@ def options_from(args: argparse.Namespace) -> tuple[str, str, ReportOptions]:
     zone = time_zone(args.tz or zone_name)
     start, end = parse_period(args.start, args.end, zone)
     options = ReportOptions(
-        start, end, zone, queues=queues, targets=targets, default_target=default
+        start,
+        end,
+        zone,
+        queues=queues,
+        targets=targets,
+        default_target=default,
+        known_queues=known,
+        wrap_up=wrap_up,
     )
     return url, tenant, options
 

@@ -138,7 +138,27 @@ def test_rules_fire_amber_then_red_at_the_thresholds_r_wallboard(tmp_path: Path)
         {"series": 'acd_queue_answered_total{queue="q"}', "values": "0 9x29 18x30"},
         {"series": 'acd_queue_abandoned_total{queue="q"}', "values": "0 2x29 4x30"},
         {"series": 'acd_queue_abandoned_short_total{queue="q"}', "values": "0 1x29 2x30"},
+        # engine b cannot be scraped from minute 5 (up 0); a's figures end at minute 14
+        {"series": 'up{job="acd",instance="a"}', "values": "1x60"},
+        {"series": 'up{job="acd",instance="b"}', "values": "1x4 0x55"},
     ]
+    down = {
+        "exp_labels": {"severity": "critical", "job": "acd", "instance": "b"},
+        "exp_annotations": {
+            "summary": "ACD engine b is down (not scraped)",
+            "description": "Prometheus cannot scrape b of job acd.",
+        },
+    }
+    none = {
+        "exp_labels": {"severity": "critical"},
+        "exp_annotations": {
+            "summary": "No ACD engine reports queue figures",
+            "description": (
+                "acd_queue_agents is absent: every engine is down or cannot read Redis,"
+                " or Prometheus does not scrape them."
+            ),
+        },
+    }
     tests = [
         {
             "interval": "1m",
@@ -155,6 +175,13 @@ def test_rules_fire_amber_then_red_at_the_thresholds_r_wallboard(tmp_path: Path)
                 _alerts("AcdFewAgents", "12m", "critical", "0"),
                 _alerts("AcdServiceLevelLow", "20m", "warning", "0.7"),
                 _alerts("AcdServiceLevelLow", "40m", "critical", "0.5"),
+                {"eval_time": "4m", "alertname": "AcdEngineDown", "exp_alerts": []},
+                {"eval_time": "5m", "alertname": "AcdEngineDown", "exp_alerts": []},  # for 1m
+                {"eval_time": "7m", "alertname": "AcdEngineDown", "exp_alerts": [down]},
+                # acd_queue_agents present (0 agents is a figure, not an absence)...
+                {"eval_time": "14m", "alertname": "AcdNoEngine", "exp_alerts": []},
+                # ...then gone (stale 5m after its last sample at 14m), for 2m: fires.
+                {"eval_time": "25m", "alertname": "AcdNoEngine", "exp_alerts": [none]},
             ],
         }
     ]
@@ -202,3 +229,57 @@ def test_dashboard_uses_only_exported_metrics_r_wallboard() -> None:
     titles = " ".join(panel["title"].lower() for panel in board["panels"])
     for figure in ("waiting", "longest", "service level", "agents", "abandoned", "wait"):
         assert figure in titles
+
+
+def test_shipped_dashboard_is_generated_from_the_example_thresholds_r_wallboard(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The Grafana dashboard colours each queue by its own configured thresholds (support
+    45/90 s here, sales the wallboard's 60/120 s), invents none ("Waiting now" has no
+    threshold in the configuration, so no colour), and picks queues from a gauge every
+    engine reports from its start."""
+    config = load_config(EXAMPLE)
+    assert main(["grafana-dashboard", "--config", str(EXAMPLE)]) == 0
+    assert capsys.readouterr().out == DASHBOARD.read_text(), (
+        "regenerate: acd grafana-dashboard --config examples/acd.yaml > "
+        + str(DASHBOARD.relative_to(ROOT))
+    )
+    board = json.loads(DASHBOARD.read_text())
+    panels = {panel["title"]: panel for panel in board["panels"]}
+
+    def colours(title: str) -> dict[str, list[tuple[str, float | None]]]:
+        field = panels[title]["fieldConfig"]
+        # A queue the file does not know keeps the one neutral step: no invented colour.
+        assert field["defaults"]["thresholds"]["steps"] == [{"color": "text", "value": None}]
+        return {
+            o["matcher"]["options"]: [
+                (step["color"], step["value"]) for step in o["properties"][0]["value"]["steps"]
+            ]
+            for o in field["overrides"]
+        }
+
+    for limits in queue_limits(config):
+        merged = config.queue_thresholds(limits.queue)
+        wait, agents = merged.longest_wait_seconds, merged.agents_logged_in
+        level = merged.service_level
+        assert colours("Longest wait now")[limits.queue] == [
+            ("green", None),
+            ("orange", wait.amber),
+            ("red", wait.red),
+        ]
+        assert colours("Agents logged in")[limits.queue] == [
+            ("red", None),
+            ("orange", agents.red + 1),
+            ("green", agents.amber + 1),
+        ]
+        assert colours("Service level (last 1h)")[limits.queue] == [
+            ("red", None),
+            ("orange", level.red),
+            ("green", level.amber),
+        ]
+    assert colours("Longest wait now")["support"][1:] == [("orange", 45), ("red", 90)]
+    assert colours("Longest wait now")["sales"][1:] == [("orange", 60), ("red", 120)]
+    assert colours("Waiting now") == {}
+    assert panels["Waiting now"]["options"]["colorMode"] == "none"
+    picker = next(v for v in board["templating"]["list"] if v["name"] == "queue")
+    assert picker["definition"] == "label_values(acd_queue_waiting_contacts, queue)"

@@ -47,7 +47,7 @@ VIEWER = "viewer-token-0123456789abcd"
 
 
 def prompt(prompt_id: str, language: str) -> Playable:
-    if prompt_id == "missing":
+    if prompt_id == "missing" or (prompt_id == "only_sv" and language != "sv"):
         raise LookupError(f"no prompt {prompt_id!r}")
     return SoundFile(f"/srv/acd-prompts/{language}/{prompt_id}.wav")
 
@@ -64,6 +64,7 @@ def hours(
         queues={"support": QueueHours("office", closed)},
         prompt=prompt,
         admin_pin_sha256=hash_pin(ADMIN_PIN),
+        languages=("sv", "en"),
     )
 
 
@@ -129,9 +130,7 @@ def test_closed_queue_transfers_to_voicemail_after_the_night_message_r_calendar(
     acd = run(start, hours(NEVER, closed=closed))
     caller = acd.sim.place_call("0701000001", ANSWERED_CALLER)
     acd.wait_fact("closed_hours", contact=caller)
-    assert acd.wait(
-        lambda: any("acd-voicemail-4000 XML acd" in s for s in acd.requests_to(caller))
-    )
+    assert acd.wait(lambda: any("acd-voicemail-4000 XML acd" in s for s in acd.requests_to(caller)))
     sent = acd.requests_to(caller)
     order = [
         "playback" if "app-name: playback" in s else "transfer"
@@ -311,6 +310,20 @@ def test_emergency_on_and_off_with_one_api_call_r_timedmsg(admin: Any) -> None:
     assert acd.wait(lambda: acd.engine.hours_state.emergency is None)
 
 
+def test_emergency_api_refuses_a_prompt_missing_in_a_language_naming_it_r_timedmsg(
+    admin: Any,
+) -> None:
+    """Every caller hears the emergency message in its own language: a prompt recorded in
+    Swedish only is refused, and the answer names the language it lacks."""
+    acd, http = admin
+    status, answer = http("PUT", "/api/admin/emergency", {"prompt": "only_sv"})
+    assert status == 400 and "missing in language en" in answer["message"], answer
+    assert "sv" not in answer["message"].split("missing in language")[1]
+    assert acd.engine.hours_state.emergency is None
+    status, answer = http("PUT", "/api/admin/emergency", {"prompt": "missing"})
+    assert status == 400 and "missing in languages sv, en" in answer["message"], answer
+
+
 def test_exceptions_through_the_api_a_year_ahead_persist_and_apply_r_calendar(
     admin: Any, redis_client: redis.Redis, tenant: str
 ) -> None:
@@ -374,3 +387,32 @@ def test_emergency_before_the_welcome_and_only_once_for_an_entrys_caller_r_timed
     emergency = [i for i, r in enumerate(sent) if "/emergency.wav" in r]
     welcome = next(i for i, r in enumerate(sent) if "welcome" in r)
     assert len(emergency) == 1 and emergency[0] < welcome, sent
+
+
+def test_emergency_for_an_entrys_caller_speaks_the_entrys_language_r_timedmsg(
+    start: Start,
+) -> None:
+    """An English entry (7101): the emergency message is the English one, and the
+    channel's default_language (which a shipped prompt's phrase macro speaks) is set to en
+    before it is broadcast: the entry extension of the dialplan sets no language."""
+    config = MENU_CONFIG.replace(
+        '  kommun: {number: "7100", language: sv, welcome: welcome, menu: main}',
+        '  kommun: {number: "7100", language: sv, welcome: welcome, menu: main}\n'
+        '  company: {number: "7101", language: en, welcome: welcome, menu: main}',
+    )
+    settings = replace(
+        default_settings(), menus=menu_book(parse_config(config)), hours=hours(ALWAYS)
+    )
+    acd = start(settings=settings)
+    acd.runner.post(HOURS_LANE, HoursChanged("emergency", {}, time.time()))
+    assert acd.wait(partial(_emergency_is, acd, "emergency"))
+    unhook = acd.key_in("0701111112", ["1"])
+    caller = acd.sim.place_call("0701111112", "7101")
+    acd.wait_fact("queued", contact=caller)
+    unhook()
+    sent = acd.commands("api uuid_")
+    mine = [c for c in sent if caller in c]
+    language = next(i for i, c in enumerate(mine) if "default_language en" in c)
+    emergency = [i for i, c in enumerate(mine) if "/emergency.wav" in c]
+    assert len(emergency) == 1 and language < emergency[0], mine
+    assert "/srv/acd-prompts/en/emergency.wav" in mine[emergency[0]]

@@ -75,32 +75,32 @@ def _problems(rules: str) -> str:
     [
         (
             "{then: {overflow: sales}}",
-            "entries.kommun.rules[0].then.overflow",
+            "entries.kommun.rules #1.then.overflow",
             "in no queue yet, so there is no place to keep",
         ),
         (
             "{after: 10, then: {hangup: true}}",
-            "entries.kommun.rules[0].after",
+            "entries.kommun.rules #1.after",
             "tried once, when the caller arrives",
         ),
         (
             "{when: {queue_length: '> 10'}, then: {voicemail: '2000'}}",
-            "entries.kommun.rules[0].when.queue_length",
+            "entries.kommun.rules #1.when.queue_length",
             "conditions on a queue's figures go in that queue's rules",
         ),
         (
             "{then: {queue: {priority: 3}}}",
-            "entries.kommun.rules[0].then.queue",
+            "entries.kommun.rules #1.then.queue",
             "names the queue to join",
         ),
         (
             "{then: {queue: {queue: nowhere}}}",
-            "entries.kommun.rules[0].then.queue.queue",
+            "entries.kommun.rules #1.then.queue.queue",
             "no queue named 'nowhere'",
         ),
         (
             "{when: {calendar: nowhere, calendar_state: [closed]}, then: {hangup: night}}",
-            "entries.kommun.rules[0].when.calendar",
+            "entries.kommun.rules #1.when.calendar",
             "no calendar named 'nowhere'",
         ),
     ],
@@ -124,21 +124,22 @@ def test_entry_rules_compile_with_the_entrys_calendar_and_explain_in_one_line_r_
     rules = menu_book(config).entries["kommun"].rules
     assert [r.id for r in rules] == ["entry:kommun#1", "entry:kommun#2", "entry:kommun#3"]
     assert rules[1].conditions.calendar == "office"
-    lines = [line for line in rule_lines(config) if "entry:kommun" in line]
+    lines = [line for line in rule_lines(config) if "entries.kommun" in line]
     assert lines == [
-        'rule entry:kommun #1 "VIP": when a caller arrives, before the welcome, if caller'
+        'rule entries.kommun.rules #1 "VIP": when a caller arrives, before the welcome, if caller'
         " number is 0701000001, queue with sales, case type vip, priority 9",
-        "rule entry:kommun #2: when a caller arrives, before the welcome, if calendar office"
+        "rule entries.kommun.rules #2: when a caller arrives, before the welcome, if calendar office"
         " is closed or holiday, play night, then hang up",
-        "rule entry:kommun #3: when a caller arrives, before the welcome, if called number"
+        "rule entries.kommun.rules #3: when a caller arrives, before the welcome, if called number"
         " starts with 7101, forward to +46812345678",
     ]
 
 
 def test_a_rule_after_an_unconditional_queue_rule_never_fires_r_rules() -> None:
     config = _config("      - {then: {queue: {queue: sales}}}\n      - {then: {hangup: night}}\n")
-    assert "warning: rule entry:kommun #2 never fires: entry:kommun #1 always fires first" in (
-        rule_lines(config)
+    assert (
+        "warning: rule entries.kommun.rules #2 never fires: entries.kommun.rules #1 always fires first"
+        in (rule_lines(config))
     )
 
 

@@ -26,10 +26,11 @@ from acd.engine.effects import Fact
 from acd.engine.events import AgentCommand
 from acd.engine.records import AgentRecord
 from freeswitch.sim import AgentPhone, Simulator
-from routing.api import AgentProfile, Contact, QueueConfig
+from routing.api import AgentProfile, Contact, QueueConfig, RouterState
 from routing.errors import StoreError
 from routing.store import RedisRouter
-from tests.engine_harness import run_example
+from tests.engine_harness import Start, run_example
+from tests.test_rules_sim import start_with_rules
 from wallboard.metrics import AcdMetrics
 from wallboard.service_level import ServiceLevelTarget
 
@@ -376,3 +377,71 @@ def test_acd_run_wiring_serves_metrics_with_the_config_targets_r_wallboard(
     assert metrics.target("sales").target_seconds == 30.0
     assert metrics.target("support").target_seconds == 20.0
     sim.hangup(caller)
+
+
+def test_idle_passive_agents_are_passive_not_free_r_wallboard(
+    redis_client: redis.Redis, tenant: str
+) -> None:
+    """R-WALLBOARD, R-PASSIVE: an idle passive agent is ``passive`` in
+    ``acd_queue_agents`` and ``acd_agent_state``, not free for the callers waiting."""
+    router = RedisRouter(redis_client, tenant)
+    _routing_state(router)
+    metrics = AcdMetrics(
+        ["support", "sales"], clock=Clock(130.0), state_provider=router.snapshot, passive={"a4"}
+    )
+    assert value(metrics, "acd_queue_agents", queue="sales", state="free") == 0.0
+    assert value(metrics, "acd_queue_agents", queue="sales", state="passive") == 1.0
+    assert value(metrics, "acd_agent_state", agent="a4", state="passive") == 1.0
+    assert value(metrics, "acd_agent_state", agent="a4", state="free") == 0.0
+    assert value(metrics, "acd_agent_state", agent="a1", state="busy") == 1.0  # not idle
+
+
+def test_exposition_is_shared_for_max_age_and_has_no_created_series_r_wallboard() -> None:
+    """R-WALLBOARD (metrics cost): scrapes within ``text_max_age`` share one build; the
+    ``*_created`` series are left out of this registry only."""
+    now = [0.0]
+    builds: list[int] = []
+
+    def state() -> RouterState:
+        builds.append(1)
+        return RouterState({}, {}, {}, {}, {}, (), {})
+
+    metrics = AcdMetrics(["support"], state_provider=state, text_max_age=3600.0)
+    first = metrics.text()
+    metrics.observe("queued", {"contact": "c", "queue": "support"}, now[0])
+    assert metrics.text() is first and metrics.builds == 1 and len(builds) == 1
+    metrics.text_max_age = 0.0
+    assert b'acd_queue_offered_total{queue="support"} 1.0' in metrics.text()
+    assert metrics.builds == 2
+    assert b"_created" not in first
+    # The library's own exposition (other registries) still has them.
+    assert b"acd_queue_offered_created" in generate_latest(metrics.registry)
+
+
+@pytest.mark.parametrize("max_age", [-1.0, math.inf, "1", True])
+def test_bad_text_max_age_raises_value_error(max_age: object) -> None:
+    with pytest.raises(ValueError, match="text_max_age"):
+        AcdMetrics(text_max_age=max_age)  # type: ignore[arg-type]
+
+
+def test_engine_overflow_facts_count_in_the_queue_left_r_stats(start: Start) -> None:
+    """R-STATS, R-OVERFLOW: ``acd_queue_overflowed_total`` counts the engine's own
+    ``overflowed`` facts {contact, queue (left), to} of a rule's overflow, in the queue
+    the caller left; the caller is offered in the queue it entered."""
+    acd, _load = start_with_rules(
+        start,
+        {
+            "support": [
+                {"after": 0.2, "when": {"agents_logged_in": 0}, "then": {"overflow": "sales"}}
+            ]
+        },
+    )
+    caller = acd.sim.place_call("0701000001", "7000")
+    acd.wait_fact("overflowed", contact=caller)
+    metrics = AcdMetrics(["support", "sales"])
+    for fact in acd.facts:
+        metrics.observe(fact.kind, fact.data, 0.0)
+    assert value(metrics, "acd_queue_overflowed_total", queue="support") == 1.0
+    assert value(metrics, "acd_queue_overflowed_total", queue="sales") == 0.0
+    assert value(metrics, "acd_queue_offered_total", queue="support") == 1.0
+    assert value(metrics, "acd_metrics_errors_total", stage="fact") == 0.0

@@ -5,6 +5,7 @@ simulator and a private Redis, as ``acd run`` wires it."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import signal
 import time
@@ -25,6 +26,7 @@ from acd.adapters.reload import ReloadReport, reload
 from acd.app import App, build, start
 from acd.config import load_config
 from acd.dev.redis_server import RedisServer
+from acd.engine.calendar import CalendarException
 from acd.engine.effects import Fact
 from acd.engine.events import AgentCommand
 from freeswitch.sim import AgentPhone, Simulator
@@ -406,3 +408,47 @@ def test_swap_gives_up_when_a_handler_never_finishes_r_liveconf() -> None:
     stuck.set()
     running.join()
     assert gate.exclusive(lambda: changed.append(True), 0.05) is True and changed == [True]
+
+
+def test_reload_report_carries_check_config_warnings_r_liveconf(live: Live) -> None:
+    """R-LIVECONF: an administrator reloading learns what check-config would warn about:
+    here a rule that can never fire (queue length < 0)."""
+    new = copy.deepcopy(live.data)
+    new["queues"]["support"]["rules"] = [
+        {"when": {"queue_length": "< 0"}, "then": {"overflow": "sales"}}
+    ]
+    report = live.reload(new)
+    assert report.ok, report
+    assert any(w.startswith("rule queues.support.rules #1 never fires") for w in report.warnings), (
+        report.warnings
+    )
+    assert report.as_json()["warnings"] == list(report.warnings)
+
+
+def test_reload_warns_that_api_exceptions_of_a_renamed_calendar_no_longer_apply_r_liveconf(
+    live: Live,
+) -> None:
+    """R-LIVECONF + R-CALENDAR: an exception entered through the admin API for calendar
+    office; the file renames office to kontor: the report says the exception no longer
+    applies, naming the calendar."""
+    hours = {"timezone": "Europe/Stockholm", "hours": {"mon-fri": ["08:00-16:00"]}}
+    first = copy.deepcopy(live.data)
+    first["calendars"] = {"office": hours}
+    first["queues"]["support"]["calendar"] = "office"
+    assert live.reload(first).ok
+    watcher = live.app.hours
+    assert watcher is not None
+    day = dt.date.today() + dt.timedelta(days=30)
+    watcher.store.add_exception("office", CalendarException(day, day, (), "Staff day"))
+    watcher.poll()
+    live.wait(lambda: "office" in live.app.engine.hours_state.extra, "the exception")
+    renamed = copy.deepcopy(first)
+    renamed["calendars"] = {"kontor": hours}
+    renamed["queues"]["support"]["calendar"] = "kontor"
+    report = live.reload(renamed)
+    assert report.ok, report
+    stale = [w for w in report.warnings if w.startswith("calendar office")]
+    assert len(stale) == 1 and "no longer apply" in stale[0], report.warnings
+    assert live.reload(first).ok and not any(
+        w.startswith("calendar office") for w in live.reload(first).warnings
+    )

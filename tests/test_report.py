@@ -175,8 +175,11 @@ def figures(
     average_wait: float | None = None,
     p90_wait: float | None = None,
     completed: int = 0,
-    average_handle: float | None = None,
+    average_talk: float | None = None,
     transferred_in: int = 0,
+    in_progress: int = 0,
+    handle_known: int = 0,
+    average_handle: float | None = None,
 ) -> dict[str, Any]:
     return {
         "offered": offered,
@@ -185,21 +188,42 @@ def figures(
         "answered_within_target": within,
         "abandoned": abandoned,
         "abandoned_short": short,
+        "in_progress": in_progress,
         "service_level": service_level,
         "average_wait_seconds": average_wait,
         "p90_wait_seconds": p90_wait,
         "completed": completed,
+        "average_talk_seconds": average_talk,
+        "handle_known": handle_known,
         "average_handle_seconds": average_handle,
     }
 
 
-def agent(answered: int, completed: int, talk: float, average: float) -> dict[str, Any]:
+def agent(
+    answered: int,
+    completed: int,
+    talk: float,
+    average: float | None,
+    in_progress: int = 0,
+    wrap_up: float = 0.0,
+    handle_known: int = 0,
+    average_handle: float | None = None,
+) -> dict[str, Any]:
     return {
         "answered": answered,
         "completed": completed,
+        "in_progress": in_progress,
         "talk_seconds": talk,
+        "wrap_up_seconds": wrap_up,
         "average_talk_seconds": average,
+        "handle_known": handle_known,
+        "average_handle_seconds": average_handle,
     }
+
+
+def busy_rows(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The rows with something counted (every other row must be all zeros)."""
+    return {start: row for start, row in rows.items() if without_span(row) != figures()}
 
 
 def without_span(row: dict[str, Any]) -> dict[str, Any]:
@@ -222,7 +246,12 @@ def test_r_stats_one_day_per_queue_per_half_hour_matches_hand_count(
     assert report["to"] == "2026-11-28T00:00:00+01:00"
     assert report["queues"]["support"]["short_abandon_seconds"] == 5.0
     assert report["percentile"] == "p90 nearest-rank"
-    support = half_hours(report, "support")
+    all_rows = half_hours(report, "support")
+    # Every half hour of the day has a row, zeros included: a table or plot has no holes.
+    assert len(all_rows) == 48 and len(half_hours(report, "sales")) == 48
+    assert min(all_rows) == "2026-11-27T00:00:00+01:00"
+    assert max(all_rows) == "2026-11-27T23:30:00+01:00"
+    support = busy_rows(all_rows)
     assert sorted(support) == [
         "2026-11-27T09:00:00+01:00",
         "2026-11-27T09:30:00+01:00",
@@ -234,14 +263,14 @@ def test_r_stats_one_day_per_queue_per_half_hour_matches_hand_count(
     # ceil(0.9 * 3) = 3 of [10, 20, 30] = 30; completed c2 (90), c1 (300): avg 195.
     assert without_span(support["2026-11-27T09:00:00+01:00"]) == figures(
         offered=8, answered=3, within=2, abandoned=3, short=2, service_level=0.5,
-        average_wait=20.0, p90_wait=30.0, completed=2, average_handle=195.0,
+        average_wait=20.0, p90_wait=30.0, completed=2, average_talk=195.0,
     )  # fmt: skip
     assert support["2026-11-27T09:00:00+01:00"]["end"] == "2026-11-27T09:30:00+01:00"
     # 09:30: c7 answered after 15 s (within) -> SL 1 / 1; completed c6 (340), c7 (120):
     # avg (340 + 120) / 2 = 230.
     assert without_span(support["2026-11-27T09:30:00+01:00"]) == figures(
         answered=1, within=1, service_level=1.0, average_wait=15.0, p90_wait=15.0,
-        completed=2, average_handle=230.0,
+        completed=2, average_talk=230.0,
     )  # fmt: skip
     # 23:30: c9 and c12 queued (c12 at 23:59:59.5 local, its id after midnight); nothing
     # answered or abandoned before midnight: no service level, no averages.
@@ -251,7 +280,7 @@ def test_r_stats_one_day_per_queue_per_half_hour_matches_hand_count(
     # p90 = rank ceil(3.6) = 4 of [10, 15, 20, 30] = 30; handles 90+300+340+120 = 850 / 4.
     assert report["queues"]["support"]["total"] == figures(
         offered=10, answered=4, within=3, abandoned=3, short=2, service_level=0.6,
-        average_wait=18.75, p90_wait=30.0, completed=4, average_handle=212.5,
+        average_wait=18.75, p90_wait=30.0, completed=4, average_talk=212.5,
     )  # fmt: skip
     assert report["queues"]["support"]["target_seconds"] == 20.0
     # sales 09:00 (target 20 s here): offered s1, s2, s3 (adopted + queued = once), c8
@@ -260,9 +289,9 @@ def test_r_stats_one_day_per_queue_per_half_hour_matches_hand_count(
     # p90 = rank 3 = 80; completed s1, s3, c8, 120 each.
     sales = figures(
         offered=4, transferred_in=1, answered=3, within=0, abandoned=1, service_level=0.0,
-        average_wait=60.0, p90_wait=80.0, completed=3, average_handle=120.0,
+        average_wait=60.0, p90_wait=80.0, completed=3, average_talk=120.0,
     )  # fmt: skip
-    assert [without_span(r) for r in report["queues"]["sales"]["half_hours"]] == [sales]
+    assert [without_span(r) for r in busy_rows(half_hours(report, "sales")).values()] == [sales]
     assert report["queues"]["sales"]["total"] == sales
     # all: offered 10 + 4 = 14; answered 7, within 3; abandoned 4, short 2:
     # SL = 3 / (7 + 4 - 2) = 1/3 = 0.333333; avg wait (75 + 180) / 7 = 36.428571...;
@@ -270,7 +299,7 @@ def test_r_stats_one_day_per_queue_per_half_hour_matches_hand_count(
     assert report["total"] == figures(
         offered=14, transferred_in=1, answered=7, within=3, abandoned=4, short=2,
         service_level=0.333333, average_wait=36.429, p90_wait=80.0, completed=7,
-        average_handle=172.857,
+        average_talk=172.857,
     )  # fmt: skip
     # 1001: c1, c6, s1, c8 answered = 4; talk 300 + 340 + 120 + 120 = 880.
     # 1002: c2, c7, s3 = 3; talk 90 + 120 + 120 = 330 (c9 is answered on the 28th).
@@ -294,7 +323,7 @@ def test_r_stats_per_queue_targets_and_queue_filter(
     # within 30 s: s1 (25) only -> SL = 1 / (3 + 1) = 0.25
     sales = figures(
         offered=4, transferred_in=1, answered=3, within=1, abandoned=1, service_level=0.25,
-        average_wait=60.0, p90_wait=80.0, completed=3, average_handle=120.0,
+        average_wait=60.0, p90_wait=80.0, completed=3, average_talk=120.0,
     )  # fmt: skip
     assert report["queues"]["sales"]["total"] == sales
     assert report["total"] == sales
@@ -314,13 +343,13 @@ def test_r_stats_after_midnight_counts_what_happened_after_midnight(
     )
     # 00:00 local = 23:00Z on the 27th: c9 answered after 15 s (within 20), c12 abandoned
     # after 5.0 s (short): SL = 1 / (1 + 1 - 1) = 1.0; c9 completed, 120 s.
-    assert half_hours(report, "support") == {
+    assert busy_rows(half_hours(report, "support")) == {
         "2026-11-28T00:00:00+01:00": {
             "start": "2026-11-28T00:00:00+01:00",
             "end": "2026-11-28T00:30:00+01:00",
             **figures(
                 answered=1, within=1, abandoned=1, short=1, service_level=1.0,
-                average_wait=15.0, p90_wait=15.0, completed=1, average_handle=120.0,
+                average_wait=15.0, p90_wait=15.0, completed=1, average_talk=120.0,
             ),
         }
     }  # fmt: skip
@@ -340,6 +369,9 @@ def test_r_stats_the_hour_the_clocks_go_back_is_two_half_hour_rows(
         "2026-10-26T00:00:00+01:00",
     )
     rows = half_hours(report, "support")
+    # 25 hours, 50 half hours: the repeated hour's two have their own rows
+    assert len(rows) == 50
+    rows = busy_rows(rows) | {"2026-10-25T02:30:00+02:00": rows["2026-10-25T02:30:00+02:00"]}
     # 00:05Z = 02:05 CEST: d1 offered and abandoned after 30 s -> SL 0 / 1
     assert without_span(rows["2026-10-25T02:00:00+02:00"]) == figures(
         offered=1, abandoned=1, service_level=0.0
@@ -349,7 +381,7 @@ def test_r_stats_the_hour_the_clocks_go_back_is_two_half_hour_rows(
     # 01:10Z = 02:10 CET: d2 answered after 1200 s (not within 20) -> SL 0 / 1; handle 120
     assert without_span(rows["2026-10-25T02:00:00+01:00"]) == figures(
         answered=1, service_level=0.0, average_wait=1200.0, p90_wait=1200.0, completed=1,
-        average_handle=120.0,
+        average_talk=120.0,
     )  # fmt: skip
     assert rows["2026-10-25T02:30:00+02:00"]["end"] == "2026-10-25T02:00:00+01:00"
     assert len(rows) == 3
@@ -364,15 +396,17 @@ def test_r_stats_csv_parses_with_the_csv_module(
     assert status == 0
     rows = list(csv.DictReader(io.StringIO(text)))
     kinds = [row["row"] for row in rows]
-    assert kinds == ["half_hour"] * 4 + ["queue_total"] * 2 + ["total"] + ["agent"] * 2
-    first = rows[0]  # sales sorts first
+    assert kinds == ["half_hour"] * 96 + ["queue_total"] * 2 + ["total"] + ["agent"] * 2
+    first = next(r for r in rows if r["answered"] not in ("", "0"))  # sales sorts first
     assert (first["queue"], first["start"], first["offered"], first["answered"]) == (
         "sales",
         "2026-11-27T09:00:00+01:00",
         "4",
         "3",
     )
-    late = next(r for r in rows if r["start"] == "2026-11-27T23:30:00+01:00")
+    late = next(
+        r for r in rows if r["start"] == "2026-11-27T23:30:00+01:00" and r["queue"] == "support"
+    )
     assert (late["offered"], late["service_level"], late["average_wait_seconds"]) == ("2", "", "")
     total = next(r for r in rows if r["row"] == "total")
     assert (total["offered"], total["abandoned_short"], total["p90_wait_seconds"]) == (
@@ -537,7 +571,7 @@ def test_r_stats_unreachable_redis_is_an_error_and_writes_nothing(
     out = tmp_path / "r.json"
     args = ["--redis=redis://127.0.0.1:1/0", "--tenant=t", "--from=2026-11-27", "--to=2026-11-27"]
     assert main(["report", *args, "--output", str(out)]) == 2
-    assert "acd: report: reading acd:{t}:events" in capsys.readouterr().err
+    assert "acd: report: reading acd:{t}:" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -599,6 +633,101 @@ def test_r_stats_reads_redis_and_targets_from_the_configuration(
            "--queue=nosuch", "--output", str(tmp_path / "bad.json")]  # fmt: skip
     assert main(bad) == 2
     assert not (tmp_path / "bad.json").exists()
+
+
+# Routing's queue log for the scenario's 27th (docs/ARCHITECTURE.md, "The queue log"):
+# (UTC time, kind, agent, contact). Configured wrap-up: sales 10 s, support 0.
+QUEUE_LOG: list[tuple[str, str, str, str]] = [
+    ("2026-11-27T08:07:25", "complete", "1001", "s1"),
+    ("2026-11-27T08:07:35", "ready", "1001", ""),  # sales wrap-up timer ended: 10 s
+    ("2026-11-27T08:10:35", "complete", "1002", "s3"),
+    ("2026-11-27T08:10:45", "ready", "1002", ""),  # 10 s
+    ("2026-11-27T08:12:29", "reserve", "1002", "c2"),
+    ("2026-11-27T08:14:00", "complete", "1002", "c2"),
+    ("2026-11-27T08:14:04", "pause", "1002", ""),  # support has no wrap-up: 0 s, not 4
+    ("2026-11-27T08:15:10", "complete", "1001", "c1"),
+    ("2026-11-27T08:25:00", "reserve", "1001", "c6"),  # straight on to the next call: 0 s
+    ("2026-11-27T08:29:20", "complete", "1001", "c8"),
+    ("2026-11-27T08:29:24", "pause", "1001", ""),  # sales wrap-up cut short: 4 s
+    ("2026-11-27T08:31:00", "complete", "1001", "c6"),  # nothing after it: unknown
+    # c7 (1002) has no complete entry (the log was trimmed): unknown
+]
+
+
+def test_r_stats_aht_is_talk_plus_the_wrap_up_taken(
+    redis_server: RedisServer, redis_client: redis.Redis, scenario: str, tmp_path: Path
+) -> None:
+    """R-STATS: average handle time = talk (bridge to hang-up) + the wrap-up taken, read
+    from routing's queue log; calls whose wrap-up is not known are left out of AHT (not
+    counted as 0), and talk time is reported under its own name."""
+    for when, kind, agent_id, contact in QUEUE_LOG:
+        at = utc(when)
+        redis_client.xadd(
+            f"acd:{{{scenario}}}:log",
+            {"k": kind, "a": agent_id, "c": contact, "q": "", "t": repr(at)},
+            id=f"{round(at * 1000)}-0",
+        )
+    config = tmp_path / "acd.yaml"
+    config.write_text(
+        f"tenant: {scenario}\n"
+        f"redis: {{url: '{redis_server.url}'}}\n"
+        "queues:\n"
+        "  support: {code: '1', wrap_up_seconds: 0}\n"
+        "  sales: {code: '2', wrap_up_seconds: 10}\n"
+        "  empty: {code: '3'}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "r.json"
+    status = main(["report", "--config", str(config), "--from=2026-11-27", "--to=2026-11-27",
+                   "--format=json", "--output", str(out)])  # fmt: skip
+    assert status == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    # sales: s1 120 + 10, s3 120 + 10, c8 120 + 4 (cut short) -> 384 / 3 = 128
+    sales = report["queues"]["sales"]["total"]
+    assert (sales["average_talk_seconds"], sales["handle_known"]) == (120.0, 3)
+    assert sales["average_handle_seconds"] == 128.0
+    # support: c2 90 + 0, c1 300 + 0 -> 195; c6 and c7 unknown (talk still counts: 4 calls)
+    support = report["queues"]["support"]
+    assert (support["total"]["completed"], support["total"]["handle_known"]) == (4, 2)
+    assert support["total"]["average_handle_seconds"] == 195.0
+    assert support["total"]["average_talk_seconds"] == 212.5
+    rows = half_hours(report, "support")
+    assert rows["2026-11-27T09:30:00+01:00"]["average_handle_seconds"] is None  # c6, c7
+    # 1001: talk 880; wrap 10 + 0 + 4 = 14; AHT (130 + 300 + 124) / 3 = 184.667
+    # 1002: talk 330; wrap 10 + 0 = 10; AHT (130 + 90) / 2 = 110
+    assert report["agents"] == {
+        "1001": agent(4, 4, 880.0, 220.0, wrap_up=14.0, handle_known=3, average_handle=184.667),
+        "1002": agent(3, 3, 330.0, 110.0, wrap_up=10.0, handle_known=2, average_handle=110.0),
+    }
+    # all: (130 + 130 + 124 + 90 + 300) / 5 = 154.8
+    assert report["total"]["average_handle_seconds"] == 154.8
+    # A configured queue without a call has its rows, zeros: no holes.
+    empty = report["queues"]["empty"]
+    assert len(empty["half_hours"]) == 48 and empty["total"] == figures()
+
+
+def test_r_stats_call_in_progress_at_the_end_and_a_period_inside_half_hours(
+    redis_server: RedisServer, scenario: str, tmp_path: Path
+) -> None:
+    """R-STATS: from 09:05 to 09:27 local. c6 (answered 09:25:20, completed 09:31) is in
+    progress at --to: counted answered, not as a call with talk 0; the only row, the
+    09:00 half hour, shows the part of it inside the period."""
+    report = report_json(
+        redis_server, scenario, tmp_path / "cut.json",
+        "--from=2026-11-27T09:05", "--to=2026-11-27T09:27",
+    )  # fmt: skip
+    rows = report["queues"]["support"]["half_hours"]
+    assert [(r["start"], r["end"]) for r in rows] == [
+        ("2026-11-27T09:05:00+01:00", "2026-11-27T09:27:00+01:00")
+    ]
+    # support: offered c1..c6 and c8 (09:26) = 7; answered c1, c2, c6 = 3; completed c2 (90),
+    # c1 (300): talk 195; c6 in progress.
+    total = report["queues"]["support"]["total"]
+    assert (total["answered"], total["in_progress"], total["completed"]) == (3, 1, 2)
+    assert total["average_talk_seconds"] == 195.0
+    # 1001: c1, s1 (sales) and c6 answered; s1, c1 completed (120 + 300); c6 in progress.
+    assert report["agents"]["1001"] == agent(3, 2, 420.0, 210.0, in_progress=1)
+    assert report["agents"]["1002"] == agent(2, 2, 210.0, 105.0)  # c2 90, s3 120
 
 
 def test_r_stats_end_to_end_calls_through_the_engine(

@@ -269,7 +269,7 @@ def test_each_action_compiles() -> None:
             {"then": {"overflow": ["sales", "billing"]}},
             {"then": {"message": "lunch"}},
             {"then": {"forward": "+46812345678"}},
-            {"then": {"voicemail": 2000}},  # an unquoted number is its digits
+            {"then": {"voicemail": "2000"}},
             {"then": {"hangup": "closed"}},
             {"then": {"hangup": True}},
         ],
@@ -358,7 +358,7 @@ def _config(rules: list[dict[str, Any]], **queue: Any) -> str:
         ({"when": {"ewt": "> lots"}, "then": {"hangup": True}}, "ewt", "a number"),
         ({"when": {"time": ["25:00-26:00"]}, "then": {"hangup": True}}, "time[0]", "HH:MM"),
         ({"when": {"timezone": "Mars/Base"}, "then": {"hangup": True}}, "timezone", "time zone"),
-        ({"when": {"weekdays": ["funday"]}, "then": {"hangup": True}}, "weekdays[0]", "'mon'"),
+        ({"when": {"weekdays": ["funday"]}, "then": {"hangup": True}}, "weekdays[0]", "mon-fri"),
         (
             {"when": {"caller": {"numbers": ["07-01"]}}, "then": {"hangup": True}},
             "numbers[0]",
@@ -397,7 +397,7 @@ def test_bad_rules_are_refused_with_place_and_reason_r_rules(
     with pytest.raises(ConfigError) as info:
         parse_config(_config([rule]))
     text = str(info.value)
-    assert "queues.support.rules[0]" in text and where in text and reason in text, text
+    assert "queues.support.rules #1" in text and where in text and reason in text, text
 
 
 def test_good_rules_are_taken() -> None:
@@ -436,18 +436,18 @@ def test_each_rule_explained_in_one_line_r_rules() -> None:
         calendar="office",
     )
     assert [explain(r) for r in rules] == [
-        "support #1: after 120 s of waiting, if agents available = 0, overflow to billing"
+        "queues.support.rules #1: after 120 s of waiting, if agents available = 0, overflow to billing"
         " keeping place",
-        'support #2 "vip": on arrival, if caller number starts with +4670, queue with case type'
+        'queues.support.rules #2 "vip": on arrival, if caller number starts with +4670, queue with case type'
         " vip,"
         " priority 50",
-        "support #3: on arrival and while waiting, if on mon, fri and at 08:00-12:00"
+        "queues.support.rules #3: on arrival and while waiting, if on mon, fri and at 08:00-12:00"
         " (Europe/Stockholm) and expected wait > 600 s, overflow to the best of a, b keeping"
         " place, then play moved",
-        "support #4: on arrival and while waiting, if calendar office is closed or holiday,"
+        "queues.support.rules #4: on arrival and while waiting, if calendar office is closed or holiday,"
         " send to voicemail 2000",
-        "support #5: on arrival, if called number is 7002, forward to +468123",
-        "support #6: on arrival, play closed, then hang up",
+        "queues.support.rules #5: on arrival, if called number is 7002, forward to +468123",
+        "queues.support.rules #6: on arrival, play closed, then hang up",
     ]
 
 
@@ -507,11 +507,11 @@ def test_check_config_prints_rules_and_warnings_r_rules() -> None:
         )
     )
     assert rule_lines(config) == [
-        "rule support #1: after 120 s of waiting, if agents available = 0, overflow to sales"
+        "rule queues.support.rules #1: after 120 s of waiting, if agents available = 0, overflow to sales"
         " keeping place",
-        "rule support #2: on arrival and while waiting, if queue length < 0, overflow to sales"
+        "rule queues.support.rules #2: on arrival and while waiting, if queue length < 0, overflow to sales"
         " keeping place",
-        "warning: rule support #2 never fires: queue_length < 0 is impossible (never negative)",
+        "warning: rule queues.support.rules #2 never fires: queue_length < 0 is impossible (never negative)",
     ]
 
 
@@ -580,3 +580,29 @@ def test_a_fired_rule_is_known_by_its_content_across_a_reload_r_liveconf() -> No
     assert before[0].id == after[0].id and before[0].key != after[0].key
     assert before[1].key == after[1].key
     assert first_match(after, situation(), fired=[before[0].key]) is after[0]
+
+
+def test_weekday_ranges_as_in_calendars_r_rules() -> None:
+    """R-RULES: `mon-wed` and `fri` as a calendar's hours name them; a backward range is
+    refused like there."""
+    rule = one({"weekdays": ["mon-wed", "fri"]})
+    assert rule.conditions.weekdays == frozenset({0, 1, 2, 4})
+    friday = at("2026-12-04 12:00")
+    thursday = at("2026-12-03 12:00")
+    assert holds(rule.conditions, situation(at=friday))
+    assert not holds(rule.conditions, situation(at=thursday))
+    with pytest.raises(ValueError, match="runs forward"):
+        one({"weekdays": ["fri-mon"]})
+
+
+def test_an_overnight_window_with_weekdays_is_explained_as_it_behaves_r_rules() -> None:
+    """`fri` + `22:00-06:00`: the weekday is the day the clock shows, so the rule holds on
+    Friday 22:00-24:00 and Friday 00:00-06:00 (not Saturday morning); the explanation says
+    exactly that."""
+    rule = one({"weekdays": ["fri"], "time": ["22:00-06:00"]})
+    text = explain(rule)
+    assert "on fri" in text and "22:00-24:00 or 00:00-06:00" in text, text
+    assert "does not run on into the next day" in text, text
+    assert holds(rule.conditions, situation(at=at("2026-12-04 23:00")))  # Friday evening
+    assert holds(rule.conditions, situation(at=at("2026-12-04 03:00")))  # Friday early
+    assert not holds(rule.conditions, situation(at=at("2026-12-05 03:00")))  # Saturday

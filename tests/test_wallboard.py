@@ -21,7 +21,7 @@ from flask import Flask
 
 from acd.adapters.metrics import service_level_targets
 from acd.adapters.redis_store import RedisCallStore
-from acd.adapters.wallboard import board_settings, wallboard_blueprint
+from acd.adapters.wallboard import Sampler, board_settings, wallboard_blueprint
 from acd.app import build
 from acd.config import InvalidConfigError, parse_config
 from acd.dev.redis_server import RedisServer
@@ -32,6 +32,7 @@ from wallboard.figures import (
     Band,
     Board,
     BoardSettings,
+    FallbackSource,
     QueueSetup,
     SourceUnavailableError,
     Thresholds,
@@ -520,7 +521,7 @@ class CountingSource:
     def board(self) -> Board:
         self.calls += 1
         if self.fail:
-            raise SourceUnavailableError("redis: connection refused")
+            raise SourceUnavailableError("redis 10.1.2.3:6379: connection refused")
         return Board(1.0, self.name, (), ())
 
 
@@ -549,6 +550,9 @@ def test_page_is_served_and_data_needs_a_token(web: tuple[Flask, CountingSource,
     assert by_query.status_code == 200 and by_query.json == {
         "at": 1.0,
         "source": "fake",
+        "fallback": None,
+        "series_step": 20.0,
+        "time_zone": "Europe/Stockholm",
         "language": "en",
         "refresh_seconds": 2.0,
         "queues": [],
@@ -562,6 +566,8 @@ def test_page_is_served_and_data_needs_a_token(web: tuple[Flask, CountingSource,
     down = client.get("/wallboard/data?token=s3cret")
     assert down.status_code == 503 and down.json is not None
     assert down.json["error"] == "wallboard-source-unavailable"
+    # R-WALLBOARD: a viewer never learns an internal address from an error.
+    assert "10.1.2.3" not in down.get_data(as_text=True)
 
 
 def test_without_a_token_check_the_figures_are_open() -> None:
@@ -724,3 +730,160 @@ def test_bad_queue_thresholds_are_refused(lines: str, path: str, reason: str) ->
     problems = _problems(text)
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"{path}") and reason in problems[0], problems
+
+
+# ------------------------------------------------------------------ review fixes
+
+
+def test_prometheus_unreachable_falls_back_to_the_engine_r_wallboard(
+    redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """R-WALLBOARD: with ``prometheus_url`` set and Prometheus down the board shows the
+    engine's own figures and says so; Prometheus's internal address is never sent to a
+    viewer."""
+    url = "http://127.0.0.1:1"
+    config = parse_config(_with(wallboard=f"wallboard:\n  prometheus_url: {url}"))
+    app = Flask("test")
+    app.register_blueprint(wallboard_blueprint(config, redis_client, lambda: router_state([], [])))
+    viewer = next(t.token for t in config.http.tokens if t.role == "viewer")
+    answer = app.test_client().get(f"/wallboard/data?token={viewer}")
+    assert answer.status_code == 200 and answer.json is not None
+    validate_answer("GET", "/wallboard/data", None, 200, answer.data)
+    assert answer.json["source"] == "engine"
+    assert answer.json["fallback"] == "prometheus-unreachable"
+    assert [q["name"] for q in answer.json["queues"]] == list(config.queues)
+    assert "127.0.0.1:1" not in answer.get_data(as_text=True)
+
+
+def test_fallback_source_prefers_prometheus_when_it_answers() -> None:
+    primary, fallback = CountingSource(), CountingSource()
+    primary.name = "prometheus"
+    source = FallbackSource(primary, fallback)
+    assert source.board().fallback is None and (primary.calls, fallback.calls) == (1, 0)
+    primary.fail = True
+    assert source.board().fallback == "prometheus-unreachable" and fallback.calls == 1
+    fallback.fail = True
+    with pytest.raises(SourceUnavailableError):
+        source.board()
+
+
+def test_prometheus_mode_counts_today_from_the_events_stream_r_stats(
+    redis_client: redis.Redis, tenant: str, store: RedisCallStore
+) -> None:
+    """R-STATS: with an events reader the Prometheus source's counts of today are the
+    stream's (exact, whatever Prometheus scraped); PromQL is asked only for the live
+    figures and the chart."""
+    now = _at("2026-06-10 10:00:00")
+    clock = Clock(now)
+    settings = BoardSettings((SUPPORT,), time_zone=STOCKHOLM)
+    for minute, wait in enumerate([5.0, 25.0, 12.0]):
+        at = _at(f"2026-06-10 09:0{minute}:00")
+        store.log_fact("bridged", {"queue": "support", "agent": "1", "wait": wait}, at)
+    store.log_fact("abandoned", {"queue": "support", "wait": 40.0}, _at("2026-06-10 09:10:00"))
+    store.flush()
+    promql = queries(10 * 3600)
+    # What an undercounting Prometheus would say: ignored when the stream is read.
+    answers = {promql["answered"]: _vector([({"queue": "support"}, "1")])}
+
+    def answer(path: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        return [] if path.endswith("query_range") else answers.get(params["query"], [])
+
+    events = reader(redis_client, tenant, clock, settings)
+    with FakePrometheus(answer) as fake:
+        board = PrometheusSource(settings, fake.url, clock, events=events).board()
+    (support,) = board.queues
+    assert (support.today.answered, support.today.answered_within) == (3, 2)
+    assert (support.today.abandoned, support.today.latest_wait) == (1, 12.0)
+    assert support.today.service_level == pytest.approx(2 / 4)
+    asked = {p["query"] for path, p in fake.requests if path == "/api/v1/query"}
+    assert promql["answered"] not in asked and promql["waiting"] in asked
+
+
+def test_chart_service_level_is_the_rolling_hour_r_wallboard(
+    redis_client: redis.Redis, tenant: str, store: RedisCallStore
+) -> None:
+    """R-WALLBOARD: the chart's service level covers the hour before each sample (across
+    midnight too), while the tile's stays today's."""
+    clock = Clock(_at("2026-06-11 00:20:00"))
+    settings = BoardSettings((SUPPORT,), time_zone=STOCKHOLM)
+    facts = [
+        ("2026-06-10 23:10:00", 50.0),  # over an hour ago: out of the rolling hour
+        ("2026-06-10 23:30:00", 50.0),  # yesterday, but within the last hour
+        ("2026-06-11 00:10:00", 5.0),
+    ]
+    for when, wait in facts:
+        store.log_fact("bridged", {"queue": "support", "agent": "1", "wait": wait}, _at(when))
+    store.flush()
+    events = reader(redis_client, tenant, clock, settings)
+    source = EngineSource(settings, lambda: router_state([], []), events, clock)
+    (support,) = source.board().queues
+    assert support.today.answered == 1 and support.today.service_level == 1.0
+    assert support.series[-1].service_level == pytest.approx(1 / 2)
+    clock.now = _at("2026-06-11 00:40:00")  # 23:30 has left the hour
+    assert source.board().queues[0].series[-1].service_level == 1.0
+
+
+def test_chart_is_sampled_without_a_board_polling_r_wallboard(
+    redis_client: redis.Redis, tenant: str
+) -> None:
+    """R-WALLBOARD: the engine samples the chart in the background, so a board opened
+    later shows the past; a failed sample leaves a gap (the board says its step)."""
+    clock = Clock(_at("2026-06-10 10:00:00"))
+    settings = BoardSettings((SUPPORT,), time_zone=STOCKHOLM)
+    waiting = {"n": 0}
+
+    def state() -> RouterState:
+        if waiting["n"] < 0:
+            raise redis.ConnectionError("down")
+        return router_state(
+            [], [contact(f"c{i}", "support", clock.now, "waiting") for i in range(waiting["n"])]
+        )
+
+    source = EngineSource(settings, state, reader(redis_client, tenant, clock, settings), clock)
+    board = Wallboard(settings, source)
+    sampler = Sampler(board)
+    for minute, count in enumerate([2, 5, -1, 1]):
+        clock.now = _at(f"2026-06-10 10:0{minute}:00")
+        waiting["n"] = count
+        sampler.sample()  # never raises, even while Redis is down
+    clock.now = _at("2026-06-10 10:04:00")
+    waiting["n"] = 0
+    payload = board.data()
+    series = payload["queues"][0]["series"]
+    assert [p["waiting"] for p in series] == [2, 5, 1, 0]
+    assert [p["at"] - series[0]["at"] for p in series] == [0, 60, 180, 240]
+    assert payload["series_step"] == 20.0
+
+
+def test_passive_agents_are_not_free_r_wallboard(redis_client: redis.Redis, tenant: str) -> None:
+    """R-WALLBOARD, R-PASSIVE: an idle passive agent is counted ``passive``, apart from
+    the free agents who take the waiting callers; still one of the logged-in members."""
+    clock = Clock(_at("2026-06-10 10:00:00"))
+    settings = BoardSettings((SUPPORT,), time_zone=STOCKHOLM, passive=frozenset({"7", "8"}))
+    state = router_state(
+        [
+            agent("1", ("support",)),
+            agent("7", ("support",)),
+            agent("8", ("support",), busy_with="c1"),
+        ],
+        [contact("c1", "support", clock.now - 30.0, "busy")],
+    )
+    board = EngineSource(
+        settings, lambda: state, reader(redis_client, tenant, clock, settings), clock
+    ).board()
+    (support,) = board.queues
+    counts = support.agents
+    assert (counts.free, counts.passive, counts.busy, counts.logged_in) == (1, 1, 1, 3)
+    assert {a.id: a.state for a in board.agents} == {"1": "free", "7": "passive", "8": "busy"}
+    validate_answer(
+        "GET", "/wallboard/data", None, 200, json.dumps(board.as_json(settings)).encode()
+    )
+
+
+def test_board_settings_carry_passive_agents_goal_and_clock_zone() -> None:
+    config = parse_config(EXAMPLE.read_text())
+    settings = board_settings(config)
+    assert settings.passive == {k for k, a in config.agents.items() if a.passive}
+    assert settings.passive  # the example has a passive coach
+    assert settings.queues[0].goal == config.queues["support"].service_level.goal
+    assert settings.time_zone_name == "Europe/Stockholm"

@@ -83,6 +83,7 @@ def _stat(
     title: str,
     x: int,
     expr: str,
+    *,
     unit: str,
     overrides: list[dict[str, Any]],
     **defaults: Any,
@@ -94,9 +95,15 @@ def _stat(
         "datasource": DATASOURCE,
         "gridPos": {"x": x, "y": 0, "w": 6, "h": 5},
         "targets": [_target(expr, "{{queue}}")],
-        # No default colour: a figure is coloured only by its queue's configured thresholds.
+        # One neutral step by default (else Grafana would apply its own, red at 80): a
+        # figure is coloured only by its queue's configured thresholds.
         "fieldConfig": {
-            "defaults": {"unit": unit, "color": {"mode": "thresholds"}, **defaults},
+            "defaults": {
+                "unit": unit,
+                "color": {"mode": "thresholds"},
+                "thresholds": _steps("text"),
+                **defaults,
+            },
             "overrides": overrides,
         },
         "options": {
@@ -112,6 +119,7 @@ def _series(
     title: str,
     grid: tuple[int, int],
     targets: list[dict[str, Any]],
+    *,
     unit: str,
     overrides: list[dict[str, Any]] | None = None,
     **defaults: Any,
@@ -120,6 +128,8 @@ def _series(
     if overrides:
         custom["thresholdsStyle"] = {"mode": "line"}
     field: dict[str, Any] = {"unit": unit, "min": 0, **defaults}
+    if overrides:
+        field["thresholds"] = _steps("text")  # lines only where a queue has its own
     if custom:
         field["custom"] = custom
     return {
@@ -169,19 +179,28 @@ def dashboard(queues: Sequence[QueueLimits], window: str = "1h") -> dict[str, An
     )
     percent = {"min": 0, "max": 1}
     panels = [
-        _stat(1, "Waiting now", 0, waiting, "short", []),
-        _stat(2, "Longest wait now", 6, longest, "s", _overrides(queues, wait_steps)),
+        _stat(1, "Waiting now", 0, waiting, unit="short", overrides=[]),
+        _stat(
+            2, "Longest wait now", 6, longest, unit="s", overrides=_overrides(queues, wait_steps)
+        ),
         _stat(
             3,
             f"Service level (last {window})",
             12,
             level,
-            "percentunit",
-            _overrides(queues, level_steps),
+            unit="percentunit",
+            overrides=_overrides(queues, level_steps),
             **percent,
         ),
-        _stat(4, "Agents logged in", 18, agents, "short", _overrides(queues, agents_steps)),
-        _series(5, "Waiting contacts", (0, 5), [_target(waiting, "{{queue}}")], "short"),
+        _stat(
+            4,
+            "Agents logged in",
+            18,
+            agents,
+            unit="short",
+            overrides=_overrides(queues, agents_steps),
+        ),
+        _series(5, "Waiting contacts", (0, 5), [_target(waiting, "{{queue}}")], unit="short"),
         _series(
             6,
             "Longest and latest wait",
@@ -190,16 +209,16 @@ def dashboard(queues: Sequence[QueueLimits], window: str = "1h") -> dict[str, An
                 _target(longest, "longest {{queue}}"),
                 _target(latest, "latest answered {{queue}}", "B"),
             ],
-            "s",
-            _overrides(queues, wait_steps, "longest {queue}"),
+            unit="s",
+            overrides=_overrides(queues, wait_steps, "longest {queue}"),
         ),
         _series(
             7,
             f"Service level (rolling {window}, from counters)",
             (0, 13),
             [_target(level, "{{queue}}")],
-            "percentunit",
-            _overrides(queues, level_steps),
+            unit="percentunit",
+            overrides=_overrides(queues, level_steps),
             **percent,
         ),
         _series(
@@ -207,7 +226,7 @@ def dashboard(queues: Sequence[QueueLimits], window: str = "1h") -> dict[str, An
             "Agents by state",
             (12, 13),
             [_target(f"max by (queue, state) (acd_queue_agents{SELECTOR})", "{{queue}} {{state}}")],
-            "short",
+            unit="short",
             custom={"stacking": {"mode": "normal", "group": "A"}},
         ),
         _series(
@@ -219,7 +238,7 @@ def dashboard(queues: Sequence[QueueLimits], window: str = "1h") -> dict[str, An
                 _target(rate("acd_queue_answered_total"), "answered {{queue}}", "B"),
                 _target(rate("acd_queue_abandoned_total"), "abandoned {{queue}}", "C"),
             ],
-            "short",
+            unit="short",
         ),
         _series(
             10,
@@ -238,19 +257,21 @@ def dashboard(queues: Sequence[QueueLimits], window: str = "1h") -> dict[str, An
                     "C",
                 ),
             ],
-            "s",
+            unit="s",
         ),
         _heatmap(11, "Answered wait distribution", 0, "acd_queue_answered_wait_seconds"),
         _heatmap(12, "Abandoned wait distribution", 12, "acd_queue_abandoned_wait_seconds"),
         _series(
             13,
-            "Handle time (acd_queue_handle_seconds)",
+            # The histogram observes the engine's "handle" (bridge to hang-up): talk time;
+            # AHT (talk + wrap-up) is in the reports (wallboard/report.py).
+            "Talk time per call (bridge to hang-up)",
             (0, 37),
             [
                 _target(mean_handle, "average {{queue}}"),
                 _target(quantile(0.9, handle, "15m"), "p90 {{queue}}", "B"),
             ],
-            "s",
+            unit="s",
         ),
         {
             "id": 14,

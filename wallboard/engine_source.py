@@ -3,12 +3,17 @@
 accumulated from the engine's events stream ``acd:{tenant}:events`` (docs/ENGINE.md).
 
 Every engine process writes the one stream, so every wallboard reading it counts the same:
-on start a reader reads from local midnight, then only what was added since its last
-entry (``XREAD`` from the last id). Counts restart at each local midnight.
+on start a reader reads from local midnight (or an hour ago, if earlier), then only what
+was added since its last entry (``XREAD`` from the last id). Counts restart at each local
+midnight; the chart's service level is over the rolling hour.
+
+The last-hour chart is sampled in the background (:class:`Sampler`, every
+:data:`SAMPLE_SECONDS`), not only while a board polls, so it is full when a board opens.
 """
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -16,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
+import structlog
 
 from routing.api import AgentView, RouterState
 from routing.errors import RoutingError
@@ -36,10 +42,16 @@ from wallboard.figures import (
     Today,
     queue_figures,
 )
-from wallboard.service_level import ServiceLevelTarget
+from wallboard.service_level import ServiceLevelTarget, ratio
+
+_log = structlog.get_logger("wallboard.engine_source")
 
 #: Entries read per ``XREAD`` round trip.
 BATCH = 5_000
+#: Seconds between two background samples of the last-hour chart.
+SAMPLE_SECONDS = 20.0
+#: Seconds of the chart and of its rolling service level.
+HOUR = 3600.0
 _MAX_SEQ = 2**64 - 1
 # Facts that change an agent's state: their time starts the agent's time in state.
 _AGENT_FACTS = frozenset(
@@ -91,9 +103,14 @@ class EventsReader:
         self.targets = dict(targets)
         self.midnight = midnight
         self.clock = clock
-        self._day = self._new_day(clock())
-        # Exclusive start: everything from the first millisecond of the day.
-        self._last_id = f"{int(self._day.start * 1000) - 1}-{_MAX_SEQ}"
+        now = clock()
+        self._day = self._new_day(now)
+        # (epoch seconds, queue, answered, within target, short abandon) of the last hour.
+        self._hour: collections.deque[tuple[float, str, bool, bool, bool]] = collections.deque()
+        # Exclusive start: everything from the first millisecond of the day (or of the
+        # last hour, for the rolling service level just after midnight).
+        first = min(self._day.start, now - HOUR)
+        self._last_id = f"{int(first * 1000) - 1}-{_MAX_SEQ}"
         self._lock = threading.Lock()
 
     def _new_day(self, at: float) -> _Day:
@@ -131,17 +148,22 @@ class EventsReader:
         kind, at, data = fact.kind, fact.at, fact.data
         if at >= self._day.end:
             self._day = self._new_day(at)
-        if at < self._day.start:
-            self._day.counter.seen(kind, data)
-            return
-        agent = data.get("agent")
-        if kind in _AGENT_FACTS and isinstance(agent, str):
-            self._day.agent_changed[agent] = max(at, self._day.agent_changed.get(agent, 0.0))
+        if at >= self._day.start:
+            agent = data.get("agent")
+            if kind in _AGENT_FACTS and isinstance(agent, str):
+                self._day.agent_changed[agent] = max(at, self._day.agent_changed.get(agent, 0.0))
         try:
+            # Before the day (the rolling hour's part in yesterday) the fold still notes
+            # each offer's queue, so its duplicate today is not counted.
             counted = self._day.counter.count(kind, data)
         except ValueError:
             return  # a fact without the fields it needs: skip it, count the rest
         if counted is None:
+            return
+        if counted.kind in ("answered", "abandoned"):
+            answered = counted.kind == "answered"
+            self._hour.append((at, counted.queue, answered, counted.within_target, counted.short))
+        if at < self._day.start:
             return
         today = self._day.queues.get(counted.queue, Today())
         if counted.kind == "offered":
@@ -170,15 +192,36 @@ class EventsReader:
             return Today()
         return self._day.queues.get(queue, Today())
 
+    def hour_service_levels(self, now: float) -> dict[str, float | None]:
+        """queue -> its service level over the hour before ``now`` (epoch seconds; as of
+        the last :meth:`update`), :func:`wallboard.service_level.ratio`; a queue missing,
+        or None, when that hour holds no call to count."""
+        with self._lock:
+            while self._hour and self._hour[0][0] < now - HOUR:
+                self._hour.popleft()
+            entries = list(self._hour)
+        # queue -> [within target, answered, abandoned, short abandons]
+        tallies: dict[str, list[int]] = {}
+        for at, queue, answered, within, short in entries:
+            if at <= now:
+                tally = tallies.setdefault(queue, [0, 0, 0, 0])
+                tally[0] += within
+                tally[1] += answered
+                tally[2] += not answered
+                tally[3] += short
+        return {queue: ratio(*tally) for queue, tally in tallies.items()}
+
     def agent_changed(self, agent: str) -> float | None:
         """Epoch seconds of the agent's last state-changing fact today, or None."""
         return self._day.agent_changed.get(agent)
 
 
-def agent_state(view: AgentView | AgentSupervision) -> AgentState | None:
+def agent_state(
+    view: AgentView | AgentSupervision, passive: frozenset[str] = frozenset()
+) -> AgentState | None:
     """The board's state of a routing agent (:func:`wallboard.metrics.agent_state`, the
-    metrics' rule); None when logged out."""
-    found = metrics.agent_state(view)
+    metrics' rule; ``passive``: the ids of passive agents); None when logged out."""
+    found = metrics.agent_state(view, passive)
     for state in AGENT_STATES:
         if found == state:
             return state
@@ -213,40 +256,56 @@ class EngineSource:
         self.history = history or History()
         self._seen: dict[str, tuple[AgentState, float]] = {}
 
-    def board(self) -> Board:
+    def _read(self) -> SupervisionView:
         try:
             state = as_view(self.snapshot())
         except (RoutingError, redis.RedisError) as exc:
             raise SourceUnavailableError(f"routing state: {exc}") from None
         self.events.update()
+        return state
+
+    def board(self) -> Board:
+        state = self._read()
         now = self.clock()
         pacer = None if self.pause is None else metrics.Pacer(self.pause)
         agents = self._agents(state, now, pacer)
-        return Board(now, self.name, self._queues(state, now, pacer), agents)
+        queues = self._queues(state, now, pacer)
+        return Board(now, self.name, queues, agents, series_step=self.history.step)
+
+    def sample(self) -> None:
+        """Add a sample of every queue to the last-hour chart (the background sampler's
+        work: one shared supervision read and the events read since the last call).
+        Raises :class:`SourceUnavailableError`."""
+        state = self._read()
+        now = self.clock()
+        levels = self.events.hour_service_levels(now)
+        for setup in self.settings.queues:
+            load = state.queues.get(setup.name)
+            waiting = 0 if load is None else load.waiting
+            self.history.add(setup.name, Point(now, waiting, levels.get(setup.name)))
 
     def _queues(
         self, state: SupervisionView, now: float, pacer: metrics.Pacer | None
     ) -> tuple[QueueFigures, ...]:
         out: list[QueueFigures] = []
-        counts = {
-            q.name: dict.fromkeys(("free", "busy", "wrap_up", "paused"), 0)
-            for q in self.settings.queues
-        }
+        counts = {q.name: dict.fromkeys(AGENT_STATES, 0) for q in self.settings.queues}
+        passive = self.settings.passive
         for done, view in enumerate(state.agents.values(), 1):
-            found = agent_state(view)
+            found = agent_state(view, passive)
             if found is not None:
                 for queue in view.queues:
                     if queue in counts:
                         counts[queue][found] += 1
             if pacer is not None and done % metrics.PAUSE_EVERY == 0:
                 pacer.check()
+        levels = self.events.hour_service_levels(now)
         for setup in self.settings.queues:
             # A caller waits until an agent answers: an offer still ringing counts.
             load = state.queues.get(setup.name)
             waiting = 0 if load is None else load.waiting
             oldest = None if load is None else load.oldest
             today = self.events.today(setup.name)
-            series = self.history.add(setup.name, Point(now, waiting, today.service_level))
+            series = self.history.add(setup.name, Point(now, waiting, levels.get(setup.name)))
             out.append(
                 queue_figures(
                     setup,
@@ -268,7 +327,7 @@ class EngineSource:
             if pacer is not None and done % metrics.PAUSE_EVERY == 0:
                 pacer.check()
             view = state.agents[agent_id]
-            found = agent_state(view)
+            found = agent_state(view, self.settings.passive)
             if found is None or not shown.intersection(view.queues):
                 self._seen.pop(agent_id, None)
                 continue

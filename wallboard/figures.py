@@ -10,23 +10,30 @@ Units: waits and times in seconds, times of day in epoch seconds, service level 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Literal, Protocol
 from zoneinfo import ZoneInfo
 
+import structlog
+
 from acd.errors import ACDError
 from wallboard.service_level import DEFAULT_TARGET_SECONDS, ratio
 
 Colour = Literal["green", "amber", "red"]
-AgentState = Literal["free", "busy", "wrap_up", "paused"]
-AGENT_STATES: tuple[AgentState, ...] = ("free", "busy", "wrap_up", "paused")
+#: An agent's state on the board. ``passive``: a passive agent (R-PASSIVE) logged in,
+#: idle and not paused, who gets calls only past a queue's passive thresholds, so is not
+#: counted ``free`` for the callers waiting.
+AgentState = Literal["free", "passive", "busy", "wrap_up", "paused"]
+AGENT_STATES: tuple[AgentState, ...] = ("free", "passive", "busy", "wrap_up", "paused")
 _RANK: Mapping[Colour, int] = {"green": 0, "amber": 1, "red": 2}
 #: The supervision time zone when the configuration names none: the product is
 #: Swedish-first, and "today" must not depend on the machine an engine runs on.
 DEFAULT_TIME_ZONE: Final = "Europe/Stockholm"
 _DEFAULT_ZONE: Final = ZoneInfo(DEFAULT_TIME_ZONE)
+_log = structlog.get_logger("wallboard")
 
 
 class SourceUnavailableError(ACDError):
@@ -57,24 +64,34 @@ class Thresholds:
 
 @dataclass(frozen=True, slots=True)
 class QueueSetup:
-    """A queue on the board: its thresholds and its service-level target (seconds)."""
+    """A queue on the board: its thresholds, its service-level target (seconds) and
+    goal (share 0..1, drawn as the chart's dashed line)."""
 
     name: str
     thresholds: Thresholds = Thresholds()
     target_seconds: float = DEFAULT_TARGET_SECONDS
+    goal: float = 0.8
 
 
 @dataclass(frozen=True, slots=True)
 class BoardSettings:
     """What the board shows and how: ``queues`` in display order, ``language`` of the
     labels (``sv``/``en``), ``refresh_seconds`` between updates, ``time_zone`` where
-    "today" starts (default :data:`DEFAULT_TIME_ZONE`), ``agent_names`` by agent id."""
+    "today" starts and the page's clock runs (default :data:`DEFAULT_TIME_ZONE`),
+    ``agent_names`` by agent id, ``passive`` the ids of passive agents (R-PASSIVE)."""
 
     queues: tuple[QueueSetup, ...]
     language: str = "sv"
     refresh_seconds: float = 2.0
     time_zone: datetime.tzinfo = _DEFAULT_ZONE
     agent_names: Mapping[str, str] = field(default_factory=dict)
+    passive: frozenset[str] = frozenset()
+
+    @property
+    def time_zone_name(self) -> str | None:
+        """The IANA name of :attr:`time_zone` (for the page's clock), None if it has none."""
+        key = getattr(self.time_zone, "key", None)
+        return key if isinstance(key, str) else None
 
     def midnight(self, now: float) -> float:
         """Epoch seconds of the local midnight that starts the day of ``now``."""
@@ -151,20 +168,24 @@ class Today:
 
 @dataclass(frozen=True, slots=True)
 class AgentCounts:
+    """A queue's members logged in (agents logged in to the queue, whatever their
+    skills) by state (:data:`AgentState`); ``logged_in`` is their sum."""
+
     free: int = 0
     busy: int = 0
     wrap_up: int = 0
     paused: int = 0
+    passive: int = 0
 
     @property
     def logged_in(self) -> int:
-        return self.free + self.busy + self.wrap_up + self.paused
+        return self.free + self.passive + self.busy + self.wrap_up + self.paused
 
 
 @dataclass(frozen=True, slots=True)
 class Point:
     """One sample of the last-hour chart: epoch seconds, callers waiting, service level
-    (None before any call)."""
+    of the hour before ``at`` (None while that hour holds no call to count)."""
 
     at: float
     waiting: float
@@ -175,7 +196,8 @@ class Point:
 class QueueFigures:
     """One queue on the board; ``colours`` names the colour of each coloured figure
     (``longest_wait``, ``latest_wait``, ``average_wait``, ``agents_logged_in``,
-    ``service_level``) and ``colour`` is the worst of them."""
+    ``service_level``) and ``colour`` is the worst of them. ``series`` is the last hour
+    (oldest first); ``goal`` the queue's service-level goal (0..1)."""
 
     name: str
     waiting: int
@@ -185,6 +207,7 @@ class QueueFigures:
     target_seconds: float
     colours: Mapping[str, Colour]
     series: tuple[Point, ...] = ()
+    goal: float = 0.8
 
     @property
     def colour(self) -> Colour:
@@ -203,6 +226,7 @@ class QueueFigures:
             "abandoned_short": self.today.abandoned_short,
             "service_level": self.today.service_level,
             "target_seconds": self.target_seconds,
+            "goal": self.goal,
             "agents": {**asdict(self.agents), "logged_in": self.agents.logged_in},
             "colours": dict(self.colours),
             "colour": self.colour,
@@ -229,7 +253,15 @@ def queue_figures(
         "service_level": service_level_colour(today.service_level, limits.service_level),
     }
     return QueueFigures(
-        setup.name, waiting, longest_wait, today, agents, setup.target_seconds, colours, series
+        setup.name,
+        waiting,
+        longest_wait,
+        today,
+        agents,
+        setup.target_seconds,
+        colours,
+        series,
+        setup.goal,
     )
 
 
@@ -252,18 +284,25 @@ class AgentFigure:
 @dataclass(frozen=True, slots=True)
 class Board:
     """Everything the page shows at ``at`` (epoch seconds), from ``source``
-    (``engine`` or ``prometheus``)."""
+    (``engine`` or ``prometheus``). ``series_step``: seconds between two chart samples (a
+    longer gap is drawn as a gap). ``fallback``: why the figures come from the engine
+    though Prometheus is configured (``prometheus-unreachable``), else None."""
 
     at: float
     source: str
     queues: tuple[QueueFigures, ...]
     agents: tuple[AgentFigure, ...]
+    series_step: float = 20.0
+    fallback: str | None = None
 
     def as_json(self, settings: BoardSettings) -> dict[str, Any]:
         """The JSON of ``GET /wallboard/data``."""
         return {
             "at": self.at,
             "source": self.source,
+            "fallback": self.fallback,
+            "series_step": self.series_step,
+            "time_zone": settings.time_zone_name,
             "language": settings.language,
             "refresh_seconds": settings.refresh_seconds,
             "queues": [q.as_json() for q in self.queues],
@@ -299,3 +338,28 @@ class History:
             line.append(point)
             return tuple(line)
         return (*line, point)
+
+
+class FallbackSource:
+    """``primary``'s figures (Prometheus), or ``fallback``'s (the engine's own) while the
+    primary is unavailable: the board never blanks because Prometheus is down. The
+    primary's error (which may name an internal address) goes to the log, never to the
+    page; the board says ``fallback="prometheus-unreachable"``."""
+
+    def __init__(
+        self,
+        primary: FiguresSource,
+        fallback: FiguresSource,
+        reason: str = "prometheus-unreachable",
+    ) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.reason = reason
+        self.name = primary.name
+
+    def board(self) -> Board:
+        try:
+            return self.primary.board()
+        except SourceUnavailableError as exc:
+            _log.warning("wallboard.source_fallback", source=self.primary.name, error=str(exc))
+        return dataclasses.replace(self.fallback.board(), fallback=self.reason)

@@ -38,15 +38,23 @@ one, so tests and several engines in one process do not clash). Two kinds of fig
                                                         (waiting, or offered to a ringing agent)
   ``acd_queue_longest_wait_seconds{queue}``             now - the oldest of those arrivals (0 if
                                                         none)
-  ``acd_queue_agents{queue,state}``                     logged-in agents of the queue by state
+  ``acd_queue_agents{queue,state}``                     the queue's members logged in (agents
+                                                        logged in to it) by state; their sum is
+                                                        "logged in"
   ``acd_agent_state{agent,state}``                      1 for the agent's state, 0 for the others
   ``acd_agent_state_seconds{agent}``                    seconds in the current state (when known)
   ====================================================  ==========================================
 
 Agent states (:func:`agent_state`): ``busy`` if routing has any contact assigned to the
 agent (offered or in a call: a pause asked for during a call shows after it), else
-``paused``, ``wrap_up`` or ``free`` from the agent's presence; ``logged_out`` agents appear
-only in ``acd_agent_state``.
+``paused``, ``wrap_up`` or ``free`` from the agent's presence, except that an idle passive
+agent (R-PASSIVE, who gets calls only past a queue's passive thresholds) is ``passive``,
+not ``free``; ``logged_out`` agents appear only in ``acd_agent_state``.
+
+The exposition leaves out prometheus-client's ``*_created`` series (one per labelled
+child: a third of the lines, that no query of this project uses), for this registry only;
+:meth:`AcdMetrics.text` keeps the text it built for ``text_max_age`` seconds, so several
+scrapers hitting one engine share one build.
 
 **Service level** (``acd_queue_service_level_ratio``): over the last ``window`` seconds
 (default 3600), *answered within target / (answered + abandoned - short abandons)*, the
@@ -72,7 +80,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -106,7 +114,7 @@ HANDLE_BUCKETS: Final = (
     2700.0,
     3600.0,
 )
-AGENT_STATES: Final = ("free", "busy", "wrap_up", "paused")
+AGENT_STATES: Final = ("free", "passive", "busy", "wrap_up", "paused")
 #: Every value of ``acd_agent_state``'s ``state`` label.
 ALL_AGENT_STATES: Final = (*AGENT_STATES, "logged_out")
 DEFAULT_WINDOW: Final = 3600.0
@@ -125,9 +133,9 @@ PAUSE_AFTER: Final = 0.002
 SinceProvider = Callable[[], Mapping[str, tuple[str, float]]]
 
 
-def agent_state(view: AgentView | AgentSupervision) -> str:
-    """``free``, ``busy``, ``wrap_up``, ``paused`` or ``logged_out`` for a routing agent
-    (rules in the module docstring)."""
+def agent_state(view: AgentView | AgentSupervision, passive: Collection[str] = frozenset()) -> str:
+    """``free``, ``passive``, ``busy``, ``wrap_up``, ``paused`` or ``logged_out`` for a
+    routing agent; ``passive``: the ids of passive agents (rules in the module docstring)."""
     if view.presence == "logged_out":
         return "logged_out"
     if view.assigned:
@@ -136,7 +144,7 @@ def agent_state(view: AgentView | AgentSupervision) -> str:
         return "paused"
     if view.presence == "wrap_up":
         return "wrap_up"
-    return "free"
+    return "passive" if view.id in passive else "free"
 
 
 class Pacer:
@@ -170,20 +178,29 @@ class _PacedSamples(list[Sample]):
             yield sample
 
 
-class _PacedRegistry(Collector):
-    """``registry``'s metrics with paced samples (:class:`_PacedSamples`), for
-    ``generate_latest``."""
+class _ExposedRegistry(Collector):
+    """``registry``'s metrics as exposed, for ``generate_latest``: without the
+    ``*_created`` samples (prometheus-client's ``disable_created_metrics()`` would drop
+    them from every registry of the process; this drops them from this one), and with
+    paced samples (:class:`_PacedSamples`) when ``pacer`` is given."""
 
-    def __init__(self, registry: CollectorRegistry, pacer: Pacer) -> None:
+    def __init__(self, registry: CollectorRegistry, pacer: Pacer | None) -> None:
         self.registry = registry
         self.pacer = pacer
 
     def collect(self) -> Iterable[Metric]:
         for metric in self.registry.collect():
-            # Per family too: most families are small and never reach PAUSE_EVERY.
-            self.pacer.check()
-            metric.samples = _PacedSamples(metric.samples, self.pacer)
+            if metric.type in _WITH_CREATED:
+                metric.samples = [s for s in metric.samples if not s.name.endswith("_created")]
+            if self.pacer is not None:
+                # Per family too: most families are small and never reach PAUSE_EVERY.
+                self.pacer.check()
+                metric.samples = _PacedSamples(metric.samples, self.pacer)
             yield metric
+
+
+# Metric types whose prometheus-client children add a ``_created`` sample.
+_WITH_CREATED: Final = frozenset({"counter", "histogram", "summary", "gaugehistogram"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,12 +241,22 @@ class AcdMetrics:
         state_provider: StateProvider | None = None,
         since_provider: SinceProvider | None = None,
         pause: Pause | None = None,
+        passive: Collection[str] = (),
+        text_max_age: float = 0.0,
     ) -> None:
         if isinstance(window, bool) or not isinstance(window, int | float):
             raise ValueError(f"window must be a number of seconds, got {window!r}")
         if not math.isfinite(window) or window < 0:
             raise ValueError(f"window must be finite and >= 0 seconds, got {window!r}")
+        if isinstance(text_max_age, bool) or not isinstance(text_max_age, int | float):
+            raise ValueError(f"text_max_age must be a number of seconds, got {text_max_age!r}")
+        if not 0 <= text_max_age < math.inf:
+            raise ValueError(f"text_max_age must be finite and >= 0, got {text_max_age!r}")
         self.facts = FactFold(targets, default_target)
+        self.passive = frozenset(passive)
+        self.text_max_age = float(text_max_age)
+        self.builds = 0  # expositions built (the others came from the kept text)
+        self._text: tuple[float, bytes] | None = None  # (monotonic time, text)
         self.window = float(window)
         self.clock = clock
         self.queues = list(dict.fromkeys(queues))
@@ -311,11 +338,19 @@ class AcdMetrics:
         self.pause = pause
 
     def text(self) -> bytes:
-        """The Prometheus text exposition of every metric (``generate_latest``); with
-        ``pause``, the formatting of thousands of samples pauses now and then too."""
-        if self.pause is None:
-            return generate_latest(self.registry)
-        return generate_latest(_PacedRegistry(self.registry, Pacer(self.pause)))
+        """The Prometheus text exposition of every metric (``generate_latest``) without
+        the ``*_created`` series; the text built less than ``text_max_age`` seconds ago
+        if any (shared by every scraper). With ``pause``, the formatting of thousands of
+        samples pauses now and then too."""
+        kept = self._text
+        if kept is not None and time.monotonic() - kept[0] < self.text_max_age:
+            return kept[1]
+        started = time.monotonic()
+        self.builds += 1
+        pacer = None if self.pause is None else Pacer(self.pause)
+        built = generate_latest(_ExposedRegistry(self.registry, pacer))
+        self._text = (started, built)
+        return built
 
     def target(self, queue: str) -> ServiceLevelTarget:
         """The queue's service-level rule."""
@@ -463,7 +498,10 @@ class _StateCollector(Collector):
             view = as_view(self.state())
             since = self.since() if self.since is not None else {}
             now = self.metrics.clock()
-            return list(_state_families(self.metrics.queues, view, since, now, self.pause))
+            families = _state_families(
+                self.metrics.queues, view, since, now, self.pause, passive=self.metrics.passive
+            )
+            return list(families)
         except Exception as exc:  # noqa: BLE001 - Redis down during a scrape: log, count
             self.metrics.errors.labels(stage="scrape").inc()
             _log.warning("wallboard.metrics_scrape_failed", error=str(exc))
@@ -476,6 +514,8 @@ def _state_families(
     since: Mapping[str, tuple[str, float]] | None = None,
     now: float = 0.0,
     pause: Pause | None = None,
+    *,
+    passive: Collection[str] = frozenset(),
 ) -> Iterator[Metric]:
     waiting = GaugeMetricFamily(
         "acd_queue_waiting_contacts",
@@ -488,7 +528,9 @@ def _state_families(
         labels=["queue"],
     )
     by_state = GaugeMetricFamily(
-        "acd_queue_agents", "Logged-in agents of the queue by state.", labels=["queue", "state"]
+        "acd_queue_agents",
+        "Members of the queue logged in, by state (passive: idle passive agents).",
+        labels=["queue", "state"],
     )
     agent_state_family = GaugeMetricFamily(
         "acd_agent_state", "1 for the agent's current state.", labels=["agent", "state"]
@@ -507,7 +549,7 @@ def _state_families(
         state_samples = agent_state_family.samples
         state_name = agent_state_family.name
         for done, agent in enumerate(view.agents.values(), 1):
-            state = agent_state(agent)
+            state = agent_state(agent, passive)
             for name in ALL_AGENT_STATES:
                 labels = {"agent": agent.id, "state": name}
                 state_samples.append(

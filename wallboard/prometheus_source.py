@@ -3,9 +3,16 @@
 The metric names are the project's contract (``acd_`` prefix, see the README's metrics
 section). Gauges read from Redis at scrape time carry the same value in every engine
 process, so they are combined with ``max``; counters count each process's own facts, so
-they are summed. "Today" is the range from local midnight (in the board's time zone) to
-now. Today's service level is :func:`wallboard.service_level.ratio` of the summed
-counters, the same definition as the engine source's, the reports' and the alert rules'.
+they are summed.
+
+Today's counts (offered, answered, abandoned, waits, today's service level, latest wait)
+come from the engine's events stream when an :class:`~wallboard.engine_source.EventsReader`
+is given (as the engine does): exact, and the same for every engine. ``increase()`` over
+"since midnight" only sees what Prometheus scraped (a restart of Prometheus or of an engine
+loses counts), so it is the fallback without a reader. Prometheus gives the live gauges
+(waiting, longest wait, agents) and the last-hour chart (``query_range``), whose service
+level is :func:`wallboard.service_level.promql` over a rolling hour, the same definition as
+the engine source's, the reports' and the alert rules'.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import Any
 
 import requests
 
+from wallboard.engine_source import EventsReader
 from wallboard.figures import (
     AGENT_STATES,
     AgentCounts,
@@ -62,6 +70,19 @@ def queries(today_seconds: int) -> dict[str, str]:
     }
 
 
+#: The queries of :func:`queries` that an events reader answers instead (today's counts).
+TODAY_QUERIES = frozenset(
+    {
+        "offered",
+        "answered",
+        "answered_within",
+        "abandoned",
+        "abandoned_short",
+        "wait_sum",
+        "latest_wait",
+    }
+)
+
 SERIES_QUERIES: Mapping[str, str] = {
     "waiting": "max by (queue) (acd_queue_waiting_contacts)",
     # The counters summed over engines (exact for several), not each engine's gauge.
@@ -79,7 +100,9 @@ def _number(raw: Any) -> float | None:
 
 class PrometheusSource:
     """:class:`wallboard.figures.FiguresSource` over Prometheus at ``url``
-    (``http://host:9090``); ``session`` is a ``requests.Session`` (injectable for tests)."""
+    (``http://host:9090``); ``session`` is a ``requests.Session`` (injectable for tests);
+    ``events``: today's counts from the events stream (else from PromQL ``increase``, see
+    the module docstring). Errors name the URL: log them, never show them to a viewer."""
 
     name = "prometheus"
 
@@ -89,18 +112,20 @@ class PrometheusSource:
         url: str,
         clock: Callable[[], float] = time.time,
         session: requests.Session | None = None,
+        events: EventsReader | None = None,
     ) -> None:
         self.settings = settings
         self.url = url.rstrip("/")
         self.clock = clock
         self.session = session or requests.Session()
+        self.events = events
 
     def _get(self, path: str, params: Mapping[str, str | float]) -> list[dict[str, Any]]:
         try:
             reply = self.session.get(f"{self.url}{path}", params=params, timeout=TIMEOUT)
             body = reply.json()
         except (requests.RequestException, ValueError) as exc:
-            raise SourceUnavailableError(f"prometheus {path}: {exc}") from None
+            raise SourceUnavailableError(f"prometheus {self.url}{path}: {exc}") from None
         if not isinstance(body, dict) or body.get("status") != "success":
             error = body.get("error") if isinstance(body, dict) else None
             raise SourceUnavailableError(f"prometheus {path}: {error or reply.status_code}")
@@ -144,13 +169,15 @@ class PrometheusSource:
 
     def board(self) -> Board:
         now = self.clock()
+        wanted = queries(int(now - self.settings.midnight(now)))
         found = {
             name: self.query(promql, now)
-            for name, promql in queries(int(now - self.settings.midnight(now))).items()
+            for name, promql in wanted.items()
+            if self.events is None or name not in TODAY_QUERIES
         }
 
         def by_queue(name: str) -> dict[str, float]:
-            return {labels.get("queue", ""): v for labels, v in found[name]}
+            return {labels.get("queue", ""): v for labels, v in found.get(name, [])}
 
         series = {
             name: {
@@ -159,9 +186,10 @@ class PrometheusSource:
             }
             for name, promql in SERIES_QUERIES.items()
         }
-        return Board(
-            now, self.name, self._queues(by_queue, found, series, now), self._agents(found)
-        )
+        if self.events is not None:
+            self.events.update()
+        queues = self._queues(by_queue, found, series, now)
+        return Board(now, self.name, queues, self._agents(found), series_step=SERIES_STEP)
 
     def _queues(
         self,
@@ -191,14 +219,18 @@ class PrometheusSource:
             raw_count = answered.get(name, 0.0)
             wait_total = wait_sum.get(name, 0.0) * (count / raw_count) if raw_count else 0.0
             lost = round(abandoned.get(name, 0.0))
-            today = Today(
-                answered=count,
-                answered_within=min(count, round(within.get(name, 0.0))),
-                abandoned=lost,
-                wait_total=wait_total,
-                latest_wait=latest.get(name),
-                offered=round(offered.get(name, 0.0)),
-                abandoned_short=min(lost, round(short.get(name, 0.0))),
+            today = (
+                self.events.today(name)
+                if self.events is not None
+                else Today(
+                    answered=count,
+                    answered_within=min(count, round(within.get(name, 0.0))),
+                    abandoned=lost,
+                    wait_total=wait_total,
+                    latest_wait=latest.get(name),
+                    offered=round(offered.get(name, 0.0)),
+                    abandoned_short=min(lost, round(short.get(name, 0.0))),
+                )
             )
             points = series["waiting"].get(name, {})
             levels = series["service_level"].get(name, {})

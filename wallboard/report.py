@@ -1,7 +1,9 @@
-"""Statistics reports (R-STATS) from the engine's events stream ``acd:{tenant}:events``.
+"""Statistics reports (R-STATS) from the engine's events stream ``acd:{tenant}:events``
+and routing's queue log ``acd:{tenant}:log`` (for the wrap-up taken).
 
-:func:`read_facts` pages through the stream, :func:`build_report` turns the facts into
-figures per queue and per half hour, per queue and in all for the period, and per agent;
+:func:`read_facts` pages through the events stream, :func:`read_wrap_ups` measures
+wrap-ups from the queue log, :func:`build_report` turns both into figures per queue and
+per half hour, per queue and in all for the period, and per agent;
 :mod:`wallboard.report_formats` writes them as CSV, JSON or HTML.
 
 How the figures are counted (the choices a contact centre has to make, made here):
@@ -23,9 +25,29 @@ How the figures are counted (the choices a contact centre has to make, made here
 - **average_wait** and **p90_wait** over answered calls; the percentile is the
   *nearest-rank* one: the smallest wait that at least 90 % of the answered calls did not
   exceed (always an observed wait; with fewer than 10 calls it is the longest).
-- **completed** and **average_handle**: ``completed`` facts and their ``handle`` (seconds
-  from the bridge to the hang-up or transfer, wrap-up not included).
-- **per agent**: answered (``bridged``) and talk time (the sum of ``completed`` handles).
+- **talk time** (``completed``, ``average_talk``): the ``completed`` facts and their
+  ``handle`` field, seconds from the bridge to the hang-up or transfer (the engine's name;
+  here it is called talk time, what it is; hold is not told apart: it is in the talk).
+- **wrap-up taken**: from the agent's ``complete`` entry in the queue log to its next
+  ``ready`` (routing logs ``ready`` only when a wrap-up timer ends) or, when the call's
+  queue has wrap-up (``wrap_up_seconds`` > 0 in the configuration), its next ``pause`` or
+  ``logout`` within that many seconds (a wrap-up cut short); else 0 (no wrap-up, e.g. the
+  agent was paused during the call). A wrap-up still running at ``--to``, or a call whose
+  ``complete`` entry is not in the log (trimmed), has no known wrap-up.
+- **average handle time** (AHT, ``average_handle``) = talk + wrap-up taken, averaged over
+  the completed calls whose wrap-up is known (``handle_known`` of them), in the half hour
+  the call completed. (Contact-centre AHT is talk + hold + after-call work; hold is in
+  the talk here.)
+- **in progress at --to** (``in_progress``): answered in the period and not completed by
+  its end. Such a call counts as answered (it was), in the half hour it was answered, and
+  is left out of talk time and AHT (its talk is not over).
+- **per agent**: answered (``bridged``), completed, in progress at ``--to``, talk time and
+  wrap-up taken (sums, seconds), average talk and AHT.
+- **rows**: every half hour of the period for every reported queue (the configured ones
+  with ``--config``, else those with a fact in the period; ``--queue`` keeps some), zeros
+  included, so a table or plot has no holes. A period that starts or ends inside a half
+  hour gives that row only the part inside the period (its shown start or end is the
+  period's).
 
 Times are epoch seconds; durations are seconds. This module reads Redis and imports
 nothing of the engine (layers: ``wallboard`` sits under ``acd``).
@@ -42,6 +64,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import redis
 
 from acd.errors import ACDError, ValidationError
+from routing.keys import prefix
 from wallboard.facts import COUNTED, Counted, FactEntry, FactFold, decode_entry, events_key
 from wallboard.service_level import DEFAULT_RULE, ServiceLevelTarget, ratio
 
@@ -153,6 +176,100 @@ def read_facts(
         low = _after(batch[-1][0])
 
 
+def log_key(tenant: str) -> str:
+    """Routing's queue log of ``tenant`` (``acd:{tenant}:log``, docs/ARCHITECTURE.md)."""
+    return prefix(tenant) + "log"
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One queue-log entry: ``kind`` (``k``), ``agent`` (``a``), ``contact`` (``c``), ``at``
+    (``t``, epoch seconds)."""
+
+    kind: str
+    agent: str
+    contact: str
+    at: float
+
+
+def read_log(
+    client: redis.Redis,
+    tenant: str,
+    start: float,
+    end: float,
+    *,
+    page: int = PAGE_SIZE,
+    slack: float = ID_SLACK_SECONDS,
+) -> Iterator[LogEntry]:
+    """The entries of ``tenant``'s queue log with ``start <= t < end`` (epoch seconds) and
+    an agent, in log order, read ``page`` at a time (ids bounded by the period widened by
+    ``slack``). Entries not in the documented shape are left out. Raises
+    :class:`ReportError` when Redis fails."""
+    key = log_key(tenant)
+    low = f"{max(0, math.floor((start - slack) * 1000))}-0"
+    high = f"{math.ceil((end + slack) * 1000)}"
+    while True:
+        try:
+            batch: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(  # type: ignore[assignment]
+                key, low, high, count=page
+            )
+        except redis.RedisError as exc:
+            raise ReportError(f"reading {key}: {exc}") from None
+        for _entry_id, fields in batch:
+            try:
+                values = {k.decode(): v.decode() for k, v in fields.items()}
+                entry = LogEntry(values["k"], values["a"], values.get("c", ""), float(values["t"]))
+            except (KeyError, ValueError, UnicodeDecodeError, AttributeError):
+                continue
+            if entry.agent and math.isfinite(entry.at) and start <= entry.at < end:
+                yield entry
+        if len(batch) < page:
+            return
+        low = _after(batch[-1][0])
+
+
+@dataclass(frozen=True, slots=True)
+class AfterCall:
+    """What the queue log says after an agent's ``complete``: when it was (``at``), and
+    the agent's next entry (``next_kind``, ``gap`` seconds later), None when the log has
+    none before ``--to``."""
+
+    at: float
+    next_kind: str | None = None
+    gap: float = 0.0
+
+
+def after_calls(entries: Iterable[LogEntry]) -> dict[tuple[str, str], AfterCall]:
+    """``(agent, contact) -> AfterCall`` for every ``complete`` entry of ``entries``."""
+    out: dict[tuple[str, str], AfterCall] = {}
+    pending: dict[str, tuple[str, float]] = {}  # agent -> (contact, completed at)
+    for entry in sorted(entries, key=lambda e: e.at):  # stable: log order at equal times
+        before = pending.pop(entry.agent, None)
+        if before is not None:
+            contact, done = before
+            out[(entry.agent, contact)] = AfterCall(done, entry.kind, entry.at - done)
+        if entry.kind == "complete" and entry.contact:
+            pending[entry.agent] = (entry.contact, entry.at)
+            out[(entry.agent, entry.contact)] = AfterCall(entry.at)
+    return out
+
+
+def wrap_up_seconds(after: AfterCall, wrap: float | None) -> float | None:
+    """The wrap-up taken after a call (seconds), from what the queue log says after its
+    ``complete`` and the call's queue's configured ``wrap`` seconds (None: not known, no
+    configuration). None when it cannot be known (see the module docstring)."""
+    kind, gap = after.next_kind, after.gap
+    if kind is None:
+        return None  # still in wrap-up at --to (or the log ends): not known yet
+    if kind == "ready":
+        return gap  # a wrap-up timer ended
+    if kind in ("pause", "logout") and wrap is not None and wrap > 0 and gap <= wrap:
+        return gap  # a wrap-up cut short
+    if wrap is None and kind in ("pause", "logout"):
+        return None  # wrap-up or idle time? Without the queue's wrap-up, unknown
+    return 0.0  # no wrap-up: the agent went straight on (a next offer, a pause later)
+
+
 # ------------------------------------------------------------------ figures
 
 
@@ -176,7 +293,9 @@ class Tally:
     answered_within_target: int = 0
     abandoned: int = 0
     abandoned_short: int = 0
+    in_progress: int = 0
     waits: list[float] = field(default_factory=list)
+    talks: list[float] = field(default_factory=list)
     handles: list[float] = field(default_factory=list)
 
     def add(self, other: Tally) -> None:
@@ -186,12 +305,15 @@ class Tally:
         self.answered_within_target += other.answered_within_target
         self.abandoned += other.abandoned
         self.abandoned_short += other.abandoned_short
+        self.in_progress += other.in_progress
         self.waits += other.waits
+        self.talks += other.talks
         self.handles += other.handles
 
     def figures(self) -> dict[str, int | float | None]:
         """The report's figures: counts, ``service_level`` (a ratio 0..1), and seconds
-        (``average_wait``, ``p90_wait``, ``average_handle``); ``None`` where undefined."""
+        (``average_wait``, ``p90_wait``, ``average_talk``, ``average_handle`` = AHT);
+        ``None`` where undefined."""
         return {
             "offered": self.offered,
             "transferred_in": self.transferred_in,
@@ -204,7 +326,10 @@ class Tally:
             ),
             "average_wait": _mean(self.waits),
             "p90_wait": nearest_rank(self.waits, PERCENTILE),
-            "completed": len(self.handles),
+            "in_progress": self.in_progress,
+            "completed": len(self.talks),
+            "average_talk": _mean(self.talks),
+            "handle_known": len(self.handles),
             "average_handle": _mean(self.handles),
         }
 
@@ -215,18 +340,24 @@ def _mean(values: list[float]) -> float | None:
 
 @dataclass
 class AgentTally:
-    """One agent over the period: calls answered and talk time (seconds)."""
+    """One agent over the period: calls answered, completed and in progress at ``--to``;
+    talk time of the completed calls and wrap-up taken after them (seconds); ``handles``
+    (talk + wrap-up, seconds) of the calls whose wrap-up is known."""
 
     answered: int = 0
     completed: int = 0
+    in_progress: int = 0
     talk_seconds: float = 0.0
+    wrap_up_seconds: float = 0.0
+    handles: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class ReportOptions:
     """What to report: the period ``[start, end)`` in epoch seconds, shown in ``zone``;
     ``queues`` to keep (``None`` = all); the service-level rule of each queue (target and
-    short-abandon seconds; ``default_target`` for the others). Raises
+    short-abandon seconds; ``default_target`` for the others); ``known_queues`` reported
+    even with nothing to count; ``wrap_up`` seconds per queue. Raises
     :class:`~acd.errors.ValidationError` for an empty period."""
 
     start: float
@@ -235,6 +366,10 @@ class ReportOptions:
     queues: frozenset[str] | None = None
     targets: Mapping[str, ServiceLevelTarget] = field(default_factory=dict)
     default_target: ServiceLevelTarget = DEFAULT_RULE
+    #: Queues reported even without a fact (the configured ones), zeros included.
+    known_queues: frozenset[str] = frozenset()
+    #: Each queue's configured ``wrap_up_seconds`` (for a wrap-up cut short; see above).
+    wrap_up: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.end > self.start:
@@ -278,12 +413,31 @@ def half_hour_of(at: float, zone: ZoneInfo) -> float:
     return floor.timestamp()
 
 
-def build_report(facts: Iterable[FactEntry], options: ReportOptions) -> Report:
-    """Count ``facts`` (see the module docstring for what counts where). Facts outside
-    the period or of other queues are ignored; a counted fact that lacks a field it needs
-    (``queue``, ``wait``, ``handle``) is skipped and counted in ``Report.skipped``."""
+def half_hours_of(start: float, end: float, zone: ZoneInfo) -> list[float]:
+    """The starts (epoch seconds) of every local half hour in ``zone`` that overlaps the
+    period ``[start, end)``, in order (the first may begin before ``start``)."""
+    slots = []
+    slot = half_hour_of(start, zone)
+    while slot < end:
+        slots.append(slot)
+        slot = half_hour_of(slot + HALF_HOUR * 60, zone)
+    return slots
+
+
+def build_report(
+    facts: Iterable[FactEntry],
+    options: ReportOptions,
+    log: Iterable[LogEntry] = (),
+) -> Report:
+    """Count ``facts`` and, for the wrap-up taken, the queue-log entries ``log`` (see the
+    module docstring for what counts where). Facts outside the period or of other queues
+    are ignored; a counted fact that lacks a field it needs (``queue``, ``wait``,
+    ``handle``) is skipped and counted in ``Report.skipped``. Every half hour of the period
+    gets a row for every reported queue, zeros included."""
     report = Report(options)
     counter = FactFold(options.targets, options.default_target)
+    after = after_calls(log)
+    talking: dict[str, tuple[str, str | None, float]] = {}  # contact -> (queue, agent, at)
     for fact in facts:
         if fact.kind not in COUNTED or not options.start <= fact.at < options.end:
             continue
@@ -296,14 +450,37 @@ def build_report(facts: Iterable[FactEntry], options: ReportOptions) -> Report:
         except ValueError:
             report.skipped += 1
             continue
-        if counted is not None:
-            _add(report, fact.at, counted)
+        if counted is None:
+            continue
+        if counted.contact is not None:
+            if counted.kind == "answered":
+                talking[counted.contact] = (counted.queue, counted.agent, fact.at)
+            elif counted.kind == "completed":
+                talking.pop(counted.contact, None)
+        _add(report, fact.at, counted, after)
+    for queue, agent, at in talking.values():  # answered, not completed by --to
+        _slot(report, queue, at).in_progress += 1
+        if agent is not None:
+            report.agents.setdefault(agent, AgentTally()).in_progress += 1
+    reported = set(report.half_hours) | set(options.known_queues)
+    if options.queues is not None:
+        reported &= options.queues
+    for queue in reported:
+        slots = report.half_hours.setdefault(queue, {})
+        for start in half_hours_of(options.start, options.end, options.zone):
+            slots.setdefault(start, Tally())
     return report
 
 
-def _add(report: Report, at: float, counted: Counted) -> None:
-    slots = report.half_hours.setdefault(counted.queue, {})
-    tally = slots.setdefault(half_hour_of(at, report.options.zone), Tally())
+def _slot(report: Report, queue: str, at: float) -> Tally:
+    slots = report.half_hours.setdefault(queue, {})
+    return slots.setdefault(half_hour_of(at, report.options.zone), Tally())
+
+
+def _add(
+    report: Report, at: float, counted: Counted, after: Mapping[tuple[str, str], AfterCall]
+) -> None:
+    tally = _slot(report, counted.queue, at)
     agent = counted.agent
     if counted.kind == "offered":
         tally.offered += 1
@@ -318,19 +495,33 @@ def _add(report: Report, at: float, counted: Counted) -> None:
         tally.abandoned += 1
         tally.abandoned_short += counted.short
     else:  # completed
-        tally.handles.append(counted.handle)
+        talk = counted.handle  # the engine's "handle": bridge to hang-up, i.e. talk time
+        tally.talks.append(talk)
+        wrap = None
+        if agent is not None and counted.contact is not None:
+            found = after.get((agent, counted.contact))
+            if found is not None:
+                wrap = wrap_up_seconds(found, report.options.wrap_up.get(counted.queue))
+        if wrap is not None:
+            tally.handles.append(talk + wrap)
         if agent is not None:
             mine = report.agents.setdefault(agent, AgentTally())
             mine.completed += 1
-            mine.talk_seconds += counted.handle
+            mine.talk_seconds += talk
+            if wrap is not None:
+                mine.wrap_up_seconds += wrap
+                mine.handles.append(talk + wrap)
 
 
 def make_report(client: redis.Redis, tenant: str, options: ReportOptions) -> Report:
-    """Read ``tenant``'s events stream for ``options``' period and count it. Raises
-    :class:`ReportError` when Redis fails."""
+    """Read ``tenant``'s events stream and queue log for ``options``' period and count
+    them. Raises :class:`ReportError` when Redis fails."""
     skipped: list[bytes] = []
+    # The log is read whole for the period (only agents' entries): one entry per state
+    # change, far fewer than the facts; the facts stream through.
+    log = list(read_log(client, tenant, options.start, options.end))
     report = build_report(
-        read_facts(client, tenant, options.start, options.end, skipped=skipped), options
+        read_facts(client, tenant, options.start, options.end, skipped=skipped), options, log
     )
     report.skipped += len(skipped)
     return report

@@ -5,7 +5,9 @@ counts, ``service_level`` as a ratio 0..1, seconds rounded to milliseconds, and 
 an empty CSV cell where a figure is undefined (no call to average over). Half hours are
 named by their local start and end as ISO 8601 with the offset
 (``2026-10-25T02:00:00+01:00``), so the hour repeated when the clocks go back stays two
-distinct rows.
+distinct rows. Every half hour of the period has a row (zeros included); a row cut by the
+period's start or end shows only its part inside the period (its ``start`` or ``end`` is
+the period's ``from`` or ``to``).
 
 JSON::
 
@@ -15,18 +17,26 @@ JSON::
                         "half_hours": [{"start": ISO, "end": ISO, FIGURES}, ...],
                         "total": {FIGURES}}},
      "total": {FIGURES},
-     "agents": {AGENT: {"answered": N, "completed": N, "talk_seconds": S,
-                        "average_talk_seconds": S | null}}}
+     "agents": {AGENT: {"answered": N, "completed": N, "in_progress": N,
+                        "talk_seconds": S, "wrap_up_seconds": S,
+                        "average_talk_seconds": S | null, "handle_known": N,
+                        "average_handle_seconds": S | null}}}
 
     FIGURES = offered, transferred_in, answered, answered_within_target, abandoned,
-              abandoned_short, service_level, average_wait_seconds, p90_wait_seconds,
-              completed, average_handle_seconds
+              abandoned_short, in_progress, service_level, average_wait_seconds,
+              p90_wait_seconds, completed, average_talk_seconds, handle_known,
+              average_handle_seconds
+
+``in_progress``: answered, not completed by ``to`` (counted answered, left out of talk and
+AHT). ``average_talk_seconds``: bridge to hang-up of the completed calls.
+``average_handle_seconds`` (AHT): talk + wrap-up taken, over the ``handle_known``
+completed calls whose wrap-up is known (:mod:`wallboard.report`).
 
 CSV: one table with one header (:data:`CSV_COLUMNS`); the ``row`` column says what a row
-is: ``half_hour`` (one queue, one half hour; only half hours with something to count),
+is: ``half_hour`` (one queue, one half hour; every half hour of the period),
 ``queue_total`` (one queue over the period), ``total`` (all queues), ``agent`` (one agent
-over the period: ``answered``, ``completed``, ``talk_seconds``, ``average_handle_seconds``).
-Cells that do not apply to a row are empty.
+over the period: the agent figures of the JSON form). Cells that do not apply to a row are
+empty.
 
 HTML: the totals, the agents and the half hours as tables, and two inline SVG plots
 (matplotlib, Agg): calls answered and abandoned per half hour, and the service level per
@@ -55,11 +65,24 @@ FIGURE_NAMES: tuple[tuple[str, str], ...] = (
     ("answered_within_target", "answered_within_target"),
     ("abandoned", "abandoned"),
     ("abandoned_short", "abandoned_short"),
+    ("in_progress", "in_progress"),
     ("service_level", "service_level"),
     ("average_wait", "average_wait_seconds"),
     ("p90_wait", "p90_wait_seconds"),
     ("completed", "completed"),
+    ("average_talk", "average_talk_seconds"),
+    ("handle_known", "handle_known"),
     ("average_handle", "average_handle_seconds"),
+)
+AGENT_FIGURES: tuple[str, ...] = (
+    "answered",
+    "completed",
+    "in_progress",
+    "talk_seconds",
+    "wrap_up_seconds",
+    "average_talk_seconds",
+    "handle_known",
+    "average_handle_seconds",
 )
 CSV_COLUMNS: tuple[str, ...] = (
     "row",
@@ -69,6 +92,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "end",
     *(name for _, name in FIGURE_NAMES),
     "talk_seconds",
+    "wrap_up_seconds",
 )
 FORMATS = ("csv", "json", "html")
 
@@ -88,11 +112,16 @@ def figures(tally: Tally) -> dict[str, int | float | None]:
 
 def _agent(tally: AgentTally) -> dict[str, int | float | None]:
     average = tally.talk_seconds / tally.completed if tally.completed else None
+    handle = sum(tally.handles) / len(tally.handles) if tally.handles else None
     return {
         "answered": tally.answered,
         "completed": tally.completed,
+        "in_progress": tally.in_progress,
         "talk_seconds": round(tally.talk_seconds, 3),
+        "wrap_up_seconds": round(tally.wrap_up_seconds, 3),
         "average_talk_seconds": _round(average),
+        "handle_known": len(tally.handles),
+        "average_handle_seconds": _round(handle),
     }
 
 
@@ -100,9 +129,13 @@ def _iso(at: float, zone: ZoneInfo) -> str:
     return datetime.fromtimestamp(at, zone).isoformat()
 
 
-def _span(start: float, zone: ZoneInfo) -> tuple[str, str]:
-    # A half hour is 1,800 s of real time whatever the clocks do (offsets change on hours).
-    return _iso(start, zone), _iso(start + HALF_HOUR * 60, zone)
+def _span(start: float, report: Report) -> tuple[str, str]:
+    # A half hour is 1,800 s of real time whatever the clocks do (offsets change on hours);
+    # a row cut by the period shows only its part inside it.
+    options = report.options
+    first = max(start, options.start)
+    last = min(start + HALF_HOUR * 60, options.end)
+    return _iso(first, options.zone), _iso(last, options.zone)
 
 
 def to_data(report: Report) -> dict[str, Any]:
@@ -113,7 +146,7 @@ def to_data(report: Report) -> dict[str, Any]:
     for queue in sorted(report.half_hours):
         rows = []
         for start, tally in sorted(report.half_hours[queue].items()):
-            first, last = _span(start, zone)
+            first, last = _span(start, report)
             rows.append({"start": first, "end": last, **figures(tally)})
         rule = options.target(queue)
         queues[queue] = {
@@ -152,18 +185,7 @@ def to_csv(report: Report) -> str:
         writer.writerow(_cells({"row": "queue_total", "queue": queue, **entry["total"]}))
     writer.writerow(_cells({"row": "total", **data["total"]}))
     for agent, entry in data["agents"].items():
-        writer.writerow(
-            _cells(
-                {
-                    "row": "agent",
-                    "agent": agent,
-                    "answered": entry["answered"],
-                    "completed": entry["completed"],
-                    "talk_seconds": entry["talk_seconds"],
-                    "average_handle_seconds": entry["average_talk_seconds"],
-                }
-            )
-        )
+        writer.writerow(_cells({"row": "agent", "agent": agent, **entry}))
     return out.getvalue()
 
 
@@ -192,11 +214,24 @@ _HEADINGS = {
     "answered_within_target": "within target",
     "abandoned": "abandoned",
     "abandoned_short": "short abandons",
+    "in_progress": "in progress at end",
     "service_level": "service level",
     "average_wait_seconds": "avg wait (s)",
     "p90_wait_seconds": "p90 wait (s)",
     "completed": "completed",
-    "average_handle_seconds": "avg handle (s)",
+    "average_talk_seconds": "avg talk (s)",
+    "handle_known": "AHT calls",
+    "average_handle_seconds": "AHT (s)",
+}
+_AGENT_HEADINGS = {
+    "answered": "answered",
+    "completed": "completed",
+    "in_progress": "in progress at end",
+    "talk_seconds": "talk (s)",
+    "wrap_up_seconds": "wrap-up (s)",
+    "average_talk_seconds": "avg talk (s)",
+    "handle_known": "AHT calls",
+    "average_handle_seconds": "AHT (s)",
 }
 
 
@@ -230,11 +265,12 @@ def to_html(report: Report) -> str:
     totals = [(queue, entry["total"]) for queue, entry in data["queues"].items()]
     totals.append(("all queues", data["total"]))
     agents = "".join(
-        f'<tr><td class="name">{html.escape(agent)}</td><td>{a["answered"]}</td>'
-        f"<td>{a['completed']}</td><td>{a['talk_seconds']:.1f}</td>"
-        f"{_cell('average_talk_seconds', a['average_talk_seconds'])}</tr>"
+        f'<tr><td class="name">{html.escape(agent)}</td>'
+        + "".join(_cell(name, a[name]) for name in _AGENT_HEADINGS)
+        + "</tr>"
         for agent, a in data["agents"].items()
     )
+    agent_head = "".join(f"<th>{html.escape(h)}</th>" for h in _AGENT_HEADINGS.values())
     halves = "".join(
         f"<h3>{html.escape(queue)} (target {entry['target_seconds']:g} s, short abandons "
         f"{entry['short_abandon_seconds']:g} s or less)</h3>"
@@ -256,12 +292,15 @@ def to_html(report: Report) -> str:
         "queue's target / (answered + abandoned - short abandons, at or under the queue's "
         "short-abandon seconds). "
         f"Wait percentile: {html.escape(data['percentile'])}. Each figure is counted in the "
-        "half hour its event happened.</p>",
+        "half hour its event happened. Talk: bridge to hang-up of completed calls. AHT "
+        "(average handle time) = talk + the wrap-up taken, over the completed calls whose "
+        "wrap-up is known (AHT calls). A call answered and still in progress at the end "
+        "of the period counts as answered, not in talk or AHT. A half hour cut by the "
+        "period's start or end shows only its part inside the period.</p>",
         "<h2>Per queue</h2>",
         _table("queue", totals),
         "<h2>Per agent</h2>",
-        "<table><tr><th>agent</th><th>answered</th><th>completed</th><th>talk (s)</th>"
-        f"<th>avg talk (s)</th></tr>{agents}</table>",
+        f"<table><tr><th>agent</th>{agent_head}</tr>{agents}</table>",
         "<h2>Plots</h2>",
         _plots(report, zone),
         "<h2>Per half hour</h2>",

@@ -13,7 +13,8 @@ or, for a wall TV that cannot send a header, as ``?token=<token>`` in the page's
 page passes it on to ``/wallboard/data``). Give a TV a viewer token of its own.
 ``check_token=None`` leaves the figures open. Errors answer ``{"error": slug, "message":
 text}``: 401 no or unknown token, 503 the source failed (the page keeps its last figures
-and marks them stale).
+and marks them stale; the cause, which may name an internal address, is logged, not
+sent to the viewer).
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import structlog
 from flask import Blueprint, Response, jsonify, request, send_from_directory
 
 from wallboard.figures import BoardSettings, FiguresSource, SourceUnavailableError
 
 STATIC = Path(__file__).resolve().parent / "static"
+_log = structlog.get_logger("wallboard.web")
 
 
 class Wallboard:
@@ -98,7 +101,8 @@ def blueprint(board: Wallboard, check_token: Callable[[str], bool] | None) -> Bl
         try:
             payload = board.data()
         except SourceUnavailableError as exc:
-            return _error(503, exc.slug, str(exc))
+            _log.warning("wallboard.data_unavailable", error=str(exc))
+            return _error(503, exc.slug, "the figures cannot be read now; see the engine's log")
         reply = jsonify(payload)
         reply.headers["Cache-Control"] = "no-store"
         return reply

@@ -76,6 +76,7 @@ def hours_settings(config: Config, prompt: PromptResolver) -> HoursSettings:
         language=config.language,
         admin_pin_sha256=config.admin.pin_digest(),
         emergency_prompt=emergency.prompt,
+        languages=tuple(config.languages),
     )
 
 
@@ -319,10 +320,20 @@ def hours_blueprint(api: AdminApi, watcher: HoursWatcher) -> Blueprint:
             raise ApiError(400, "invalid-input", 'the body is {"prompt": "<prompt id>"}')
         hours = settings()
         watcher.refresh_prompts()  # a prompt just imported or recorded counts
-        try:
-            hours.prompt(prompt, hours.language)
-        except (LookupError, ValueError) as exc:
-            raise ApiError(400, "unknown-prompt", f"prompt {prompt!r}: {exc}") from None
+        # Every caller hears it, in its own language: refuse a prompt one of them lacks.
+        missing: list[str] = []
+        for language in dict.fromkeys((hours.language, *hours.languages)):
+            try:
+                hours.prompt(prompt, language)
+            except (LookupError, ValueError):
+                missing.append(language)
+        if missing:
+            raise ApiError(
+                400,
+                "unknown-prompt",
+                f"prompt {prompt!r} is missing in language{'s' if len(missing) > 1 else ''}"
+                f" {', '.join(missing)}: import or record it first (acd prompts import)",
+            )
         redis_call(lambda: store.set_emergency(prompt, token.name))
         redis_call(watcher.poll)
         return _json(200, {"on": True, "prompt": prompt})

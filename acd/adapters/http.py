@@ -38,8 +38,9 @@ viewer < agent < supervisor < admin). The document of every route, body and answ
                                                      priority transfer of a waiting or talking
                                                      caller (R-PRIO)
 ``POST /api/queues/{name}/contacts/{uuid}/pick``     a telephonist's agent token (for itself)
-                                                     or supervisor+; body ``{"agent": id}``
-                                                     optional (default: the token's agent):
+                                                     or supervisor+ (for a telephonist); body
+                                                     ``{"agent": id}`` optional (default: the
+                                                     token's agent):
                                                      that waiting caller rings the agent's
                                                      phone now, out of turn (R-PICK)
 ===================================================  =========================================

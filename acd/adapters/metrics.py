@@ -49,6 +49,11 @@ def service_level_targets(config: Config) -> dict[str, ServiceLevelTarget]:
     }
 
 
+def passive_agents(config: Config) -> frozenset[str]:
+    """The ids of the passive agents (``agents.<id>.passive``, R-PASSIVE)."""
+    return frozenset(agent_id for agent_id, agent in config.agents.items() if agent.passive)
+
+
 def queue_limits(config: Config) -> list[QueueLimits]:
     """Every queue's wallboard thresholds (its own over ``wallboard.thresholds``), in the
     file's order, for :func:`wallboard.alerts.alert_rules`."""
@@ -112,8 +117,11 @@ class EngineMetrics:
     leaves it to routing's ``idle_since``); ``pause``: called now and then while a scrape
     converts thousands of agents (a short ``gevent.sleep`` in the engine);
     ``targets``: queue -> service-level rule (:func:`service_level_targets`; default 20 s
-    target, 5 s short abandons); ``clock`` epoch seconds. The instance is the runner's
-    observer (``Callable[[Fact], object]``)."""
+    target, 5 s short abandons); ``passive``: the passive agents' ids (an idle one is
+    ``passive``, not ``free``); ``text_max_age``: seconds a built exposition is served
+    again (pass the shared read's ``max_age``: several scrapers share one build);
+    ``clock`` epoch seconds. The instance is the runner's observer
+    (``Callable[[Fact], object]``)."""
 
     def __init__(
         self,
@@ -125,6 +133,8 @@ class EngineMetrics:
         phones: Callable[[], Mapping[str, tuple[str, float]]] | None = None,
         pause: Callable[[], None] | None = None,
         targets: Mapping[str, ServiceLevelTarget] | None = None,
+        passive: Iterable[str] = (),
+        text_max_age: float = 0.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.clock = clock
@@ -141,13 +151,16 @@ class EngineMetrics:
             state_provider=snapshot,
             since_provider=since,
             pause=pause,
+            passive=frozenset(passive),
+            text_max_age=text_max_age,
         )
 
     def reconfigure(self, config: Config) -> None:
         """Follow a reloaded configuration (R-LIVECONF): its queues for the scrape-time
-        gauges and its service-level targets; a new queue's counters start at its first
-        fact, a removed queue's stay (counters never go back)."""
+        gauges, its service-level targets and passive agents; a new queue's counters start
+        at its first fact, a removed queue's stay (counters never go back)."""
         self.metrics.queues = list(config.queues)
+        self.metrics.passive = passive_agents(config)
         self.metrics.facts.targets = service_level_targets(config)
 
     def __call__(self, fact: Fact) -> None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -42,6 +42,7 @@ from flask import Blueprint, Response
 
 from acd.config import Config, load_config
 from acd.config.problems import InvalidConfigError
+from acd.config.warnings import warning_lines
 from acd.engine.effects import Effect, Fact
 from acd.engine.engine import Engine
 from acd.errors import ACDError
@@ -79,7 +80,8 @@ class ReloadReport:
     ``reasons`` names). The lists name what changed: queues and agents added, changed
     (any setting) or removed; ``sections`` the top-level keys whose value changed;
     ``logouts`` agents logged out of queues (``"1001"`` from every queue, ``"1001:sales"``
-    from one), at once or after their call."""
+    from one), at once or after their call; ``warnings`` what ``acd check-config`` warns
+    about in the new file, and API-entered exceptions of calendars no longer in it."""
 
     path: str
     refused: Refusal | None = None
@@ -92,6 +94,7 @@ class ReloadReport:
     agents_removed: tuple[str, ...] = ()
     sections: tuple[str, ...] = ()
     logouts: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -260,7 +263,24 @@ def _reload(app: App, path: str, swap_timeout: float) -> ReloadReport:
             name for name in Config.model_fields if getattr(old, name) != getattr(new, name)
         ),
         logouts=tuple(logouts),
+        warnings=tuple(reload_warnings(new, engine.hours_state.extra)),
     )
+
+
+def reload_warnings(new: Config, extra: Mapping[str, Sequence[object]]) -> list[str]:
+    """What a reload of ``new`` warns about: ``acd check-config``'s warnings, and for each
+    calendar with exceptions entered through the admin API (``extra``: calendar name ->
+    exceptions) that ``new`` no longer has, that they no longer apply."""
+    lines = warning_lines(new)
+    for name, exceptions in extra.items():
+        if exceptions and name not in new.calendars:
+            lines.append(
+                f"calendar {name}: {len(exceptions)} exception(s) entered through the admin"
+                f" API belong to calendar {name!r}, which is no longer in the file (renamed or"
+                " removed): they no longer apply; enter them again for the new calendar, or"
+                " put the name back"
+            )
+    return lines
 
 
 def _follow(app: App, new: Config) -> None:

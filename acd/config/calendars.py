@@ -110,6 +110,9 @@ def _weekdays(key: str) -> tuple[int, ...]:
     return tuple(range(start, end + 1))
 
 
+weekday_range = _weekdays  # public: rules name weekdays the way calendars do
+
+
 WeeklyHours = FrozenMap[str, List[IntervalText]]
 """``{weekday or range: [intervals]}``: ``mon``..``sun`` or ``mon-fri``; a day not named
 is closed; a day may be named only once."""
@@ -301,4 +304,5 @@ __all__ = [
     "ExceptionSettings",
     "HolidaySettings",
     "MessageSettings",
+    "weekday_range",
 ]

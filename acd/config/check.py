@@ -12,6 +12,7 @@ from acd.config.queues import QueueSettings
 from acd.config.rules_explain import rule_lines
 from acd.config.warnings import warning_lines
 from acd.errors import ConfigError
+from acd.prompts import PromptCatalogue, PromptError
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -19,13 +20,21 @@ EXIT_INVALID = 2
 
 def main(path: str | Path, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Check the file at ``path``: print ``FILE: OK — ...`` and one line per queue to
-    ``out`` and return 0, or print every problem to ``err`` and return 2."""
+    ``out`` and return 0, or print every problem to ``err`` and return 2 (also for a
+    malformed prompt manifest in ``prompts.directory``, on which ``acd run`` refuses to
+    start)."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     try:
         config = load_config(path)
     except ConfigError as error:
         print(error, file=err)
+        return EXIT_INVALID
+    try:
+        # `acd run` refuses to start on a malformed customer manifest: so does this.
+        PromptCatalogue(config.prompts.directory)
+    except PromptError as error:
+        print(f"{path}: prompts.directory: {error}", file=err)
         return EXIT_INVALID
     for line in summary(config, str(path)):
         print(line, file=out)

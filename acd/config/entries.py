@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
 
+from acd.config.dialplan import ROUTES, routes
 from acd.config.problems import CrossCheckError, Loc
 from acd.config.rules import Rules, RuleSettings, compile_rules, rule_problems
 from acd.config.types import (
@@ -152,6 +153,19 @@ class ChoiceSettings(Frozen):
             )
             if given and kinds[0] not in owners:
                 problems.append(((name,), f"only goes with {' or '.join(owners)}"))
+        if (
+            self.transfer is not None
+            and "context" not in self.model_fields_set  # `context: acd` named: own extension
+            and routes(self.transfer) is False
+        ):
+            problems.append(
+                (
+                    ("transfer",),
+                    f"{self.transfer!r} is no extension of the acd context (it routes {ROUTES}):"
+                    f' to dial a number outside, transfer to "acd-forward-<number>"; for an'
+                    " extension of your own dialplan, name its context (context: default)",
+                )
+            )
         if problems:
             raise CrossCheckError(problems)
         return self

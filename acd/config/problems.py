@@ -30,15 +30,19 @@ _SECRET_KEYS = frozenset({"pin", "pin_sha256", "token", "password", "url"})
 
 
 def format_path(loc: Sequence[str | int]) -> str:
-    """``('queues', 'q', 'escalation', 0, 'after')`` -> ``queues.q.escalation[0].after``."""
+    """``('queues', 'q', 'escalation', 0, 'after')`` -> ``queues.q.escalation[0].after``;
+    a rule is numbered from 1 as ``check-config`` explains it and the engine logs it:
+    ``('queues', 'q', 'rules', 2, 'then')`` -> ``queues.q.rules #3.then``."""
     out = ""
+    previous: str | int | None = None
     for part in loc:
         if part == "[key]":  # pydantic's marker for a mapping key that was refused
             out += " (key)"
         elif isinstance(part, int):
-            out += f"[{part}]"
+            out += f" #{part + 1}" if previous == "rules" else f"[{part}]"
         else:
             out += f".{part}" if out else str(part)
+        previous = part
     return out
 
 

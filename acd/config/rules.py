@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, PlainSerializer, PlainValidator, model_validator
 
+from acd.config.calendars import weekday_range
 from acd.config.problems import CrossCheckError, Loc
 from acd.config.types import (
     DAY,
@@ -58,7 +59,6 @@ from acd.engine.rules import (
     FORWARD_NUMBER,
     OPS,
     VOICEMAIL_EXTENSION,
-    WEEKDAYS,
     Action,
     Compare,
     Conditions,
@@ -170,7 +170,15 @@ def _pattern(value: str) -> str:
 Number = Annotated[str, QuotedNumber, AfterValidator(_number)]
 Pattern = Annotated[str, AfterValidator(_pattern)]
 TimeZone = Annotated[str, AfterValidator(_timezone)]
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _weekday_range(value: str) -> str:
+    weekday_range(value)  # raises ValueError naming the weekdays and the range form
+    return value
+
+
+WeekdayRange = Annotated[str, AfterValidator(_weekday_range)]
+"""``mon`` or a range ``mon-fri`` (as in a calendar's ``hours``)."""
 CalendarStateName = Literal["open", "closed", "holiday"]
 
 
@@ -194,7 +202,8 @@ class ConditionSettings(Frozen):
     """Everything given must hold (see the module's example)."""
 
     time: List[TimeWindowText] | None = None
-    weekdays: List[Weekday] | None = None
+    weekdays: List[WeekdayRange] | None = None
+    """Weekdays or ranges, as calendars name them: ``[mon-fri]``, ``[mon, wed-thu]``."""
     timezone: TimeZone = DEFAULT_TIMEZONE
     calendar: Name | None = None
     calendar_state: List[CalendarStateName] | None = None
@@ -219,7 +228,7 @@ class ConditionSettings(Frozen):
             windows=None if self.time is None else tuple(_window(w) for w in self.time),
             weekdays=None
             if self.weekdays is None
-            else frozenset(WEEKDAYS.index(day) for day in self.weekdays),
+            else frozenset(day for key in self.weekdays for day in weekday_range(key)),
             timezone=self.timezone,
             calendar=self.calendar or calendar,
             calendar_states=None if self.calendar_state is None else frozenset(self.calendar_state),

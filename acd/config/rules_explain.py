@@ -62,7 +62,24 @@ def _conditions(c: Conditions) -> list[str]:
         days = [WEEKDAYS[d] for d in sorted(c.weekdays)]
         parts.append(f"on {', '.join(days) if days else 'no day'}")
     if c.windows is not None:
-        parts.append(f"at {_either([_window(w) for w in c.windows])} ({c.timezone})")
+        if c.weekdays is not None and any(start > end for start, end in c.windows):
+            # The weekday is the day the clock shows: "fri 22:00-06:00" holds on Friday
+            # evening and early Friday morning, never Saturday morning. Say exactly that.
+            pieces = [
+                piece
+                for start, end in c.windows
+                for piece in (
+                    [_window((start, 1440)), _window((0, end))]
+                    if start > end
+                    else [_window((start, end))]
+                )
+            ]
+            parts.append(
+                f"at {_either(pieces)} ({c.timezone}) of those same days: a window over"
+                " midnight does not run on into the next day"
+            )
+        else:
+            parts.append(f"at {_either([_window(w) for w in c.windows])} ({c.timezone})")
     if c.calendar_states is not None:
         states = _either(sorted(c.calendar_states))
         parts.append(f"calendar {c.calendar or '(none)'} is {states}")
@@ -114,9 +131,13 @@ def _action(action: Action, message: str | None) -> str:
 
 
 def rule_label(rule: Rule) -> str:
-    """``support #2`` (with the rule's name, if any: ``support #2 "lunch"``)."""
+    """``queues.support.rules #2`` (with the rule's name, if any: ``... #2 "lunch"``);
+    ``entries.kommun.rules #1`` for an entry's: numbered from 1, the place in the file as
+    a configuration error names it (:func:`acd.config.problems.format_path`)."""
     owner, _, number = rule.id.rpartition("#")
-    label = f"{owner} #{number}"
+    entry = owner.removeprefix("entry:")  # acd.config.entries.entry_rule_owner
+    section = "queues" if entry == owner else "entries"
+    label = f"{section}.{entry}.rules #{number}"
     return f'{label} "{rule.name}"' if rule.name else label
 
 

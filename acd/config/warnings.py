@@ -26,8 +26,8 @@ def overflow_lines(config: Config) -> list[str]:
                 other = config.queues.get(target)
                 if other is not None and other.calendar is not None:
                     lines.append(
-                        f"rule {name} #{index} overflows to {target}, which has calendar"
-                        f" {other.calendar}: while it is closed {target} is skipped, and the"
+                        f"rule queues.{name}.rules #{index} overflows to {target}, which has"
+                        f" calendar {other.calendar}: while it is closed {target} is skipped, and the"
                         " rule does not fire when no target is open"
                     )
     return lines

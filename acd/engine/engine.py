@@ -140,7 +140,7 @@ class Engine:
             case FeatureCodeCall():
                 return agent_flow.feature_code_call(self, event)
             case EntryCall():
-                first = hours_flow.emergency_effects(self, event.uuid, event.language)
+                first = hours_flow.emergency_effects(self, event)
                 return [*first, *menu_flow.entry_call(self, event)]
             case DigitsCollected() if event.variable == menu_flow.MENU_DIGITS_VARIABLE:
                 return menu_flow.digits_collected(self, event)

@@ -25,7 +25,13 @@ import structlog
 from acd.engine import keypad
 from acd.engine.calendar import CalendarException, Calendars
 from acd.engine.effects import Api, Effect, Fact, Send
-from acd.engine.events import AdminFeatureCall, CallerParked, DigitsCollected, HoursChanged
+from acd.engine.events import (
+    AdminFeatureCall,
+    CallerParked,
+    DigitsCollected,
+    EntryCall,
+    HoursChanged,
+)
 from acd.engine.policy import pin_matches
 from acd.engine.records import CallRecord
 from acd.engine.rules import DIALPLAN_CONTEXT, FORWARD_PREFIX, VOICEMAIL_PREFIX
@@ -86,6 +92,9 @@ class HoursSettings:
     admin_pin_sha256: str | None = None
     emergency_prompt: str = "emergency"
     pin_digits: tuple[int, int] = (4, 8)
+    languages: tuple[str, ...] = ()
+    """Every language callers may be served in (the file's ``languages``); () means just
+    ``language``. The emergency API refuses a prompt missing in one of them."""
 
 
 @dataclass(slots=True)
@@ -145,11 +154,21 @@ def _emergency(engine: Engine, uuid: str, language: str | None) -> list[Effect]:
     return [Api(commands.uuid_broadcast(uuid, media, "aleg"))]
 
 
-def emergency_effects(engine: Engine, uuid: str, language: str | None) -> list[Effect]:
-    """The emergency message for a new caller of an entry (before its welcome), or []."""
+def emergency_effects(engine: Engine, event: EntryCall) -> list[Effect]:
+    """The emergency message for a new caller of an entry (before its welcome), or [],
+    in the entry's language: the dialplan's entry extension sets none (one extension
+    serves every entry), so the channel's ``default_language``, which a shipped prompt's
+    phrase macro speaks, is set first (``uuid_setvar`` runs at once, before the
+    broadcast's application reads it)."""
+    uuid = event.uuid
     if engine.hours_state.emergency is None or engine.store.get_call(uuid) is not None:
         return []
-    return _emergency(engine, uuid, language)
+    entry = engine.settings.menus.entry_for(event.entry, event.number)
+    language = entry.language if entry is not None and entry.language else event.language
+    effects = _emergency(engine, uuid, language)
+    if effects and language:
+        effects.insert(0, Api(commands.uuid_setvar(uuid, "default_language", language)))
+    return effects
 
 
 def on_arrival(engine: Engine, event: CallerParked) -> tuple[list[Effect], bool]:
