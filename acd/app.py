@@ -299,7 +299,8 @@ def _start(app: App, connect_deadline: float | None, claimed: socket.socket | No
         claimed.close()  # handed over: the server binds it at once
     try:
         app.http.start(app.config.http.host, app.config.http.port)
-    except OSError as exc:
+    except OSError as exc:  # taken in the instant between the claim and the bind
+        app.stop()
         raise HttpPortBusyError(
             _port_message(app.config.http.host, app.config.http.port, exc)
         ) from None

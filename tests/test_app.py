@@ -100,6 +100,7 @@ def test_acd_run_on_a_busy_http_port_fails_in_one_line_before_touching_freeswitc
                 "-c",
                 "import sys; from acd.cli import main; sys.exit(main())",
                 "run",
+                "--config",
                 str(path),
             ],
             capture_output=True,

@@ -241,9 +241,9 @@ def test_config_builds_the_engines_calendar_r_calendar() -> None:
         (("to: 2027-12-30", "to: 2027-12-20"), "calendars.office.exceptions[1].to"),
         (("date: 2027-06-18", "date: 2027-06-31"), "calendars.office.exceptions[0].date"),
         (("calendar: office", "calendar: ofice"), "queues.support.calendar"),
-        (("then: voicemail, target: \"4000\"", "then: forward"), "queues.support.closed.target"),
+        (('then: voicemail, target: "4000"', "then: forward"), "queues.support.closed.target"),
         (('target: "4000"', "target: 4000"), "queues.support.closed.target"),
-        (("then: voicemail, target: \"4000\"", "then: forward, target: \"4\""), "closed.target"),
+        (('then: voicemail, target: "4000"', 'then: forward, target: "4"'), "closed.target"),
     ],
 )
 def test_bad_calendar_config_names_the_place_r_calendar(

@@ -243,7 +243,9 @@ def test_admin_feature_code_switches_the_emergency_message_r_timedmsg(start: Sta
     assert not acd.kinds("emergency")
     assert len(acd.kinds("login_failed")) == 3
     acd.feature_code("1001", "*26", [ADMIN_PIN])
-    assert acd.wait_fact("emergency").data["prompt"] == "emergency"
+    switched = acd.wait_fact("emergency").data
+    assert switched["prompt"] == "emergency"
+    assert switched["by"] == "feature-code:1001"  # which phone switched it (logged, Redis)
     acd.feature_code("1001", "*27", [ADMIN_PIN])
     assert acd.wait_fact("emergency", count=2).data["prompt"] is None
 
@@ -276,7 +278,21 @@ class Http:
 
 @pytest.fixture
 def admin(start: Start, redis_client: redis.Redis, tenant: str) -> Any:
-    acd = run(start, hours(ALWAYS))
+    yield from _admin_api(start, redis_client, tenant, hours(ALWAYS))
+
+
+@pytest.fixture
+def admin_with_file_exception(start: Start, redis_client: redis.Redis, tenant: str) -> Any:
+    """The admin API over a calendar whose file has a closed day a month ahead."""
+    day = dt.date.today() + dt.timedelta(days=30)
+    file_day = CalendarException(day, day, (), "Staff day")
+    yield from _admin_api(start, redis_client, tenant, hours(ALWAYS, exceptions=(file_day,)))
+
+
+def _admin_api(
+    start: Start, redis_client: redis.Redis, tenant: str, settings: HoursSettings
+) -> Any:
+    acd = run(start, settings)
     tokens = (
         ApiToken(token=ADMIN, role="admin", name="ops"),
         ApiToken(token=VIEWER, role="viewer", name="board"),
@@ -322,6 +338,35 @@ def test_emergency_api_refuses_a_prompt_missing_in_a_language_naming_it_r_timedm
     assert acd.engine.hours_state.emergency is None
     status, answer = http("PUT", "/api/admin/emergency", {"prompt": "missing"})
     assert status == 400 and "missing in languages sv, en" in answer["message"], answer
+
+
+def test_exceptions_api_refuses_past_dates_r_calendar(admin: Any) -> None:
+    """R-CALENDAR: an exception is for today or ahead; a past date is refused with a
+    reason, and nothing is stored."""
+    _acd, http = admin
+    yesterday = (dt.date.today() - dt.timedelta(days=2)).isoformat()
+    status, answer = http("POST", "/api/admin/calendars/office/exceptions", {"date": yesterday})
+    assert status == 400 and "in the past" in answer["message"], answer
+    assert http("GET", "/api/admin/calendars/office/exceptions")[1]["exceptions"] == []
+    today = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    assert http("POST", "/api/admin/calendars/office/exceptions", {"date": today})[0] == 201
+
+
+def test_file_exceptions_have_a_stable_id_and_are_not_removed_by_api_r_calendar(
+    admin_with_file_exception: Any,
+) -> None:
+    """The file's exception is listed with an id derived from its dates (the same on
+    every call), and DELETE says it comes from the file (409) instead of "unknown"."""
+    _acd, http = admin_with_file_exception
+    day = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    listed = http("GET", "/api/admin/calendars/office/exceptions")[1]["exceptions"]
+    assert [(e["id"], e["source"]) for e in listed] == [(f"file-{day}", "config")]
+    again = http("GET", "/api/admin/calendars/office/exceptions")[1]["exceptions"]
+    assert again == listed
+    status, answer = http("DELETE", f"/api/admin/calendars/office/exceptions/file-{day}")
+    assert status == 409 and answer["error"] == "from-file", answer
+    assert "configuration file" in answer["message"]
+    assert http("GET", "/api/admin/calendars/office/exceptions")[1]["exceptions"] == listed
 
 
 def test_exceptions_through_the_api_a_year_ahead_persist_and_apply_r_calendar(
@@ -416,3 +461,57 @@ def test_emergency_for_an_entrys_caller_speaks_the_entrys_language_r_timedmsg(
     emergency = [i for i, c in enumerate(mine) if "/emergency.wav" in c]
     assert len(emergency) == 1 and language < emergency[0], mine
     assert "/srv/acd-prompts/en/emergency.wav" in mine[emergency[0]]
+
+
+def test_emergency_reaches_callers_already_waiting_once_before_the_position_r_timedmsg(
+    start: Start,
+) -> None:
+    """R-TIMEDMSG "played to every caller": a caller queued before the message is switched
+    on hears it at its next announcement, before the position, and only once; a caller
+    arriving afterwards hears it at arrival and not again."""
+    settings = replace(default_settings(announce_every=0.3), hours=hours(ALWAYS))
+    acd = start(settings=settings)
+    early = acd.sim.place_call("0701000001", ANSWERED_CALLER)
+    acd.wait_fact("queued", contact=early)
+
+    def positions(caller: str) -> int:
+        return sum(b.startswith("phrase::acd_position") for b in broadcasts(acd, caller))
+
+    assert acd.wait(lambda: positions(early) >= 1)
+    acd.runner.post(HOURS_LANE, HoursChanged("emergency", {}, time.time()))
+    assert acd.wait(partial(_emergency_is, acd, "emergency"))
+    before = len(broadcasts(acd, early))
+    late = acd.sim.place_call("0701000002", ANSWERED_CALLER)
+    acd.wait_fact("queued", contact=late)
+    assert acd.wait(lambda: positions(early) >= 4 and positions(late) >= 3)
+    after = broadcasts(acd, early)[before:]
+    emergency = "/srv/acd-prompts/sv/emergency.wav"
+    assert after.count(emergency) == 1, after
+    at = after.index(emergency)
+    assert after[at + 1].startswith("phrase::acd_position"), after  # before the position
+    assert broadcasts(acd, late).count(emergency) == 1  # at arrival only
+
+
+def test_emergency_reaches_a_caller_in_a_menu_before_the_next_menu_prompt_r_timedmsg(
+    start: Start,
+) -> None:
+    """A caller listening to a menu when the message is switched on hears it before the
+    menu is asked again (here: after no input), once."""
+    settings = replace(
+        default_settings(), menus=menu_book(parse_config(MENU_CONFIG)), hours=hours(ALWAYS)
+    )
+    acd = start(settings=settings)
+    caller = acd.sim.place_call("0701111111", "7100")
+    acd.wait_fact("menu_entered", contact=caller)
+    acd.runner.post(HOURS_LANE, HoursChanged("emergency", {}, time.time()))
+    assert acd.wait(partial(_emergency_is, acd, "emergency"))
+
+    def asked() -> list[str]:
+        return [r for r in acd.requests_to(caller) if "play_and_get_digits" in r]
+
+    count = len(asked())
+    assert acd.wait(lambda: len(asked()) > count, timeout=30.0)
+    sent = acd.requests_to(caller)
+    emergency = [i for i, r in enumerate(sent) if "/emergency.wav" in r]
+    again = [i for i, r in enumerate(sent) if "play_and_get_digits" in r][count]
+    assert len(emergency) == 1 and emergency[0] < again, sent

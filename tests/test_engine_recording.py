@@ -111,9 +111,14 @@ def test_an_unknown_code_is_asked_again_and_a_known_one_records_R_PROMPTS(
     start: Start, tmp_path: Path
 ) -> None:
     acd = run(start, tmp_path)
-    _, recorded = record_by_phone(acd, [PIN, "9", "22", "1"], timeout=20.0)
+    uuid, recorded = record_by_phone(acd, [PIN, "9", "22", "1"], timeout=20.0)
     assert len(recorded) == 1
     assert (tmp_path / "en" / "night.wav").is_file()
+    # The PIN was right: the admin hears "unknown code", never "login failed".
+    sent = acd.requests_to(uuid)
+    assert any("acd_record_unknown_code" in line for line in sent), sent
+    plays = [line for line in sent if "play_and_get_digits" not in line]  # its invalid prompt
+    assert not any("acd_login_failed" in line for line in plays), plays
 
 
 def test_discarded_when_the_admin_hangs_up_before_choosing_R_PROMPTS(

@@ -242,8 +242,9 @@ def test_scrape_gauges_from_redis_routing_state_r_wallboard(
     }
     states = {"a1": "busy", "a2": "paused", "a3": "logged_out", "a4": "free"}
     for agent, state in states.items():
-        for name in ("free", "busy", "wrap_up", "paused", "logged_out"):
-            expected = 1.0 if name == state else 0.0
+        for name in ("free", "passive", "busy", "wrap_up", "paused", "logged_out"):
+            # One series per agent: its state's (the others have none, not a 0).
+            expected = 1.0 if name == state else None
             assert value(metrics, "acd_agent_state", agent=agent, state=name) == expected
     assert value(metrics, "acd_agent_state_seconds", agent="a1") == 27.0  # since provider
     assert value(metrics, "acd_agent_state_seconds", agent="a4") == 29.5  # idle_since
@@ -392,7 +393,7 @@ def test_idle_passive_agents_are_passive_not_free_r_wallboard(
     assert value(metrics, "acd_queue_agents", queue="sales", state="free") == 0.0
     assert value(metrics, "acd_queue_agents", queue="sales", state="passive") == 1.0
     assert value(metrics, "acd_agent_state", agent="a4", state="passive") == 1.0
-    assert value(metrics, "acd_agent_state", agent="a4", state="free") == 0.0
+    assert value(metrics, "acd_agent_state", agent="a4", state="free") is None
     assert value(metrics, "acd_agent_state", agent="a1", state="busy") == 1.0  # not idle
 
 

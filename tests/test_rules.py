@@ -436,15 +436,18 @@ def test_each_rule_explained_in_one_line_r_rules() -> None:
         calendar="office",
     )
     assert [explain(r) for r in rules] == [
-        "queues.support.rules #1: after 120 s of waiting, if agents available = 0, overflow to billing"
+        "queues.support.rules #1: after 120 s of waiting, if agents available = 0, overflow to"
+        " billing"
         " keeping place",
-        'queues.support.rules #2 "vip": on arrival, if caller number starts with +4670, queue with case type'
+        'queues.support.rules #2 "vip": on arrival, if caller number starts with +4670, queue'
+        " with case type"
         " vip,"
         " priority 50",
         "queues.support.rules #3: on arrival and while waiting, if on mon, fri and at 08:00-12:00"
         " (Europe/Stockholm) and expected wait > 600 s, overflow to the best of a, b keeping"
         " place, then play moved",
-        "queues.support.rules #4: on arrival and while waiting, if calendar office is closed or holiday,"
+        "queues.support.rules #4: on arrival and while waiting, if calendar office is closed or"
+        " holiday,"
         " send to voicemail 2000",
         "queues.support.rules #5: on arrival, if called number is 7002, forward to +468123",
         "queues.support.rules #6: on arrival, play closed, then hang up",
@@ -507,11 +510,14 @@ def test_check_config_prints_rules_and_warnings_r_rules() -> None:
         )
     )
     assert rule_lines(config) == [
-        "rule queues.support.rules #1: after 120 s of waiting, if agents available = 0, overflow to sales"
+        "rule queues.support.rules #1: after 120 s of waiting, if agents available = 0, overflow"
+        " to sales"
         " keeping place",
-        "rule queues.support.rules #2: on arrival and while waiting, if queue length < 0, overflow to sales"
+        "rule queues.support.rules #2: on arrival and while waiting, if queue length < 0,"
+        " overflow to sales"
         " keeping place",
-        "warning: rule queues.support.rules #2 never fires: queue_length < 0 is impossible (never negative)",
+        "warning: rule queues.support.rules #2 never fires: queue_length < 0 is impossible (never"
+        " negative)",
     ]
 
 

@@ -193,7 +193,6 @@ def test_paced_exposition_is_the_plain_one_and_pauses(monkeypatch: pytest.Monkey
     # The exposition leaves out only the ``*_created`` series (R-WALLBOARD metrics cost).
     assert metrics.text() == b"".join(line for line in plain if b"_created" not in line)
     building = len(agents) // metrics_module.PAUSE_EVERY
-    per_agent = len(metrics_module.ALL_AGENT_STATES)
-    formatting = len(agents) * per_agent // metrics_module.PAUSE_EVERY  # acd_agent_state alone
+    formatting = len(agents) // metrics_module.PAUSE_EVERY  # acd_agent_state alone
     assert len(pauses) >= 2 * building + formatting  # two collections: text() and plain
     assert b'acd_agent_state{agent="a0003",state="paused"} 1.0' in metrics.text()

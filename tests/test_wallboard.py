@@ -596,6 +596,8 @@ def test_the_engine_serves_the_wallboard_r_wallboard(redis_server: RedisServer) 
     config = parse_config(EXAMPLE.read_text())
     app = build(config, redis_url=redis_server.url)
     try:
+        assert app.sampler is not None
+        app.sampler.sample()
         client = app.http.app.test_client()
         viewer = next(t.token for t in config.http.tokens if t.role == "viewer")
         answer = client.get("/wallboard/data", headers={"Authorization": f"Bearer {viewer}"})
@@ -604,6 +606,9 @@ def test_the_engine_serves_the_wallboard_r_wallboard(redis_server: RedisServer) 
         support = answer.json["queues"][0]
         assert (support["name"], support["waiting"], support["colour"]) == ("support", 0, "red")
         assert support["colours"]["agents_logged_in"] == "red"  # nobody logged in
+        # The chart's background sampler (acd.app.start starts it) sampled before any
+        # board asked: the series has its sample and the board's own point.
+        assert len(support["series"]) == 2
     finally:
         app.redis.close()
 

@@ -32,6 +32,7 @@ import secrets
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import gevent
 import redis
@@ -196,6 +197,7 @@ class HoursStore:
             emergency["prompt"] if emergency else None,
             {name: tuple(items) for name, items in grouped.items()},
             self.clock(),
+            since=emergency["since"] if emergency else None,
         )
 
 
@@ -223,12 +225,17 @@ class HoursWatcher:
         if fact.kind != "emergency":
             return
         prompt = fact.data.get("prompt")
+        by = fact.data.get("by")  # "feature-code:<phone>": the API's GET shows who
         # Off the call's lane: the observer must not wait for Redis on the call's path.
-        gevent.spawn(self._write, prompt if isinstance(prompt, str) else None)
+        gevent.spawn(
+            self._write,
+            prompt if isinstance(prompt, str) else None,
+            by if isinstance(by, str) and by else "feature-code",
+        )
 
-    def _write(self, prompt: str | None) -> None:
+    def _write(self, prompt: str | None, by: str = "feature-code") -> None:
         try:
-            self.store.set_emergency(prompt, "feature-code")
+            self.store.set_emergency(prompt, by)
             self.poll()
         except redis.RedisError as exc:
             _log.error("acd.emergency_write_failed", error=str(exc))
@@ -276,6 +283,13 @@ class HoursWatcher:
                     refreshed = time.monotonic()
             except redis.RedisError as exc:
                 _log.warning("acd.hours_poll_failed", error=str(exc))
+
+
+def file_exception_id(exception: CalendarException) -> str:
+    """The id the admin API shows for an exception of the configuration file:
+    ``file-2027-06-18`` or ``file-2027-12-27..2027-12-30``; it cannot be removed by API."""
+    first, last = exception.first.isoformat(), exception.last.isoformat()
+    return f"file-{first}" if first == last else f"file-{first}..{last}"
 
 
 def hours_blueprint(api: AdminApi, watcher: HoursWatcher) -> Blueprint:
@@ -362,18 +376,22 @@ def hours_blueprint(api: AdminApi, watcher: HoursWatcher) -> Blueprint:
             "name": exception.name,
         }
 
+    def file_ids(calendars: Calendars, name: str) -> list[tuple[str, CalendarException]]:
+        # Stable while the file keeps the exception's dates (other edits do not move it).
+        return [(file_exception_id(e), e) for e in calendars.specs[name].exceptions]
+
     @bp.get("/api/admin/calendars/<name>/exceptions")
     def _get_exceptions(name: str) -> Response:
         api._authorize("admin")
         calendars = known(name)
         items = [view(i, e, "api") for i, c, e in redis_call(store.exceptions) if c == name]
-        items += [view(None, e, "config") for e in calendars.specs[name].exceptions]
+        items += [view(i, e, "config") for i, e in file_ids(calendars, name)]
         return _json(200, {"calendar": name, "exceptions": items})
 
     @bp.post("/api/admin/calendars/<name>/exceptions")
     def _post_exception(name: str) -> Response:
         api._authorize("admin")
-        known(name)
+        calendars = known(name)
         try:
             exception = ExceptionSettings.model_validate(body()).exception()
         except PydanticValidationError as exc:
@@ -382,6 +400,15 @@ def hours_blueprint(api: AdminApi, watcher: HoursWatcher) -> Blueprint:
                 for err in exc.errors()
             )
             raise ApiError(400, "invalid-input", problems) from None
+        zone = ZoneInfo(calendars.specs[name].timezone)
+        today = dt.datetime.fromtimestamp(store.clock(), zone).date()
+        if exception.first < today:
+            raise ApiError(
+                400,
+                "invalid-input",
+                f"{exception.first.isoformat()} is in the past (today is {today.isoformat()}"
+                f" in {zone.key}): an exception is for today or a date ahead",
+            )
         ident = redis_call(lambda: store.add_exception(name, exception))
         redis_call(watcher.poll)
         return _json(201, view(ident, exception, "api"))
@@ -389,7 +416,14 @@ def hours_blueprint(api: AdminApi, watcher: HoursWatcher) -> Blueprint:
     @bp.delete("/api/admin/calendars/<name>/exceptions/<exception_id>")
     def _delete_exception(name: str, exception_id: str) -> Response:
         api._authorize("admin")
-        known(name)
+        calendars = known(name)
+        if any(i == exception_id for i, _ in file_ids(calendars, name)):
+            raise ApiError(
+                409,
+                "from-file",
+                f"exception {exception_id!r} is in the configuration file: remove it there"
+                " and reload (the API removes only the exceptions it added)",
+            )
         if not redis_call(lambda: store.remove_exception(name, exception_id)):
             raise ApiError(404, "unknown-exception", f"no API-entered exception {exception_id!r}")
         redis_call(watcher.poll)
@@ -403,6 +437,7 @@ __all__ = [
     "CataloguePrompts",
     "HoursStore",
     "HoursWatcher",
+    "file_exception_id",
     "hours_blueprint",
     "hours_settings",
     "prompt_resolver",

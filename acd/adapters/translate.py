@@ -160,7 +160,8 @@ def parked(headers: Headers, now: float, *, arrival: float | None = None) -> Eng
     admin = variables.get("acd_admin")
     if admin:  # the emergency message's feature code (R-TIMEDMSG); the engine checks it
         language = _name(variables.get("default_language"), "default_language", uuid)
-        return AdminFeatureCall(uuid, admin[:32], now, language=language)
+        phone = safe_number(headers.get("Caller-Caller-ID-Number"))  # who switched it: logged
+        return AdminFeatureCall(uuid, admin[:32], now, language=language, phone=phone)
     action = variables.get("acd_action")
     if action:
         chosen = _ACTIONS.get(action)

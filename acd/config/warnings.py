@@ -27,8 +27,8 @@ def overflow_lines(config: Config) -> list[str]:
                 if other is not None and other.calendar is not None:
                     lines.append(
                         f"rule queues.{name}.rules #{index} overflows to {target}, which has"
-                        f" calendar {other.calendar}: while it is closed {target} is skipped, and the"
-                        " rule does not fire when no target is open"
+                        f" calendar {other.calendar}: while it is closed {target} is skipped,"
+                        " and the rule does not fire when no target is open"
                     )
     return lines
 

@@ -207,6 +207,7 @@ class AdminFeatureCall:
     action: str
     at: float
     language: str | None = None
+    phone: str = ""  # the caller id of the phone, for the log of who switched what
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +218,7 @@ class HoursChanged:
     emergency: str | None
     exceptions: Mapping[str, tuple[CalendarException, ...]]
     at: float
+    since: float | None = None  # epoch seconds the emergency message was switched on
 
 
 EngineEvent = (

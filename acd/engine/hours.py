@@ -103,6 +103,7 @@ class HoursState:
     emergency prompt id (None: off) and the API-entered calendar exceptions."""
 
     emergency: str | None = None
+    emergency_since: float = 0.0  # epoch seconds it was switched on (Redis' ``since``)
     extra: Mapping[str, tuple[CalendarException, ...]] = field(default_factory=dict)
     calendars: Calendars | None = None  # base calendars with ``extra`` merged, cached
     base: Calendars | None = None  # what ``calendars`` was merged from (a reload changes it)
@@ -113,6 +114,9 @@ def hours_changed(engine: Engine, event: HoursChanged) -> list[Effect]:
     state = engine.hours_state
     if event.emergency != state.emergency:
         _log.info("acd.emergency", prompt=event.emergency)
+        state.emergency_since = event.since if event.since is not None else event.at
+    elif event.emergency is not None and event.since is not None:
+        state.emergency_since = event.since  # switched on again with the same prompt
     state.emergency = event.emergency
     state.extra = dict(event.exceptions)
     state.calendars = None
@@ -213,11 +217,47 @@ def on_arrival(engine: Engine, event: CallerParked) -> tuple[list[Effect], bool]
     return effects, True
 
 
+def _emergency_mark(state: HoursState) -> str:
+    return f"!emergency@{state.emergency_since!r}"
+
+
+def emergency_due(engine: Engine, record: CallRecord) -> bool:
+    """Whether ``record``'s caller has yet to hear the emergency message now on: it was
+    already in the engine (``parked_at``) when the message was switched on, and has not
+    heard it since (R-TIMEDMSG: "played to every caller")."""
+    state = engine.hours_state
+    return (
+        state.emergency is not None
+        and record.parked_at < state.emergency_since
+        and _emergency_mark(state) not in record.timed_heard
+    )
+
+
+def emergency_for_waiting(engine: Engine, record: CallRecord) -> list[Playable]:
+    """The emergency message for a caller already waiting (in a queue or a menu) when it
+    was switched on, once: [] when not due. Marks it heard on ``record`` (the caller
+    stores it)."""
+    if not emergency_due(engine, record):
+        return []
+    state = engine.hours_state
+    assert state.emergency is not None
+    record.timed_heard = [*record.timed_heard, _emergency_mark(state)]
+    media = _play(engine, state.emergency, record.language)
+    return [] if media is None else [media]
+
+
 def timed_prompts(engine: Engine, record: CallRecord, now: float) -> list[Playable]:
-    """The timed messages active now for ``record``'s queue (R-TIMEDMSG) that this caller
-    has not heard yet, to play before its position announcement (each once per caller: a
-    caller already waiting when a window opens hears it at its next announcement); [] without
-    a calendar. Marks them heard on ``record`` (the caller stores it)."""
+    """What plays before the position announcement: the emergency message if this caller
+    was already waiting when it was switched on and has not heard it
+    (:func:`emergency_for_waiting`), then the timed messages active now for ``record``'s
+    queue (R-TIMEDMSG) that this caller has not heard yet (each once per caller: a caller
+    already waiting when a window opens hears it at its next announcement; none without a
+    calendar). Marks them heard on ``record`` (the caller stores it)."""
+    first = emergency_for_waiting(engine, record) if engine.hours_state.emergency else []
+    return first + _timed(engine, record, now)
+
+
+def _timed(engine: Engine, record: CallRecord, now: float) -> list[Playable]:
     hours = engine.settings.hours
     if hours is None:
         return []
@@ -247,7 +287,7 @@ def admin_feature_call(engine: Engine, event: AdminFeatureCall) -> list[Effect]:
     hours = engine.settings.hours
     if event.action not in ADMIN_ACTIONS or hours is None or hours.admin_pin_sha256 is None:
         return keypad.refuse(uuid)
-    record = keypad.open_call(engine, event, "admin_pin", event.action)
+    record = keypad.open_call(engine, event, "admin_pin", event.action, phone=event.phone)
     return _ask_pin(engine, record, event.at)
 
 
@@ -269,7 +309,9 @@ def admin_digits(engine: Engine, record: CallRecord, event: DigitsCollected) -> 
     assert hours is not None and hours.admin_pin_sha256 is not None
     if pin_matches(event.digits, hours.admin_pin_sha256):
         prompt = hours.emergency_prompt if record.action == "emergency_on" else None
-        facts: list[Effect] = [Fact("emergency", {"prompt": prompt, "by": "feature-code"})]
+        by = f"feature-code:{record.phone}" if record.phone else "feature-code"
+        _log.info("acd.emergency_switched", prompt=prompt, phone=record.phone, by=by)
+        facts: list[Effect] = [Fact("emergency", {"prompt": prompt, "by": by})]
         confirm = "acd_login_ok" if prompt is not None else "acd_logout_ok"
         return facts + keypad.finish(engine, record, confirm)
     return keypad.wrong_pin(engine, record, lambda: _ask_pin(engine, record, event.at))

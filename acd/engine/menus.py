@@ -366,6 +366,14 @@ def _ask(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
     book = engine.settings.menus
     menu = book.menus[record.menu]
     effects: list[Effect] = []
+    if engine.hours_state.emergency is not None:
+        from acd.engine import hours as hours_flow  # noqa: PLC0415 - see _entry_rule
+
+        # Switched on while this caller was in the menu: before the next menu prompt.
+        effects += [
+            Send(commands.play(record.contact, m))
+            for m in hours_flow.emergency_for_waiting(engine, record)
+        ]
     media = book.media(menu.prompt, record.language)
     if media is not None and not menu.interruptible:
         effects.append(Send(commands.play(record.contact, media)))
@@ -524,9 +532,17 @@ def _enqueue(engine: Engine, record: CallRecord, target: QueueTarget, now: float
         caller_number=record.caller_number,
         caller_name=record.caller_name,
         called_number=record.called_number,
-        greeted=True,
+        greeted=not _emergency_due(engine, record),  # else it plays on arrival in the queue
     )
     return [CancelTimers(record.contact), *engine.handle(parked)]
+
+
+def _emergency_due(engine: Engine, record: CallRecord) -> bool:
+    if engine.hours_state.emergency is None:
+        return False
+    from acd.engine import hours as hours_flow  # noqa: PLC0415 - see _entry_rule
+
+    return hours_flow.emergency_due(engine, record)
 
 
 def _transfer(engine: Engine, record: CallRecord, target: TransferTarget) -> list[Effect]:

@@ -120,8 +120,20 @@ def _record(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
     ]
 
 
-def _failed_try(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
-    return keypad.retry(engine, record, lambda: _ask(engine, record, now))
+UNKNOWN_CODE_PROMPT = "acd_record_unknown_code"
+"""Said when the keyed recording code is none of ``prompts.record_codes``: the PIN was
+right, so "login failed" would mislead."""
+
+
+def _unknown_code(engine: Engine, record: CallRecord, now: float) -> list[Effect]:
+    record.tries += 1
+    if record.tries >= engine.settings.max_tries:
+        return keypad.finish(engine, record, UNKNOWN_CODE_PROMPT)
+    engine.store.put_call(record)
+    return [
+        Send(commands.play(record.contact, Phrase(UNKNOWN_CODE_PROMPT))),
+        *_ask(engine, record, now),
+    ]
 
 
 def digits_collected(engine: Engine, record: CallRecord, event: DigitsCollected) -> list[Effect]:
@@ -137,7 +149,7 @@ def digits_collected(engine: Engine, record: CallRecord, event: DigitsCollected)
         return _ask(engine, record, event.at)
     if record.step == "rec_code":
         if digits not in settings.codes:
-            return _failed_try(engine, record, event.at)
+            return _unknown_code(engine, record, event.at)
         record.action_arg, record.tries = digits, 0
         return _record(engine, record, event.at)
     # rec_choice
