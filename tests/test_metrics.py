@@ -77,7 +77,7 @@ def test_facts_count_offered_answered_abandoned_and_waits_r_stats() -> None:
     abandoned = "acd_queue_abandoned_wait_seconds"
     assert value(metrics, abandoned + "_bucket", queue="sales", le="30.0") == 0.0
     assert value(metrics, abandoned + "_bucket", queue="sales", le="45.0") == 1.0
-    handle = "acd_queue_handle_seconds"
+    handle = "acd_queue_talk_seconds"
     assert value(metrics, handle + "_sum", queue="support") == 95.5
     assert value(metrics, handle + "_bucket", queue="support", le="60.0") == 0.0
     assert value(metrics, handle + "_bucket", queue="support", le="120.0") == 1.0

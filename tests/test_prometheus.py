@@ -191,7 +191,7 @@ def test_promql_answers_match_the_simulated_load_r_wallboard_r_stats(
         'sum(acd_queue_answered_total{queue="support"})': answered,
         'sum(acd_queue_answered_within_target_total{queue="support"})': within,
         'sum(acd_queue_answered_wait_seconds_count{queue="support"})': answered,
-        'sum(acd_queue_handle_seconds_count{queue="support"})': _count(
+        'sum(acd_queue_talk_seconds_count{queue="support"})': _count(
             harness, "completed", queue_is("support")
         ),
         'sum(acd_queue_offered_total{queue="sales"})': _count(harness, "queued", queue_is("sales")),

@@ -172,7 +172,7 @@ def dashboard(queues: Sequence[QueueLimits], window: str = "1h") -> dict[str, An
         inner = f"sum by (queue, le) (rate({histogram}_bucket{SELECTOR}[{span}]))"
         return f"histogram_quantile({q:g}, {inner})"
 
-    handle = "acd_queue_handle_seconds"
+    handle = "acd_queue_talk_seconds"
     mean_handle = (
         f"sum by (queue) (rate({handle}_sum{SELECTOR}[15m]))"
         f" / sum by (queue) (rate({handle}_count{SELECTOR}[15m]))"

@@ -22,7 +22,7 @@ one, so tests and several engines in one process do not clash). Two kinds of fig
   ``acd_queue_answered_within_target_total{queue}``     bridged with wait <= the queue's target
   ``acd_queue_answered_wait_seconds{queue}``            histogram: wait of answered calls
   ``acd_queue_abandoned_wait_seconds{queue}``           histogram: wait of abandoned calls
-  ``acd_queue_handle_seconds{queue}``                   histogram: handle time (``completed``)
+  ``acd_queue_talk_seconds{queue}``                     histogram: talk time (``completed``)
   ``acd_queue_latest_wait_seconds{queue}``              gauge: wait of the latest answered call
   ``acd_queue_service_level_ratio{queue}``              gauge: rolling service level (below)
   ``acd_metrics_errors_total{stage}``                   facts (``stage="fact"``) or scrapes
@@ -314,8 +314,8 @@ class AcdMetrics:
             registry=reg,
         )
         self.handle = Histogram(
-            "acd_queue_handle_seconds",
-            "Handle time of answered calls, answer to end.",
+            "acd_queue_talk_seconds",
+            "Talk time of answered calls, bridge to hang-up (AHT, with wrap-up: acd report).",
             ["queue"],
             buckets=HANDLE_BUCKETS,
             registry=reg,
