@@ -78,6 +78,34 @@ def contact_view(rec: dict[str, Any]) -> ContactView:
     )
 
 
+def _record(client: redis.Redis, key: str) -> dict[str, Any] | None:
+    try:
+        raw = client.get(key)
+    except redis.RedisError as exc:
+        raise StoreError(f"reading {key}: {exc}") from exc
+    if raw is None:
+        return None
+    if not isinstance(raw, bytes):
+        raise StoreError(f"reading {key}: a decode_responses=False client is needed")
+    record: dict[str, Any] = msgpack.unpackb(raw, raw=False)
+    return record
+
+
+def read_agent(client: redis.Redis, keys: Keys, agent_id: str) -> AgentView | None:
+    """One agent's routed view now (one GET: the record is written whole, so it is
+    consistent), None when routing does not know the agent. ``client``: a
+    ``decode_responses=False`` client. Raises :class:`StoreError` when Redis fails."""
+    record = _record(client, keys.agent(agent_id))
+    return None if record is None else agent_view(record)
+
+
+def read_contact(client: redis.Redis, keys: Keys, contact_id: str) -> ContactView | None:
+    """One contact's routed view now (one GET), None when routing holds no such contact
+    (ended, or never arrived). Same client and errors as :func:`read_agent`."""
+    record = _record(client, keys.contact(contact_id))
+    return None if record is None else contact_view(record)
+
+
 def _ordered(rows: list[tuple[bytes, float]]) -> tuple[str, ...]:
     return tuple(member.decode() for member, _score in sorted(rows, key=lambda r: (r[1], r[0])))
 

@@ -29,9 +29,10 @@ from typing import Any
 import msgpack
 import redis
 
-from routing.api import Presence, RouterState
+from routing.api import ContactView, Presence, RouterState
 from routing.errors import StoreError
 from routing.keys import Keys, lua_prelude
+from routing.store_snapshot import contact_view
 
 _UNANSWERED = ("waiting", "reserved")
 
@@ -44,7 +45,7 @@ class AgentSupervision:
     ``wrap_until`` epoch seconds or None; ``idle_since`` epoch seconds; ``queues`` the
     queues the agent is logged in to (routing's order); ``assigned`` how many contacts
     routing has offered or given the agent (any channel); ``voice_load`` of those, voice
-    contacts (0 or 1)."""
+    contacts (0 or 1); ``contacts`` their ids, sorted."""
 
     id: str
     presence: Presence
@@ -54,16 +55,18 @@ class AgentSupervision:
     queues: tuple[str, ...]
     assigned: int
     voice_load: int
+    contacts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class QueueSupervision:
     """``waiting``: contacts of this home queue not yet answered (waiting, or offered to a
     ringing agent); ``oldest``: the earliest effective arrival among them (epoch seconds),
-    None when there is none."""
+    None when there is none; ``ringing``: of ``waiting``, those offered to an agent now."""
 
     waiting: int
     oldest: float | None
+    ringing: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,19 +99,24 @@ def view_from_state(state: RouterState, queues: Iterable[str]) -> SupervisionVie
             queues=a.queues,
             assigned=len(a.assigned),
             voice_load=a.load[0],
+            contacts=tuple(contact for contact, _ in a.assigned),
         )
         for aid, a in state.agents.items()
     }
     counts = dict.fromkeys(queues, 0)
     oldest: dict[str, float | None] = dict.fromkeys(counts)
+    ringing = dict.fromkeys(counts, 0)
     for contact in state.contacts.values():
         if contact.state not in _UNANSWERED:
             continue
         counts[contact.queue] = counts.get(contact.queue, 0) + 1
+        ringing[contact.queue] = ringing.get(contact.queue, 0) + (contact.state == "reserved")
         first = oldest.get(contact.queue)
         if first is None or contact.arrival < first:
             oldest[contact.queue] = contact.arrival
-    return _view(agents, {q: QueueSupervision(n, oldest[q]) for q, n in counts.items()})
+    return _view(
+        agents, {q: QueueSupervision(n, oldest[q], ringing[q]) for q, n in counts.items()}
+    )
 
 
 def as_view(state: RouterState | SupervisionView) -> SupervisionView:
@@ -171,6 +179,25 @@ class SupervisionReader:
             raise StoreError(f"supervision view: unexpected reply: {exc}") from exc
 
 
+    def waiting(self, queue: str) -> tuple[ContactView, ...]:
+        """The contacts waiting in ``queue`` now, in the order routing serves them
+        (score, then id): the general ones of its line and those restricted to one agent
+        (private, sticky) that list ``queue``; offered (ringing) contacts are not waiting.
+        One short script call, atomic; it reads that queue's line and the tenant's
+        timers, never every record. An unknown queue has none. Raises
+        :class:`routing.errors.StoreError` when Redis fails or answers something
+        unexpected."""
+        try:
+            found = {}
+            for raw in _unpack(self._call("waiting", queue)):
+                view = contact_view(msgpack.unpackb(raw, raw=False))
+                if view.state == "waiting" and queue in view.queues:
+                    found[view.id] = view
+        except (TypeError, ValueError, KeyError, msgpack.UnpackException) as exc:
+            raise StoreError(f"waiting contacts of {queue}: unexpected reply: {exc}") from exc
+        return tuple(sorted(found.values(), key=lambda c: (c.score, c.id)))
+
+
 def _unpack(packed: Any) -> list[Any]:
     rows = msgpack.unpackb(packed, raw=False)
     # cmsgpack writes an empty Lua table as a map.
@@ -183,6 +210,7 @@ def _opt_float(value: Any) -> float | None:
 
 def _agent(row: list[Any]) -> AgentSupervision:
     aid, presence, reason, wrap, idle, queues, assigned, voice = row
+    contacts = tuple(sorted(assigned)) if isinstance(assigned, list) else ()
     return AgentSupervision(
         aid,
         presence,
@@ -190,16 +218,17 @@ def _agent(row: list[Any]) -> AgentSupervision:
         _opt_float(wrap),
         float(idle),
         tuple(queues) if isinstance(queues, list) else (),
-        assigned,
+        len(contacts),
         voice,
+        contacts,
     )
 
 
 def _queues(flat: list[Any]) -> dict[str, QueueSupervision]:
     out: dict[str, QueueSupervision] = {}
-    for at in range(0, len(flat), 3):
-        name, count, first = flat[at : at + 3]
-        out[name] = QueueSupervision(int(count), _opt_float(first))
+    for at in range(0, len(flat), 4):
+        name, count, first, ringing = flat[at : at + 4]
+        out[name] = QueueSupervision(int(count), _opt_float(first), int(ringing))
     return out
 
 

@@ -16,6 +16,7 @@ from acd.adapters.supervision import SharedRead
 from routing.api import AgentProfile, Contact, QueueConfig, Target
 from routing.errors import StoreError
 from routing.store import RedisRouter
+from routing.store_snapshot import read_agent, read_contact
 from routing.supervision import (
     AgentSupervision,
     QueueSupervision,
@@ -54,6 +55,29 @@ def test_view_from_redis_agrees_with_the_full_state_r_wallboard(
             assert self.reader.read() == expected
             assert view_from_state(self.model.snapshot(), queues) == expected
 
+        @invariant()
+        def single_reads_agree(self) -> None:
+            """The API's narrow reads (one agent, one contact, one queue's waiting line)
+            equal the same records of the full snapshot."""
+            state = self.store.snapshot()
+            keys = self.store.keys
+            for aid, agent in state.agents.items():
+                assert read_agent(redis_client, keys, aid) == agent
+            for cid, contact in state.contacts.items():
+                assert read_contact(redis_client, keys, cid) == contact
+            assert read_agent(redis_client, keys, "nobody") is None
+            assert read_contact(redis_client, keys, "nothing") is None
+            for queue in _queues(redis_client, self.store):
+                expected = sorted(
+                    (
+                        c
+                        for c in state.contacts.values()
+                        if c.state == "waiting" and queue in c.queues
+                    ),
+                    key=lambda c: (c.score, c.id),
+                )
+                assert self.reader.waiting(queue) == tuple(expected)
+
     run_state_machine_as_test(
         Machine,
         settings=settings(
@@ -68,8 +92,9 @@ def test_view_from_redis_agrees_with_the_full_state_r_wallboard(
 def test_view_fields_of_a_hand_made_state_r_wallboard(
     redis_client: redis.Redis, tenant: str
 ) -> None:
-    """Figures checked by hand: a ringing offer counts as waiting in its home queue, a
-    private contact waiting for its agent counts, a contact in a call does not."""
+    """Figures checked by hand: a ringing offer counts as waiting in its home queue (and
+    as ringing), a private contact waiting for its agent counts, a contact in a call does
+    not; the queue's waiting line lists the private one but not the ringing one."""
     router = RedisRouter(redis_client, tenant)
     for name in ("support", "sales", "idle"):
         router.put_queue(QueueConfig(name=name), 100.0)
@@ -85,13 +110,17 @@ def test_view_fields_of_a_hand_made_state_r_wallboard(
     )
     view = read_view(redis_client, tenant)
     assert view.queues == {
-        "support": QueueSupervision(2, 103.0),
-        "sales": QueueSupervision(1, 90.25),
-        "idle": QueueSupervision(0, None),
+        "support": QueueSupervision(2, 103.0, ringing=1),
+        "sales": QueueSupervision(1, 90.25, ringing=0),
+        "idle": QueueSupervision(0, None, ringing=0),
     }
     assert view.agents["a1"] == AgentSupervision(
-        "a1", "ready", None, None, 100.0, ("support",), assigned=1, voice_load=1
+        "a1", "ready", None, None, 100.0, ("support",), assigned=1, voice_load=1, contacts=("c1",)
     )
+    reader = SupervisionReader(redis_client, tenant)
+    assert [c.id for c in reader.waiting("support")] == ["c2"]
+    assert [c.id for c in reader.waiting("sales")] == ["c3"]
+    assert reader.waiting("idle") == ()
     assert view.agents["a2"].presence == "paused"
     assert view.agents["a2"].pause_reason == "lunch"
     assert view.agents["a2"].queues == ("sales", "support")

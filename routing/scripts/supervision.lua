@@ -6,10 +6,15 @@
 -- ARGV[1]  key prefix "acd:{<tenant>}:"
 -- ARGV[2]  'agents': ARGV[3] SSCAN cursor of the agents set, ARGV[4] SSCAN COUNT hint.
 --          Reply {next cursor, msgpack [[id, presence, pause reason or nil, wrap_until
---          or nil, idle_since, [queue, ...], assigned contacts, voice load], ...]}
---          'queues': reply msgpack [queue, unanswered, oldest arrival or nil, ...] for
---          every queue of the tenant's queue set and every home queue of an unanswered
---          contact.
+--          or nil, idle_since, [queue, ...], [assigned contact id, ...], voice load],
+--          ...]}
+--          'queues': reply msgpack [queue, unanswered, oldest arrival or nil, ringing,
+--          ...] for every queue of the tenant's queue set and every home queue of an
+--          unanswered contact (ringing: of the unanswered, those 'reserved').
+--          'waiting': ARGV[3] a queue. Reply msgpack [contact record, ...]: the raw
+--          records of the contacts waiting in that queue, general (queued:<q>) and
+--          restricted to one agent (an 'x|' timer) with the queue in their list; any
+--          order (the reader sorts them by score, id).
 -- Rows go out as one msgpack string: a Lua number in a reply would be truncated to an
 -- integer, and one string costs the engine one C decode instead of an object per field.
 -- nil inside a row is written as false (a Lua table cannot hold nil) and read as None.
@@ -28,9 +33,9 @@ if OP == 'agents' then
     local raw = redis.call('GET', K.agent(id))
     if raw then
       local a = cmsgpack.unpack(raw)
-      local assigned = 0
+      local assigned = {}
       if type(a.as) == 'table' then
-        for _ in pairs(a.as) do assigned = assigned + 1 end
+        for contact in pairs(a.as) do assigned[#assigned + 1] = contact end
       end
       local voice = 0
       if type(a.ld) == 'table' and a.ld.voice ~= nil then voice = a.ld.voice end
@@ -38,6 +43,27 @@ if OP == 'agents' then
     end
   end
   return {page[1], cmsgpack.pack(rows)}
+end
+
+if OP == 'waiting' then
+  local rows = {}
+  for _, id in ipairs(redis.call('ZRANGE', K.queued(ARGV[3]), 0, -1)) do
+    rows[#rows + 1] = redis.call('GET', K.contact(id))
+  end
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    if string.sub(member, 1, 2) == 'x|' then
+      local raw = redis.call('GET', K.contact(string.sub(member, 3)))
+      if raw then
+        local c = cmsgpack.unpack(raw)
+        if c.st == 'waiting' and c.rk ~= nil then
+          for _, queue in ipairs(c.qs) do
+            if queue == ARGV[3] then rows[#rows + 1] = raw break end
+          end
+        end
+      end
+    end
+  end
+  return cmsgpack.pack(rows)
 end
 
 if OP ~= 'queues' then
@@ -57,7 +83,7 @@ local order = {}
 local function entry(queue)
   local found = per[queue]
   if found == nil then
-    found = {0, nil}
+    found = {0, nil, 0}
     per[queue] = found
     order[#order + 1] = queue
   end
@@ -115,6 +141,7 @@ for _, member in ipairs(timers) do
       if raw then
         local c = cmsgpack.unpack(raw)
         if c.st == 'waiting' or c.st == 'reserved' then count(c.q, c.arr) end
+        if c.st == 'reserved' then per[c.q][3] = per[c.q][3] + 1 end
       end
     end
   end
@@ -126,5 +153,6 @@ for _, queue in ipairs(order) do
   out[#out + 1] = queue
   out[#out + 1] = found[1]
   out[#out + 1] = opt(found[2])
+  out[#out + 1] = found[3]
 end
 return cmsgpack.pack(out)
