@@ -210,7 +210,13 @@ def build(
     )
     runner = Runner(engine, client, clock=clock, observers=[log_fact, metrics, *observers])
     telephonists = [agent_id for agent_id, a in config.agents.items() if a.telephonist]
-    http = AdminApi(runner, config.http.tokens, telephonists=telephonists)
+    http = AdminApi(
+        runner,
+        config.http.tokens,
+        telephonists=telephonists,
+        passive=passive_agents(config),
+        supervision=supervision,  # the lists share the metrics' and wallboard's read
+    )
     # The wallboard (/wallboard) on the same server: figures need one of the API tokens.
     live = LiveConfig(config)
     live.follow(metrics.reconfigure)

@@ -114,9 +114,7 @@ def view_from_state(state: RouterState, queues: Iterable[str]) -> SupervisionVie
         first = oldest.get(contact.queue)
         if first is None or contact.arrival < first:
             oldest[contact.queue] = contact.arrival
-    return _view(
-        agents, {q: QueueSupervision(n, oldest[q], ringing[q]) for q, n in counts.items()}
-    )
+    return _view(agents, {q: QueueSupervision(n, oldest[q], ringing[q]) for q, n in counts.items()})
 
 
 def as_view(state: RouterState | SupervisionView) -> SupervisionView:
@@ -178,7 +176,6 @@ class SupervisionReader:
         except (TypeError, ValueError, IndexError, msgpack.UnpackException) as exc:
             raise StoreError(f"supervision view: unexpected reply: {exc}") from exc
 
-
     def waiting(self, queue: str) -> tuple[ContactView, ...]:
         """The contacts waiting in ``queue`` now, in the order routing serves them
         (score, then id): the general ones of its line and those restricted to one agent
@@ -189,7 +186,9 @@ class SupervisionReader:
         unexpected."""
         try:
             found = {}
-            for raw in _unpack(self._call("waiting", queue)):
+            # raw=True: the rows are msgpack records themselves, not text.
+            rows = msgpack.unpackb(self._call("waiting", queue), raw=True)
+            for raw in rows if isinstance(rows, list) else ():
                 view = contact_view(msgpack.unpackb(raw, raw=False))
                 if view.state == "waiting" and queue in view.queues:
                     found[view.id] = view

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from freeswitch.sim import AgentPhone
-from routing.api import RouterState
 from routing.errors import StoreError
+from routing.supervision import SupervisionReader
 from tests.engine_harness import Start
 from tests.http_api import ADMIN, AGENT_1001, SUPERVISOR, VIEWER, Answer, Api, api_fixture
 
@@ -174,17 +174,19 @@ def test_unknown_queue_and_endpoint_are_404(api: Api) -> None:
 def test_redis_failure_is_503_and_unexpected_failure_is_json_500(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def down() -> RouterState:
+    def down(_reader: SupervisionReader, *_args: object) -> object:
         raise StoreError("connection refused")
 
-    monkeypatch.setattr(api.harness.router, "snapshot", down)
+    # The lists read the supervision view, never the whole routing state.
+    monkeypatch.setattr(SupervisionReader, "_call", down)
     failed = api.get("/api/agents")
     assert (failed.status, failed.body["error"]) == (503, "routing-store")
+    assert api.get("/api/queues").status == 503
 
-    def broken() -> RouterState:
+    def broken(_reader: SupervisionReader, *_args: object) -> object:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(api.harness.router, "snapshot", broken)
+    monkeypatch.setattr(SupervisionReader, "_call", broken)
     bug = api.get("/api/queues/support/agents")
     assert (bug.status, bug.body["error"]) == (500, "internal")
     assert "a bug" not in bug.body["message"]  # details go to the log, not to the client

@@ -16,12 +16,12 @@ import pytest
 from openapi_core.validation.response.exceptions import ResponseValidationError
 from openapi_spec_validator import validate
 
-from acd.adapters.http import openapi_document
+from acd.adapters.http import AdminApi, openapi_document
 from acd.app import build
 from acd.config import load_config
 from freeswitch.sim import AgentPhone
 from routing.supervision import as_view
-from tests.engine_harness import Start, default_settings
+from tests.engine_harness import Harness, Start, default_settings
 from tests.http_api import AGENT_1001, AGENT_1002, SUPERVISOR, VIEWER, Api, api_fixture
 
 PHONE = "2004"  # agent 1004 logs in from this phone (PIN 4444)
@@ -36,6 +36,14 @@ def api(start: Start) -> Iterator[Api]:
 def slow_ring_api(start: Start) -> Iterator[Api]:
     """Agent legs ring for 3,000 simulated seconds (30 s here): an offer stays put."""
     yield from api_fixture(start, settings=default_settings(ring_timeout=3000))
+
+
+@pytest.fixture
+def passive_api(start: Start) -> Iterator[Api]:
+    def passive(server: AdminApi, _harness: Harness) -> None:
+        server.passive = frozenset({"1003"})  # as acd.app passes config's passive agents
+
+    yield from api_fixture(start, passive)
 
 
 def _queues(api: Api, token: str = VIEWER) -> dict[str, dict[str, Any]]:
@@ -66,14 +74,21 @@ def test_queue_load_and_waiting_callers_r_pick(api: Api) -> None:
     support = queues["support"]
     # The words of /metrics and the wallboard: waiting = not yet answered (none rings yet).
     assert (support["waiting"], support["ringing"]) == (2, 0)
-    assert support["agents"] == {"logged_in": 2, "free": 0, "busy": 1, "wrap_up": 0, "paused": 1}
+    assert support["agents"] == {
+        "logged_in": 2,
+        "free": 0,
+        "passive": 0,
+        "busy": 1,
+        "wrap_up": 0,
+        "paused": 1,
+    }
     assert support["longest_wait"] > 0
     assert queues["sales"] == {
         "name": "sales",
         "waiting": 0,
         "ringing": 0,
         "longest_wait": 0.0,
-        "agents": {"logged_in": 1, "free": 1, "busy": 0, "wrap_up": 0, "paused": 0},
+        "agents": {"logged_in": 1, "free": 1, "passive": 0, "busy": 0, "wrap_up": 0, "paused": 0},
     }
 
     listed = api.get("/api/queues/support/contacts", AGENT_1001).body  # a telephonist
@@ -95,6 +110,17 @@ def test_queue_load_and_waiting_callers_r_pick(api: Api) -> None:
         "caller_numbers": "hidden",
         "contacts": [],
     }
+
+
+def test_idle_passive_agent_counts_as_passive_not_free_r_passive(passive_api: Api) -> None:
+    """R-PASSIVE, R-WALLBOARD: as /metrics and the wallboard count them, an idle passive
+    agent is ``passive`` in ``GET /api/queues``, an idle non-passive one ``free``."""
+    assert passive_api.post("/api/agents/1003/login", body={"queues": ["sales"]}).status == 200
+    assert passive_api.post("/api/agents/1002/login", body={"queues": ["support"]}).status == 200
+    queues = _queues(passive_api)
+    idle = {"busy": 0, "wrap_up": 0, "paused": 0}
+    assert queues["sales"]["agents"] == {"logged_in": 1, "free": 0, "passive": 1, **idle}
+    assert queues["support"]["agents"] == {"logged_in": 1, "free": 1, "passive": 0, **idle}
 
 
 def test_waiting_counts_a_ringing_caller_as_metrics_do_r_wallboard(slow_ring_api: Api) -> None:

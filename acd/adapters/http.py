@@ -13,7 +13,8 @@ viewer < agent < supervisor < admin). The document of every route, body and answ
                                                      (waiting = not yet answered, ringing
                                                      included, as /metrics and the wallboard
                                                      count it; ringing; longest wait in
-                                                     seconds; agents by state)
+                                                     seconds; agents by state, idle
+                                                     passive agents as ``passive``)
 ``GET  /api/queues/{name}/contacts``                 viewer+: the queue's waiting contacts in
                                                      queue order (position, seconds waited,
                                                      priority, case type; the caller number
@@ -58,6 +59,11 @@ already offered, or for an agent that is not ready or already has a call or an o
 Redis or the engine unavailable, 504 no outcome within ``timeout`` (the action may still
 happen). On any error before the engine acted, nothing changes.
 
+**No request reads the whole routing state** (a cooperative engine serves no call while a
+handler computes): an action and ``GET /api/agents/{id}`` read that agent's record, a
+queue's contacts that queue's line; the lists (queues' loads, agents, a queue's members)
+come from the engine's shared supervision read (:class:`AdminApi`), up to 1 s old.
+
 **Choice: pause and unpause are idempotent.** Pausing a paused agent answers 200 and sets
 the new reason; unpausing an agent that is logged in but not paused (ready or in wrap-up)
 answers 200 with ``"changed": false`` and changes nothing. Both answer 409 only for a
@@ -79,7 +85,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import gevent
 import gevent.event
@@ -92,15 +98,16 @@ from pydantic import ValidationError as PydanticValidationError
 from werkzeug.exceptions import HTTPException
 
 from acd.adapters.redis_store import StoreError as CallStoreError
+from acd.adapters.supervision import SharedRead, Supervision
 from acd.config.endpoints import ApiToken, Role
 from acd.config.types import Name
 from acd.engine.agents import agent_command
 from acd.engine.effects import Effect
 from acd.engine.events import AgentAction, AgentCommand, TransferRequest
-from acd.engine.records import CallRecord
+from acd.engine.records import AgentRecord, CallRecord
 from acd.engine.states import TransitionError
 from acd.errors import ACDError, ValidationError
-from routing.api import Reservation, RouterState
+from routing.api import Presence, Reservation
 from routing.errors import (
     InvalidTransitionError,
     RoutingError,
@@ -108,7 +115,10 @@ from routing.errors import (
     UnknownContactError,
     UnknownQueueError,
 )
-from wallboard.metrics import agent_state
+from routing.store import RedisRouter
+from routing.store_snapshot import read_agent, read_contact
+from routing.supervision import SupervisionView
+from wallboard.metrics import AGENT_STATES, agent_state
 
 if TYPE_CHECKING:
     from acd.adapters.runner import Runner
@@ -217,9 +227,19 @@ def _error_status(exc: Exception) -> tuple[int, str]:
 
 
 class AdminApi:
-    """The WSGI application and its server. ``runner`` gives the engine, its lanes and its
-    clock; ``tokens`` are the accepted bearer tokens; ``telephonists`` the ids of the
-    agents whose own (``agent``) token may pick calls (config ``telephonist: true``)."""
+    """The WSGI application and its server. ``runner`` gives the engine (its router a
+    :class:`routing.store.RedisRouter`), its lanes and its clock; ``tokens`` are the
+    accepted bearer tokens; ``telephonists`` the ids of the agents whose own (``agent``)
+    token may pick calls (config ``telephonist: true``); ``passive`` the ids of passive
+    agents (R-PASSIVE: idle, they count as ``passive``, not ``free``).
+
+    No request reads the whole routing state (a cooperative engine would serve no call
+    meanwhile): an action or a one-agent answer reads that agent's record, a queue's
+    contacts that queue's line (one script call), and the lists (``GET /api/queues``,
+    ``/api/agents``, ``/api/queues/{name}/agents``) the engine's shared supervision read
+    ``supervision`` (at most ``supervision.view.max_age`` seconds old, shared with the
+    metrics and the wallboard). Without one the API makes its own that reads on every
+    request (``max_age`` 0: tests and tools)."""
 
     def __init__(
         self,
@@ -228,11 +248,30 @@ class AdminApi:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         telephonists: Collection[str] = (),
+        passive: Collection[str] = (),
+        supervision: Supervision | None = None,
     ) -> None:
         self.runner = runner
         self.tokens = tuple(tokens)
         self.timeout = timeout
         self.telephonists = frozenset(telephonists)
+        self.passive = frozenset(passive)
+        router = runner.engine.router
+        if not isinstance(router, RedisRouter):
+            raise TypeError(f"the API reads routing from Redis; got a {type(router).__name__}")
+        self.router = router
+        if supervision is None:
+            supervision = Supervision(router.client, router.keys.tenant, max_age=0.0)
+        self.supervision = supervision
+        store = runner.engine.store
+
+        def phones() -> Mapping[str, AgentRecord]:
+            return {record.id: record for record in store.agents()}
+
+        # The phones of the agents list: shared like the routing view, and as old.
+        self._phones: SharedRead[Mapping[str, AgentRecord]] = SharedRead(
+            phones, name="api-phones", max_age=supervision.view.max_age
+        )
         self.app = self._make_app()
         self._server: WSGIServer | None = None
 
@@ -308,8 +347,7 @@ class AdminApi:
             self._authorize("viewer")
             if agent_id not in self.runner.engine.settings.agents:
                 raise ApiError(404, "unknown-agent", f"no agent {agent_id!r}")
-            found = [view for view in self._agent_views() if view["id"] == agent_id]
-            return _json(200, found[0])
+            return _json(200, self._one_agent(agent_id))
 
         @app.get("/api/queues")
         def _queues() -> Response:
@@ -466,7 +504,7 @@ class AdminApi:
         return _json(200, answer)
 
     def _logged_in(self, agent_id: str) -> bool:
-        routed = self.runner.engine.router.snapshot().agents.get(agent_id)
+        routed = read_agent(self.router.client, self.router.keys, agent_id)
         return routed is not None and routed.presence != "logged_out"
 
     def _transfer(self, contact: str) -> Response:
@@ -541,12 +579,16 @@ class AdminApi:
         """Is the caller listed in ``queue`` (its home queue, or one escalation added)?"""
         if record.queue == queue:
             return True
-        view = self._snapshot().contacts.get(record.contact)
+        try:
+            view = read_contact(self.router.client, self.router.keys, record.contact)
+        except RoutingError as exc:
+            raise ApiError(503, exc.slug, str(exc)) from None
         return view is not None and queue in view.queues
 
-    def _snapshot(self) -> RouterState:
+    def _view(self) -> SupervisionView:
+        """The shared supervision view (at most its ``max_age`` old); 503 if Redis fails."""
         try:
-            return self.runner.engine.router.snapshot()
+            return self.supervision.view()
         except RoutingError as exc:
             raise ApiError(503, exc.slug, str(exc)) from None
 
@@ -556,30 +598,31 @@ class AdminApi:
         ringing an agent; ``acd_queue_waiting_contacts``), ``ringing`` (those being offered
         to an agent now), ``longest_wait`` (seconds since the oldest of them arrived, 0 if
         none; ``acd_queue_longest_wait_seconds``), ``agents`` logged in by state (``free
-        busy wrap_up paused``, as the metrics count them) and in all. A caller counts in its
-        home queue, as in the metrics."""
-        state = self._snapshot()
+        passive busy wrap_up paused``, as the metrics count them) and in all. A caller
+        counts in its home queue, as in the metrics. From the shared supervision view: up
+        to its ``max_age`` old."""
+        view = self._view()
         now = self.runner.clock()
+        queues = sorted(self.runner.engine.settings.queues)
+        members = {name: dict.fromkeys(AGENT_STATES, 0) for name in queues}
+        for agent in view.agents.values():  # one pass: agents x their own queues
+            if agent.presence == "logged_out":
+                continue
+            state = agent_state(agent, self.passive)
+            for name in agent.queues:
+                if name in members:
+                    members[name][state] += 1
         loads: list[dict[str, Any]] = []
-        for name in sorted(self.runner.engine.settings.queues):
-            unanswered = [
-                c
-                for c in state.contacts.values()
-                if c.queue == name and c.state in ("waiting", "reserved")
-            ]
-            ringing = [c for c in unanswered if c.state == "reserved"]
-            arrivals = [c.arrival for c in unanswered]
-            agents = {key: 0 for key in ("free", "busy", "wrap_up", "paused")}
-            for view in state.agents.values():
-                if name in view.queues and view.presence != "logged_out":
-                    agents[agent_state(view)] += 1
+        for name in queues:
+            load = view.queues.get(name)
+            oldest = None if load is None else load.oldest
             loads.append(
                 {
                     "name": name,
-                    "waiting": len(unanswered),
-                    "ringing": len(ringing),
-                    "longest_wait": round(max(0.0, now - min(arrivals)), 3) if arrivals else 0.0,
-                    "agents": {"logged_in": sum(agents.values()), **agents},
+                    "waiting": 0 if load is None else load.waiting,
+                    "ringing": 0 if load is None else load.ringing,
+                    "longest_wait": 0.0 if oldest is None else round(max(0.0, now - oldest), 3),
+                    "agents": {"logged_in": sum(members[name].values()), **members[name]},
                 }
             )
         return loads
@@ -589,12 +632,11 @@ class AdminApi:
         those held for one agent: ``target``), best first: priority, then arrival, then id,
         the order routing serves them in. Callers ringing an agent are not listed (they
         cannot be picked). ``numbers`` False gives every ``caller_number`` as None."""
-        state = self._snapshot()
+        try:
+            listed = self.supervision.reader.waiting(queue)  # this queue's line only, atomic
+        except RoutingError as exc:
+            raise ApiError(503, exc.slug, str(exc)) from None
         now = self.runner.clock()
-        listed = sorted(
-            (c for c in state.contacts.values() if _waits_in(c.state, c.queues, queue)),
-            key=lambda c: (c.score, c.id),
-        )
         contacts: list[dict[str, Any]] = []
         for position, view in enumerate(listed, start=1):
             record = self._call(view.id)
@@ -657,35 +699,59 @@ class AdminApi:
 
     def _agent_views(self) -> list[dict[str, Any]]:
         """Every configured agent with routing's view (presence, queues) and the phone's
-        state, in id order. Raises :class:`ApiError` 503 if Redis fails."""
-        engine = self.runner.engine
-        snapshot = self._snapshot()
+        state, in id order, from the shared reads (up to their ``max_age`` old). Raises
+        :class:`ApiError` 503 if Redis fails."""
+        view = self._view()
         try:
-            phones = {record.id: record for record in engine.store.agents()}
+            phones = self._phones()
         except CallStoreError as exc:
             raise ApiError(503, exc.slug, str(exc)) from None
         views: list[dict[str, Any]] = []
-        for agent_id in sorted(engine.settings.agents):
-            routed = snapshot.agents.get(agent_id)
-            phone = phones.get(agent_id)
-            presence: Literal["logged_out", "ready", "paused", "wrap_up"] = (
-                "logged_out" if routed is None else routed.presence
-            )
+        for agent_id in sorted(self.runner.engine.settings.agents):
+            routed = view.agents.get(agent_id)
             views.append(
-                {
-                    "id": agent_id,
-                    "name": engine.settings.agents[agent_id].name,
-                    "presence": presence,
-                    "pause_reason": None if routed is None else routed.pause_reason,
-                    "queues": [] if routed is None else list(routed.queues),
-                    "phone_state": "logged_out" if phone is None else phone.state,
-                    "contacts": [] if routed is None else [c for c, _ in routed.assigned],
-                    "own_queues": list(engine.settings.agents[agent_id].queues),
-                    "telephonist": agent_id in self.telephonists,
-                }
+                self._agent_answer(
+                    agent_id,
+                    None
+                    if routed is None
+                    else (routed.presence, routed.pause_reason, routed.queues, routed.contacts),
+                    phones.get(agent_id),
+                )
             )
         return views
 
+    def _one_agent(self, agent_id: str) -> dict[str, Any]:
+        """One configured agent as :meth:`_agent_views` shows it, read now (its routing
+        record and its phone record only). Raises :class:`ApiError` 503 if Redis fails."""
+        try:
+            routed = read_agent(self.router.client, self.router.keys, agent_id)
+            phone = self.runner.engine.store.get_agent(agent_id)
+        except (RoutingError, CallStoreError) as exc:
+            raise ApiError(503, exc.slug, str(exc)) from None
+        assigned = None
+        if routed is not None:
+            contacts = tuple(contact for contact, _ in routed.assigned)
+            assigned = (routed.presence, routed.pause_reason, routed.queues, contacts)
+        return self._agent_answer(agent_id, assigned, phone)
 
-def _waits_in(state: str, queues: Sequence[str], queue: str) -> bool:
-    return state == "waiting" and queue in queues
+    def _agent_answer(
+        self,
+        agent_id: str,
+        routed: tuple[Presence, str | None, tuple[str, ...], tuple[str, ...]] | None,
+        phone: AgentRecord | None,
+    ) -> dict[str, Any]:
+        """The answer of one agent: ``routed`` (presence, pause reason, queues, contact
+        ids) None when routing does not know it (logged out)."""
+        entry = self.runner.engine.settings.agents[agent_id]
+        presence, reason, queues, contacts = routed or ("logged_out", None, (), ())
+        return {
+            "id": agent_id,
+            "name": entry.name,
+            "presence": presence,
+            "pause_reason": reason,
+            "queues": list(queues),
+            "phone_state": "logged_out" if phone is None else phone.state,
+            "contacts": list(contacts),
+            "own_queues": list(entry.queues),
+            "telephonist": agent_id in self.telephonists,
+        }
