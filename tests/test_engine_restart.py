@@ -26,7 +26,6 @@ import redis
 import yaml
 
 from acd.adapters.reconcile import CAUSE
-from acd.adapters.redis_store import RedisCallStore
 from acd.dev.redis_server import RedisServer
 from acd.engine.records import AgentRecord, CallRecord
 from freeswitch.client import ClientSettings
@@ -493,33 +492,4 @@ def test_whisper_confirmed_in_routing_before_the_crash_is_bridged(
     assert acd.wait(lambda: f"api uuid_bridge {caller} {leg}" in acd.commands("api uuid_bridge"))
     acd.sim.hangup(caller)
     assert acd.wait_fact("completed", contact=caller).data["agent"] == "1001"
-    assert acd.wait(lambda: acd.router.snapshot().contacts == {})
-
-
-def test_killed_after_the_originate_before_the_records_caller_served_once(
-    dead_then_new: tuple[Harness, Callable[[], Harness]], redis_client: redis.Redis, tenant: str
-) -> None:
-    """The agent leg's ``bgapi originate`` is written before the call's records (dispatch
-    latency, ``Runner.apply``). A process killed in between leaves a reservation in
-    routing and a ringing agent leg that no record knows: the next engine hangs that leg
-    up, adopts the caller at its place and serves it, and the agent never has two live
-    legs (contract 2)."""
-    first, restart = dead_then_new
-    ledger = Ledger()
-    first.sim.on_event(ledger.on_event)
-    first.sim.add_agent_phone(AgentPhone("user/1001", answer_after=1.0))
-    first.login("1001", ("support",))
-    first.engine.store.flush = lambda: None  # type: ignore[method-assign]  # dies here
-    caller = ledger.place(first.sim, "7000")
-    first.wait_fact("offered", contact=caller)
-    assert first.wait(lambda: bool(ledger.legs.get("1001")))
-    [orphan] = ledger.legs["1001"]
-    stop_engine(first)
-    on_disk = RedisCallStore(redis_client, tenant)
-    assert on_disk.get_call(caller) is None and on_disk.contact_of_leg(orphan) is None
-    acd = restart()
-    assert acd.wait_fact("bridged", contact=caller, timeout=10).data["agent"] == "1001"
-    assert orphan in ledger.gone
-    assert ledger.overlaps == []
-    acd.sim.hangup(caller)
     assert acd.wait(lambda: acd.router.snapshot().contacts == {})

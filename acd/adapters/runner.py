@@ -226,23 +226,17 @@ class Runner:
             _log.error("acd.store_flush_failed", error=str(exc))
 
     def apply(self, effects: Sequence[Effect]) -> None:
-        """Make the store's writes durable and carry out ``effects`` in order; the Event
-        Socket commands among them go out in one write, in order (replies checked later).
+        """Make the store's writes durable, then carry out ``effects`` in order: a
+        restarted engine finds every call that a command was sent for. The Event Socket
+        commands among them go out in one write, in order (replies checked later).
 
-        The writes go first, so a restarted engine finds every call that a command was
-        sent for, except when the commands ring an agent: then the ``bgapi originate`` is
-        written first and the records right after, saving the caller a Redis round trip.
-        A crash in between leaves a reservation and an agent leg that no record knows,
-        which reconciliation undoes without penalty (the leg hung up, the offer released,
-        the parked caller adopted at its place: docs/ARCHITECTURE.md, "Restart safety")."""
-        ringing = any(isinstance(effect, Originate) for effect in effects)
-        if not ringing:
-            self._flush()
-        try:
-            self._carry_out(effects)
-        finally:
-            if ringing:
-                self._flush()
+        Never the other way round, not even to save the arrival a Redis round trip: an
+        agent leg rung before its call's record is written would, after a crash in between,
+        be a leg no record knows while reconciliation offers the adopted caller again,
+        possibly to the same agent (two live legs for one agent; seen in
+        ``test_sigkill_under_load_every_caller_served_no_agent_double_booked``)."""
+        self._flush()
+        self._carry_out(effects)
 
     def _carry_out(self, effects: Sequence[Effect]) -> None:
         batch = self.client.batch()

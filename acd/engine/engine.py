@@ -292,7 +292,7 @@ class Engine:
             Fact(
                 "queued",
                 {"contact": record.contact, "queue": record.queue, "wait_from": event.arrival},
-            )
+            ),
         ]
         own = [r for r in reservations if r.contact_id == record.contact]
         for reservation in own:
