@@ -446,3 +446,31 @@ def test_engine_overflow_facts_count_in_the_queue_left_r_stats(start: Start) -> 
     assert value(metrics, "acd_queue_overflowed_total", queue="sales") == 0.0
     assert value(metrics, "acd_queue_offered_total", queue="support") == 1.0
     assert value(metrics, "acd_metrics_errors_total", stage="fact") == 0.0
+
+
+def test_rolling_window_keeps_one_tally_per_second_not_per_call_r_stats() -> None:
+    """Many calls in the same second are one bucket (memory and scrape cost bounded by the
+    window's seconds, not its calls), late facts still count, and the figure equals the
+    per-call arithmetic."""
+    clock = Clock(10_000.0)
+    metrics = AcdMetrics(["support"], clock=clock)
+    for i in range(1000):
+        # 600 within 20 s, 200 late answers, 150 long abandons, 50 short abandons
+        if i < 600:
+            metrics.observe("bridged", {"queue": "support", "wait": 5.0}, 9_990.0 + i % 3)
+        elif i < 800:
+            metrics.observe("bridged", {"queue": "support", "wait": 40.0}, 9_995.0)
+        elif i < 950:
+            metrics.observe("abandoned", {"queue": "support", "wait": 60.0}, 9_980.0)
+        else:
+            metrics.observe("abandoned", {"queue": "support", "wait": 2.0}, 9_999.0)
+    assert len(metrics._buckets) == 6  # seconds 9980, 9990-9992, 9995, 9999
+    # 600 / (800 answered + 200 abandoned - 50 short)
+    assert value(metrics, "acd_queue_service_level_ratio", queue="support") == pytest.approx(
+        600 / 950
+    )
+    clock.now = 9_980.0 + 3_600.5  # the long abandons at 9980 left the window
+    # 600 / (800 answered + 50 abandoned - 50 short)
+    assert value(metrics, "acd_queue_service_level_ratio", queue="support") == pytest.approx(
+        600 / 800
+    )

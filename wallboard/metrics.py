@@ -122,8 +122,6 @@ AGENT_STATES: Final = ("free", "passive", "busy", "wrap_up", "paused")
 #: Every value of ``acd_agent_state``'s ``state`` label.
 ALL_AGENT_STATES: Final = (*AGENT_STATES, "logged_out")
 DEFAULT_WINDOW: Final = 3600.0
-#: Most answered/abandoned calls kept for the rolling service level (memory bound).
-MAX_WINDOW_ENTRIES: Final = 200_000
 
 StateProvider = Callable[[], RouterState | SupervisionView]
 #: Called now and then while a scrape converts thousands of agents (e.g. a short ``gevent.sleep``
@@ -266,7 +264,13 @@ class AcdMetrics:
         self.queues = list(dict.fromkeys(queues))
         self.registry = CollectorRegistry(auto_describe=True)
         self._lock = threading.Lock()
-        self._ended: deque[_Ended] = deque(maxlen=MAX_WINDOW_ENTRIES)
+        # The rolling window in one-second buckets with running totals per queue: a
+        # scrape costs the buckets that expired, not a pass over every call of the hour
+        # (a deque of one object per call held ~360,000 objects at 100 calls/s, walked
+        # by every scrape and by every full garbage collection).
+        self._buckets: deque[tuple[int, str, list[int]]] = deque()  # (second, queue, tally)
+        self._open: dict[tuple[int, str], list[int]] = {}
+        self._totals: dict[str, list[int]] = {}
         self._seen: set[str] = set()
         reg = self.registry
         self.offered = Counter(
@@ -423,8 +427,22 @@ class AcdMetrics:
     def _remember(self, ended: _Ended) -> None:
         if not math.isfinite(ended.at):
             raise ValueError(f"fact time is not finite: {ended.at!r}")
+        second = math.floor(ended.at)
         with self._lock:
-            self._ended.append(ended)
+            key = (second, ended.queue)
+            tally = self._open.get(key)
+            if tally is None:
+                tally = self._open[key] = [0, 0, 0, 0]
+                self._buckets.append((second, ended.queue, tally))
+                if len(self._buckets) > 1 and self._buckets[-2][0] > second:
+                    # A late fact: keep the buckets in time order for expiry.
+                    self._buckets = deque(sorted(self._buckets, key=lambda b: b[0]))
+            total = self._totals.setdefault(ended.queue, [0, 0, 0, 0])
+            for index, add in enumerate(
+                (ended.within, ended.answered, not ended.answered, ended.short)
+            ):
+                tally[index] += add
+                total[index] += add
 
     # ------------------------------------------------------------------ service level
 
@@ -436,18 +454,23 @@ class AcdMetrics:
         # queue -> [within target, answered, abandoned, short abandons]
         counts: dict[str, list[int]] = {q: [0, 0, 0, 0] for q in self._seen}
         with self._lock:
-            # Facts arrive nearly in time order; a late one is dropped with the rest.
-            while self._ended and self._ended[0].at < start:
-                self._ended.popleft()
-            ended = list(self._ended)
-        for item in ended:
-            if item.at > now:
-                continue
-            tally = counts.setdefault(item.queue, [0, 0, 0, 0])
-            tally[0] += item.within
-            tally[1] += item.answered
-            tally[2] += not item.answered
-            tally[3] += item.short
+            # A call counts while its second is inside the window (one-second steps).
+            while self._buckets and self._buckets[0][0] < start:
+                _second, queue, tally = self._buckets.popleft()
+                del self._open[(_second, queue)]
+                total = self._totals[queue]
+                for index, value in enumerate(tally):
+                    total[index] -= value
+            for queue, total in self._totals.items():
+                counts[queue] = list(total)
+            future: list[tuple[str, list[int]]] = []
+            for second, queue, tally in reversed(self._buckets):
+                if second <= now:
+                    break
+                future.append((queue, list(tally)))
+        for queue, tally in future:  # facts dated after ``now`` (an injected clock)
+            for index, value in enumerate(tally):
+                counts[queue][index] -= value
         levels = {q: ratio(*tally) for q, tally in counts.items()}
         return {q: math.nan if level is None else level for q, level in levels.items()}
 
