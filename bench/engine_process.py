@@ -42,5 +42,5 @@ def start_logged_in(
     deadline = time.monotonic() + login_timeout
     while facts["agent_login"] < len(config.agents) and time.monotonic() < deadline:
         gevent.sleep(0.02)
-    settle_heap()  # as ``acd run`` does once started
+    settle_heap(app)  # as ``acd run`` does once started
     return app, facts, instrumented

@@ -464,7 +464,7 @@ def test_rolling_window_keeps_one_tally_per_second_not_per_call_r_stats() -> Non
             metrics.observe("abandoned", {"queue": "support", "wait": 60.0}, 9_980.0)
         else:
             metrics.observe("abandoned", {"queue": "support", "wait": 2.0}, 9_999.0)
-    assert len(metrics._buckets) == 6  # seconds 9980, 9990-9992, 9995, 9999
+    assert len(metrics._rolling) == 6  # seconds 9980, 9990-9992, 9995, 9999
     # 600 / (800 answered + 200 abandoned - 50 short)
     assert value(metrics, "acd_queue_service_level_ratio", queue="support") == pytest.approx(
         600 / 950

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import json
 import threading
+import time
 import urllib.parse
 import zoneinfo
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from acd.config import InvalidConfigError, parse_config
 from acd.dev.redis_server import RedisServer
 from routing.api import AgentView, ContactState, ContactView, Presence, RouterState
 from tests.http_api import validate_answer
-from wallboard.engine_source import EngineSource, EventsReader
+from wallboard.engine_source import BATCH, EngineSource, EventsReader
 from wallboard.figures import (
     Band,
     Board,
@@ -892,3 +893,23 @@ def test_board_settings_carry_passive_agents_goal_and_clock_zone() -> None:
     assert settings.passive  # the example has a passive coach
     assert settings.queues[0].goal == config.queues["support"].service_level.goal
     assert settings.time_zone_name == "Europe/Stockholm"
+
+
+def test_a_long_backlog_is_read_in_slices_with_pauses_r_wallboard(
+    redis_client: redis.Redis, tenant: str, store: RedisCallStore
+) -> None:
+    """A day's stream is read in slices of ``BATCH`` entries and the pause given (the
+    engine's: a short gevent sleep) runs between them, so calls are handled meanwhile;
+    nothing is skipped or counted twice."""
+    now = time.time()
+    for i in range(2 * BATCH + 7):
+        store.log_fact("bridged", {"queue": "support", "agent": "1", "wait": 1.0}, now - 1.0)
+        if i % 200 == 0:
+            store.flush()
+    store.flush()
+    settings = BoardSettings((SUPPORT, SALES), time_zone=STOCKHOLM)
+    events = reader(redis_client, tenant, Clock(now), settings)
+    pauses: list[int] = []
+    events.update(lambda: pauses.append(events.today("support").answered))
+    assert pauses == [BATCH, 2 * BATCH]
+    assert events.today("support").answered == 2 * BATCH + 7

@@ -13,7 +13,6 @@ The last-hour chart is sampled in the background (:class:`Sampler`, every
 
 from __future__ import annotations
 
-import collections
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -42,12 +41,12 @@ from wallboard.figures import (
     Today,
     queue_figures,
 )
-from wallboard.service_level import ServiceLevelTarget, ratio
+from wallboard.service_level import RollingTally, ServiceLevelTarget, ratio
 
 _log = structlog.get_logger("wallboard.engine_source")
 
 #: Entries read per ``XREAD`` round trip.
-BATCH = 5_000
+BATCH = 500
 #: Seconds between two background samples of the last-hour chart.
 SAMPLE_SECONDS = 20.0
 #: Seconds of the chart and of its rolling service level.
@@ -105,8 +104,7 @@ class EventsReader:
         self.clock = clock
         now = clock()
         self._day = self._new_day(now)
-        # (epoch seconds, queue, answered, within target, short abandon) of the last hour.
-        self._hour: collections.deque[tuple[float, str, bool, bool, bool]] = collections.deque()
+        self._hour = RollingTally()  # the last hour's answered and abandoned calls
         # Exclusive start: everything from the first millisecond of the day (or of the
         # last hour, for the rolling service level just after midnight).
         first = min(self._day.start, now - HOUR)
@@ -121,7 +119,7 @@ class EventsReader:
             end = start + 86_400.0
         return _Day(start, end, {}, {}, FactFold(self.targets))
 
-    def update(self) -> None:
+    def update(self, pause: Callable[[], None] | None = None) -> None:
         """Read what the stream gained since the last call. Raises
         :class:`SourceUnavailableError` when Redis fails (nothing read is lost: the next call
         reads from the same place)."""
@@ -140,6 +138,8 @@ class EventsReader:
                     self._last_id = _text(entry_id)
                 if len(entries) < BATCH:
                     return
+                if pause is not None:
+                    pause()  # a day's backlog is read in slices: calls run in between
 
     def _apply(self, fields: Mapping[Any, Any]) -> None:
         fact = decode_entry(fields)
@@ -162,7 +162,13 @@ class EventsReader:
             return
         if counted.kind in ("answered", "abandoned"):
             answered = counted.kind == "answered"
-            self._hour.append((at, counted.queue, answered, counted.within_target, counted.short))
+            self._hour.add(
+                at,
+                counted.queue,
+                answered=answered,
+                within=counted.within_target,
+                short=counted.short,
+            )
         if at < self._day.start:
             return
         today = self._day.queues.get(counted.queue, Today())
@@ -197,18 +203,7 @@ class EventsReader:
         the last :meth:`update`), :func:`wallboard.service_level.ratio`; a queue missing,
         or None, when that hour holds no call to count."""
         with self._lock:
-            while self._hour and self._hour[0][0] < now - HOUR:
-                self._hour.popleft()
-            entries = list(self._hour)
-        # queue -> [within target, answered, abandoned, short abandons]
-        tallies: dict[str, list[int]] = {}
-        for at, queue, answered, within, short in entries:
-            if at <= now:
-                tally = tallies.setdefault(queue, [0, 0, 0, 0])
-                tally[0] += within
-                tally[1] += answered
-                tally[2] += not answered
-                tally[3] += short
+            tallies = self._hour.tallies(now, HOUR)
         return {queue: ratio(*tally) for queue, tally in tallies.items()}
 
     def agent_changed(self, agent: str) -> float | None:
@@ -261,7 +256,7 @@ class EngineSource:
             state = as_view(self.snapshot())
         except (RoutingError, redis.RedisError) as exc:
             raise SourceUnavailableError(f"routing state: {exc}") from None
-        self.events.update()
+        self.events.update(self.pause)
         return state
 
     def board(self) -> Board:
