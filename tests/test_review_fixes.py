@@ -13,25 +13,7 @@ from acd.config.check import summary
 from acd.config.model import Config
 from acd.config.warnings import warning_lines
 from acd.errors import ConfigError
-
-BASE = """\
-esl: {host: 127.0.0.1, port: 8021, password: ClueCon}
-redis: null
-skills: {billing: Invoices}
-calendars:
-  office:
-    timezone: Europe/Stockholm
-    hours: {mon-fri: ["08:00-16:00"]}
-queues:
-  support: {code: 1, language: sv}
-  sales: {code: 2, language: en}
-menus:
-  main:
-    prompt: menu_main
-    default: {queue: support}
-    choices:
-      "1": {queue: support}
-"""
+from tests.test_entry_rules import BASE
 
 
 def config(text: str) -> Config:

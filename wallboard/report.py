@@ -153,7 +153,23 @@ def read_facts(
     at once. Ids are bounded by the period widened by ``slack`` seconds. Entries that are
     not in the documented shape are left out, their ids appended to ``skipped``. Raises
     :class:`ReportError` when Redis fails."""
-    key = events_key(tenant)
+    for entry_id, fields in _entries(
+        client, events_key(tenant), start, end, page=page, slack=slack
+    ):
+        fact = decode_entry(fields)
+        if fact is None:
+            if skipped is not None:
+                skipped.append(entry_id)
+            continue
+        if start <= fact.at < end:
+            yield fact
+
+
+def _entries(
+    client: redis.Redis, key: str, start: float, end: float, *, page: int, slack: float
+) -> Iterator[tuple[bytes, dict[bytes, bytes]]]:
+    """Stream ``key``'s entries whose ids fall in ``[start, end]`` widened by ``slack``
+    seconds, ``page`` per XRANGE. Raises :class:`ReportError` when Redis fails."""
     low = f"{max(0, math.floor((start - slack) * 1000))}-0"
     high = f"{math.ceil((end + slack) * 1000)}"
     while True:
@@ -163,14 +179,7 @@ def read_facts(
             )
         except redis.RedisError as exc:
             raise ReportError(f"reading {key}: {exc}") from None
-        for entry_id, fields in batch:
-            fact = decode_entry(fields)
-            if fact is None:
-                if skipped is not None:
-                    skipped.append(entry_id)
-                continue
-            if start <= fact.at < end:
-                yield fact
+        yield from batch
         if len(batch) < page:
             return
         low = _after(batch[-1][0])
@@ -205,27 +214,14 @@ def read_log(
     an agent, in log order, read ``page`` at a time (ids bounded by the period widened by
     ``slack``). Entries not in the documented shape are left out. Raises
     :class:`ReportError` when Redis fails."""
-    key = log_key(tenant)
-    low = f"{max(0, math.floor((start - slack) * 1000))}-0"
-    high = f"{math.ceil((end + slack) * 1000)}"
-    while True:
+    for _entry_id, fields in _entries(client, log_key(tenant), start, end, page=page, slack=slack):
         try:
-            batch: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(  # type: ignore[assignment]
-                key, low, high, count=page
-            )
-        except redis.RedisError as exc:
-            raise ReportError(f"reading {key}: {exc}") from None
-        for _entry_id, fields in batch:
-            try:
-                values = {k.decode(): v.decode() for k, v in fields.items()}
-                entry = LogEntry(values["k"], values["a"], values.get("c", ""), float(values["t"]))
-            except (KeyError, ValueError, UnicodeDecodeError, AttributeError):
-                continue
-            if entry.agent and math.isfinite(entry.at) and start <= entry.at < end:
-                yield entry
-        if len(batch) < page:
-            return
-        low = _after(batch[-1][0])
+            values = {k.decode(): v.decode() for k, v in fields.items()}
+            entry = LogEntry(values["k"], values["a"], values.get("c", ""), float(values["t"]))
+        except (KeyError, ValueError, UnicodeDecodeError, AttributeError):
+            continue
+        if entry.agent and math.isfinite(entry.at) and start <= entry.at < end:
+            yield entry
 
 
 @dataclass(frozen=True, slots=True)
