@@ -142,17 +142,10 @@ def _instrument(app: Any) -> dict[str, Any]:
         "park_to_bgapi": [],
         "park_redis": [],
         "redis_commands": every,
-        "gc": {"0": [], "1": [], "2": []},
     }
-    gc_started = [0.0]
-
-    def gc_timed(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            gc_started[0] = time.perf_counter()
-        else:
-            handling["gc"][str(info["generation"])].append(time.perf_counter() - gc_started[0])
-
-    gc.callbacks.append(gc_timed)
+    pauses = _GcPauses()
+    handling["gc"] = pauses.pauses
+    gc.callbacks.append(pauses)
     parks: dict[object, tuple[float, Counter[str]]] = {}  # greenlet -> (entry, commands)
 
     def timed_event(event: Any) -> None:

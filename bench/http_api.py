@@ -30,16 +30,12 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import argparse  # noqa: E402
 import gc  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 from typing import Any  # noqa: E402
-
-import redis  # noqa: E402
 
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
@@ -49,18 +45,16 @@ from acd.adapters.http import AdminApi  # noqa: E402
 from acd.adapters.redis_store import RedisCallStore  # noqa: E402
 from acd.adapters.supervision import Supervision  # noqa: E402
 from acd.config.endpoints import ApiToken  # noqa: E402
-from acd.dev.redis_server import RedisServer  # noqa: E402
 from acd.engine.policy import AgentEntry  # noqa: E402
 from bench.supervision import (  # noqa: E402
-    FULL,
     QUEUES,
-    QUICK,
     START,
     TENANT,
     Plan,
     blocked_ms,
     cpu_ms,
-    populate,
+    plan_of,
+    populated,
 )
 from routing.store import RedisRouter  # noqa: E402
 from routing.store_snapshot import read_agent  # noqa: E402
@@ -127,20 +121,8 @@ def mix(calls: dict[str, Callable[[], None]]) -> Callable[[], None]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="400 agents, 700 contacts")
-    plan = QUICK if parser.parse_args(argv).quick else FULL
-    with RedisServer() as server:
-        client = redis.Redis.from_url(server.url)
-        router = RedisRouter(client, TENANT)
-        store = RedisCallStore(client, TENANT)
-        started = time.perf_counter()
-        populate(router, store, plan)
-        print(
-            f"set-up: {plan.agents} agents, {plan.contacts} waiting contacts, "
-            f"{client.scard(router.keys.contacts())} contacts in all, {QUEUES} queues "
-            f"({time.perf_counter() - started:.1f} s)"
-        )
+    plan = plan_of(__doc__.splitlines()[0], argv)
+    with populated(plan) as (_client, router, store, _queues):
 
         def old() -> None:
             router.snapshot()

@@ -31,12 +31,13 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import gc  # noqa: E402
 import random  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable, Mapping  # noqa: E402
+from collections.abc import Callable, Iterator, Mapping  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -244,10 +245,19 @@ def shared_reads(supervision: Supervision, variant: Variant, seconds: float) -> 
     return supervision.view.reads - before
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def plan_of(description: str, argv: list[str] | None) -> Plan:
+    """:data:`FULL`, or :data:`QUICK` with ``--quick``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="400 agents, 700 contacts")
-    plan = QUICK if parser.parse_args(argv).quick else FULL
+    return QUICK if parser.parse_args(argv).quick else FULL
+
+
+@contextlib.contextmanager
+def populated(
+    plan: Plan,
+) -> Iterator[tuple[redis.Redis, RedisRouter, RedisCallStore, list[str]]]:
+    """A private Redis holding ``plan``'s state (:func:`populate`; one set-up line printed):
+    ``(client, router, call store, queues)``."""
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)
         router = RedisRouter(client, TENANT)
@@ -259,6 +269,12 @@ def main(argv: list[str] | None = None) -> None:
             f"{client.scard(router.keys.contacts())} contacts in all, {QUEUES} queues "
             f"({time.perf_counter() - started:.1f} s)"
         )
+        yield client, router, store, queues
+
+
+def main(argv: list[str] | None = None) -> None:
+    plan = plan_of(__doc__.splitlines()[0], argv)
+    with populated(plan) as (client, router, _store, queues):
 
         def old_phones() -> Mapping[str, tuple[str, float]]:
             return phone_states(client, TENANT)
