@@ -26,6 +26,7 @@ from acd.adapters.http import AdminApi
 from acd.adapters.live import LiveConfig
 from acd.adapters.metrics import EngineMetrics, passive_agents, service_level_targets
 from acd.adapters.queue_load import RedisQueueLoad
+from acd.adapters.redis_pool import connection_pool
 from acd.adapters.redis_store import RedisCallStore
 from acd.adapters.reload import reload, reload_blueprint
 from acd.adapters.runner import Observer, Runner
@@ -179,11 +180,7 @@ def build(
     url = redis_url or (config.redis.url if config.redis is not None else None)
     if url is None:
         raise ConfigError("redis: no url configured")
-    # Blocking pool: under gevent every lane may be in a Redis call at once, and redis-py's
-    # default pool raises "Too many connections" past 100; waiting for a connection is right.
-    pool = redis.BlockingConnectionPool.from_url(
-        url, max_connections=64, timeout=5.0, socket_timeout=5.0, socket_connect_timeout=5.0
-    )
+    pool = connection_pool(url)
     client_redis = redis.Redis(connection_pool=pool)
     router = RedisRouter(client_redis, config.tenant)
     store = RedisCallStore(client_redis, config.tenant)

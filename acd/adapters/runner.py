@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 import gevent
+import gevent.event
 import gevent.lock
 import gevent.queue
 import structlog
@@ -55,6 +56,8 @@ _log = structlog.get_logger("acd.runner")
 Observer = Callable[[Fact], object]
 Clock = Callable[[], float]
 TICK_LANE = "acd:router-tick"
+#: Effects that reach FreeSWITCH: the store's writes go to Redis before they do.
+_COMMANDS = (Originate, Api, Send, StorePrompt)
 
 
 class Runner:
@@ -90,6 +93,8 @@ class Runner:
         }
         self._replies: gevent.queue.Queue[tuple[str, PendingReply]] = gevent.queue.Queue()
         self._reply_checker = gevent.spawn(self._check_replies)
+        self._flush_wanted = gevent.event.Event()
+        self._flusher = gevent.spawn(self._flush_behind)
         self._stopped = False
         self.counters: dict[str, int] = {
             "events": 0,
@@ -119,6 +124,8 @@ class Runner:
     def stop(self) -> None:
         self._stopped = True
         self._reply_checker.kill(block=False)
+        self._flusher.kill(block=False)
+        self._flush()  # what command-less events wrote last
         if self._retry is not None:
             self._retry.kill(block=False)
         self.scheduler.stop()
@@ -234,9 +241,25 @@ class Runner:
         agent leg rung before its call's record is written would, after a crash in between,
         be a leg no record knows while reconciliation offers the adopted caller again,
         possibly to the same agent (two live legs for one agent; seen in
-        ``test_sigkill_under_load_every_caller_served_no_agent_double_booked``)."""
-        self._flush()
+        ``test_sigkill_under_load_every_caller_served_no_agent_double_booked``).
+
+        Effects with no command for FreeSWITCH (a prompt that started, a caller who hung
+        up, timers, facts) do not wait for Redis: their writes go with the next flush, the
+        flush-behind greenlet's (as soon as the lanes ready to run have run, so the writes
+        of several events share one round trip) or an earlier one of a lane about to send
+        a command. The store keeps one ordered list of writes, so Redis sees them in the
+        order they were made. A crash loses at most those of the last loop turn, none that
+        a command depends on; reconciliation corrects them from FreeSWITCH's channels."""
+        if any(isinstance(effect, _COMMANDS) for effect in effects):
+            self._flush()
         self._carry_out(effects)
+        self._flush_wanted.set()  # the rest, and the facts the observers just logged
+
+    def _flush_behind(self) -> None:
+        while True:
+            self._flush_wanted.wait()
+            self._flush_wanted.clear()
+            self._flush()
 
     def _carry_out(self, effects: Sequence[Effect]) -> None:
         batch = self.client.batch()
