@@ -165,6 +165,7 @@ class App:
         self.http.stop()
         self.runner.stop()
         self.client.stop()
+        self.store.close()
         self.redis.close()
 
 

@@ -123,6 +123,6 @@ class CallStore(Protocol):
     def remember_agent(self, caller_number: str, agent_id: str, now: float) -> None: ...
 
     def flush(self) -> None:
-        """Make the writes so far durable (one round trip); the runner calls it after each
-        handled event, before carrying out the event's effects."""
+        """Make the writes so far durable, in the order made (one round trip); the runner
+        calls it before an event's commands go to FreeSWITCH."""
         ...

@@ -1,0 +1,172 @@
+"""The call store's write path (acd.adapters.redis_store): writes applied by Redis in the
+order made, on one connection, once ``flush`` returned; a refused write or a lost
+connection is a StoreError that leaves the store usable (DESIGN.md contract 2: a restarted
+engine finds every call a command was sent for)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import msgpack
+import pytest
+import redis
+
+from acd.adapters.redis_pool import connection_pool
+from acd.adapters.redis_store import RedisCallStore, StoreError
+from acd.dev.redis_server import RedisServer
+from acd.engine.records import AgentRecord, CallRecord
+
+
+def _record(contact: str, version: int = 0) -> CallRecord:
+    return CallRecord(contact=contact, kind="caller", state="queued", parked_at=1.0, queue="q",
+                      priority=version)  # fmt: skip
+
+
+def _facts(client: redis.Redis, tenant: str) -> list[dict[str, Any]]:
+    """The data of every fact in the events stream, oldest first."""
+    events: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(  # type: ignore[assignment]
+        f"acd:{{{tenant}}}:events"
+    )
+    return [msgpack.unpackb(fields[b"d"]) for _id, fields in events]
+
+
+def _store(url: str, tenant: str) -> RedisCallStore:
+    return RedisCallStore(redis.Redis(connection_pool=connection_pool(url)), tenant)
+
+
+def test_flushes_leave_every_write_in_redis_in_the_order_made(
+    redis_server: RedisServer, redis_client: redis.Redis, tenant: str
+) -> None:
+    store = _store(redis_server.url, tenant)
+    for n in range(50):
+        store.put_call(_record("c1", version=n))  # the last write must win
+        store.link_leg(f"leg{n}", "c1")
+        store.log_fact("queued", {"contact": f"c{n}"}, 1000.0 + n)
+        if n % 10 == 0:
+            store.flush()
+    store.unlink_leg("leg0")
+    store.put_agent(AgentRecord("1001"))
+    store.flush()
+    reread = RedisCallStore(redis_client, tenant)
+    call = reread.get_call("c1")
+    assert call is not None and call.priority == 49
+    assert reread.contact_of_leg("leg0") is None
+    assert reread.contact_of_leg("leg49") == "c1"
+    assert reread.get_agent("1001") is not None
+    contacts = [data["contact"] for data in _facts(redis_client, tenant)]
+    assert contacts == [f"c{n}" for n in range(50)]
+
+
+def test_sticky_agent_written_with_its_expiry(
+    redis_server: RedisServer, redis_client: redis.Redis, tenant: str
+) -> None:
+    """R-STICKY: the last agent of a caller number, kept ``sticky_ttl`` seconds."""
+    store = RedisCallStore(
+        redis.Redis(connection_pool=connection_pool(redis_server.url)), tenant, sticky_ttl=600
+    )
+    store.remember_agent("46701234567", "1002", 5000.0)
+    store.flush()
+    assert store.last_agent("46701234567", 5010.0, 60.0) == "1002"
+    assert store.last_agent("46701234567", 5100.0, 60.0) is None  # outside the window
+    ttl = redis_client.ttl(f"acd:{{{tenant}}}:sticky:46701234567")
+    assert 0 < ttl <= 600
+
+
+def test_a_refused_write_is_a_store_error_and_the_others_are_made(
+    redis_server: RedisServer, redis_client: redis.Redis, tenant: str
+) -> None:
+    store = _store(redis_server.url, tenant)
+    store.put_call(_record("before"))
+    # The legs key holding a string makes HSET on it a WRONGTYPE reply from Redis.
+    redis_client.set(f"acd:{{{tenant}}}:legs", "not a hash")
+    store.link_leg("leg1", "before")
+    store.put_call(_record("after"))
+    with pytest.raises(StoreError, match="WRONGTYPE"):
+        store.flush()
+    stored = redis_client.hkeys(f"acd:{{{tenant}}}:calls")
+    assert sorted(stored) == [b"after", b"before"]
+    store.put_call(_record("later"))  # the store goes on
+    store.flush()
+    assert redis_client.hexists(f"acd:{{{tenant}}}:calls", "later")
+
+
+def test_a_lost_connection_is_a_store_error_then_the_next_write_reconnects(
+    redis_server: RedisServer, redis_client: redis.Redis, tenant: str
+) -> None:
+    store = _store(redis_server.url, tenant)
+    store.put_call(_record("c1"))
+    store.flush()
+    redis_client.client_kill_filter(_type="normal", skipme=True)  # the store's connections
+    store.put_call(_record("c2"))
+    with pytest.raises(StoreError):
+        store.flush()
+    store.put_call(_record("c3"))
+    store.flush()
+    assert redis_client.hexists(f"acd:{{{tenant}}}:calls", "c3")
+
+
+def test_redis_gone_is_a_store_error_not_a_hang(tenant: str) -> None:
+    with RedisServer() as server:
+        store = _store(server.url, tenant)
+        store.put_call(_record("c1"))
+        store.flush()
+    store.put_call(_record("c2"))
+    with pytest.raises(StoreError):
+        store.flush()
+
+
+def test_lanes_flushing_at_once_each_get_their_writes_applied_in_the_order_made(
+    redis_server: RedisServer, redis_client: redis.Redis, tenant: str
+) -> None:
+    """The engine's lanes flush concurrently under gevent: one connection and one order
+    for every write, and a flush returns only once its own writes were applied (checked
+    from another connection right after it returned)."""
+    script = textwrap.dedent(
+        """
+        from gevent import monkey
+        monkey.patch_all()
+        import sys
+        import gevent, msgpack, redis
+        from acd.adapters.redis_pool import connection_pool
+        from acd.adapters.redis_store import RedisCallStore
+        from acd.engine.records import CallRecord
+        from routing.keys import prefix
+        url, tenant = sys.argv[1], sys.argv[2]
+        store = RedisCallStore(redis.Redis(connection_pool=connection_pool(url)), tenant)
+        check = redis.Redis.from_url(url)
+        made = []
+        def lane(n):
+            contact = f"c{n}"
+            for step in range(20):
+                record = CallRecord(contact=contact, kind="caller", state="queued",
+                                    parked_at=1.0, queue="q", priority=step)
+                store.put_call(record)
+                store.log_fact("step", {"c": contact, "s": step}, 1.0)
+                made.append(f"{contact}:{step}")
+                if step % 3 == 0:
+                    gevent.sleep(0)
+                store.flush()
+                raw = check.hget(prefix(tenant) + "calls", contact)
+                got = CallRecord.from_wire(msgpack.unpackb(raw, raw=False))
+                assert got.priority >= step, (contact, got.priority, step)
+        gevent.joinall([gevent.spawn(lane, n) for n in range(50)], raise_error=True)
+        print(" ".join(made))
+        """
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    command = [sys.executable, "-c", script, redis_server.url, tenant]
+    done = subprocess.run(
+        command, cwd=root, timeout=120, check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    made = done.stdout.split()
+    logged = [f"{data['c']}:{data['s']}" for data in _facts(redis_client, tenant)]
+    assert logged == made
+    reread = RedisCallStore(redis_client, tenant)
+    for n in range(50):
+        call = reread.get_call(f"c{n}")
+        assert call is not None and call.priority == 19
