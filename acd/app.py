@@ -321,7 +321,7 @@ def _start(app: App, connect_deadline: float | None, claimed: socket.socket | No
 
 
 #: Seconds between the engine's own full garbage collections (:func:`settle_heap`).
-FULL_COLLECTION_INTERVAL = 10.0
+FULL_COLLECTION_INTERVAL = 300.0
 
 
 def settle_heap(app: App) -> None:
@@ -334,10 +334,11 @@ def settle_heap(app: App) -> None:
     that remain still took up to ~55 ms now and then (they fire at whatever allocation
     crosses the threshold, mid-burst), so they are turned off (a third threshold no
     workload reaches) and a greenlet of the app's collects every
-    :data:`FULL_COLLECTION_INTERVAL` seconds instead, between events: ~2-4 ms each at
-    100 calls/s and 2,000 agents (bench/e2e.py prints the collector's pauses). Frozen
-    objects are still freed by reference counting; only garbage cycles among them would
-    be kept."""
+    :data:`FULL_COLLECTION_INTERVAL` seconds instead, between events. Rarely: at 100
+    calls/s and 2,000 agents each took 9-60 ms while every lane waited, and found 0-20
+    garbage objects (bench/e2e.py prints both): the engine's cycles die young, in the
+    younger generations' collections, which stay automatic. Frozen objects are still
+    freed by reference counting; only garbage cycles among them would be kept."""
     gc.collect()
     gc.freeze()
     young, middle, _old = gc.get_threshold()

@@ -145,6 +145,7 @@ def _instrument(app: Any) -> dict[str, Any]:
     }
     pauses = _GcPauses()
     handling["gc"] = pauses.pauses
+    handling["gc_full_collected"] = pauses.full_collected
     gc.callbacks.append(pauses)
     parks: dict[object, tuple[float, Counter[str]]] = {}  # greenlet -> (entry, commands)
 
@@ -395,6 +396,8 @@ class _GcPauses:
 
     def __init__(self) -> None:
         self.pauses: dict[str, list[float]] = {"0": [], "1": [], "2": []}
+        #: Full collections: garbage objects found by each (what is not freed without them).
+        self.full_collected: list[int] = []
         self._started = 0.0
 
     def __call__(self, phase: str, info: dict[str, int]) -> None:
@@ -402,6 +405,8 @@ class _GcPauses:
             self._started = time.perf_counter()
         else:
             self.pauses[str(info["generation"])].append(time.perf_counter() - self._started)
+            if info["generation"] == 2:
+                self.full_collected.append(info["collected"])
 
 
 def config_yaml(agents: int, esl_port: int, redis_url: str) -> str:
@@ -666,6 +671,9 @@ def _print_results(
             f"engine gc generation {generation}: n={len(pauses)} p50={ms(pauses, 0.5)} ms"
             f" max={ms(pauses, 1.0)} ms total={sum(pauses):.2f} s"
         )
+    found = handling.get("gc_full_collected", [])
+    if found:
+        print(f"  engine full collections found {found} garbage objects (in cycles)")
     for generation, pauses in sorted(report.get("sim_gc", {}).items()):
         print(
             f"simulator gc generation {generation}: n={len(pauses)} p50={ms(pauses, 0.5)} ms"
