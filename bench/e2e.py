@@ -201,6 +201,8 @@ class Probe:
     bridged: set[str] = field(default_factory=set)
     by_choice: set[str] = field(default_factory=set)
     ended: dict[str, str] = field(default_factory=dict)  # caller -> outcome
+    ended_at: dict[str, float] = field(default_factory=dict)  # caller -> perf_counter
+    called_at: dict[str, float] = field(default_factory=dict)  # caller -> first originate
     starved: set[str] = field(default_factory=set)
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"arrival": [], "freed": []})
     anomalies: Counter[str] = field(default_factory=Counter)
@@ -254,6 +256,7 @@ class Probe:
                     self.bridged.add(other)
 
     def _caller_ended(self, uuid: str) -> None:
+        self.ended_at.setdefault(uuid, time.perf_counter())
         if uuid in self.bridged:
             self.ended[uuid] = "answered"
         elif uuid in self.by_choice:
@@ -301,6 +304,7 @@ class Probe:
             )
         )
         self.latencies[trigger].append(now - start)
+        self.called_at.setdefault(caller, now)
         if caller in self.ended:
             # The caller hung up before its originate arrived: the engine frees the agent
             # on that hang-up, which the simulator wrote already.
@@ -542,6 +546,7 @@ def run_bench(
         # Let the last arrivals be parked and dispatched, then judge who is left.
         gevent.sleep(2.0)
         probe.check_starved(time.perf_counter())
+        _explain_starved(probe, redis_server.url, started)
         load_avg = os.getloadavg()
         engine.send_signal(signal.SIGTERM)
         report: dict[str, Any] = {}
@@ -568,6 +573,41 @@ def run_bench(
     undo()
     report["sim_gc"] = sim_pauses.pauses
     return _print_results(work, probe, traffic, cpu, wall, report, load_avg, errors)
+
+
+_Rows = list[tuple[bytes, dict[bytes, bytes]]]  # a Redis stream read without decoding
+
+
+def _explain_starved(probe: Probe, redis_url: str, started: float) -> None:
+    """For the first callers counted lost as starved: what the bench saw of them and what
+    routing's queue log and the engine's events stream say (times in s from the start)."""
+    import msgpack  # noqa: PLC0415
+    import redis  # noqa: PLC0415
+
+    lost = sorted(probe.lost_starved())[:3]
+    if not lost:
+        return
+    client = redis.Redis.from_url(redis_url)
+    log: _Rows = client.xrange("acd:{bench}:log")  # type: ignore[assignment]
+    facts: _Rows = client.xrange("acd:{bench}:events")  # type: ignore[assignment]
+    epoch = started + time.time() - time.perf_counter()  # the start in epoch seconds
+
+    def at(value: float | None) -> str:
+        return "-" if value is None else f"{value - started:.3f}"
+
+    print(f"(routing and fact times below: epoch seconds; the start was {epoch:.3f})")
+    for caller in lost:
+        print(
+            f"starved {caller}: parked {at(probe.parked.get(caller))} called"
+            f" {at(probe.called_at.get(caller))} ended {at(probe.ended_at.get(caller))}"
+        )
+        for _id, fields in log:
+            if caller.encode() in b" ".join(fields.values()):
+                print("  routing", {k.decode(): v.decode() for k, v in fields.items()})
+        for _id, fields in facts:
+            if caller.encode() in fields.get(b"d", b""):
+                data = msgpack.unpackb(fields[b"d"], raw=False)
+                print("  fact", fields[b"k"].decode(), fields[b"t"].decode(), data)
 
 
 def _redis_pid(port: int) -> int | None:
