@@ -1,14 +1,17 @@
 """The call store's write path (acd.adapters.redis_store): writes applied by Redis in the
-order made, on one connection, once ``flush`` returned; a refused write or a lost
-connection is a StoreError that leaves the store usable (DESIGN.md contract 2: a restarted
+order made, on one connection with Redis's replies off; handed over by ``send`` (safe
+against a SIGKILL the next instant), confirmed by ``flush``; a lost connection is made
+anew, Redis gone is a StoreError (DESIGN.md contract 2: a restarted
 engine finds every call a command was sent for)."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from typing import Any
 
 import msgpack
@@ -76,37 +79,43 @@ def test_sticky_agent_written_with_its_expiry(
     assert 0 < ttl <= 600
 
 
-def test_a_refused_write_is_a_store_error_and_the_others_are_made(
+def test_a_write_redis_refuses_leaves_the_others_made(
     redis_server: RedisServer, redis_client: redis.Redis, tenant: str
 ) -> None:
+    """Replies are off on the writer's connection: a refusal is not seen, and the writes
+    before and after it are made all the same."""
     store = _store(redis_server.url, tenant)
     store.put_call(_record("before"))
     # The legs key holding a string makes HSET on it a WRONGTYPE reply from Redis.
     redis_client.set(f"acd:{{{tenant}}}:legs", "not a hash")
     store.link_leg("leg1", "before")
     store.put_call(_record("after"))
-    with pytest.raises(StoreError, match="WRONGTYPE"):
-        store.flush()
+    store.flush()
     stored = redis_client.hkeys(f"acd:{{{tenant}}}:calls")
     assert sorted(stored) == [b"after", b"before"]
-    store.put_call(_record("later"))  # the store goes on
-    store.flush()
-    assert redis_client.hexists(f"acd:{{{tenant}}}:calls", "later")
+    assert redis_client.get(f"acd:{{{tenant}}}:legs") == b"not a hash"
 
 
-def test_a_lost_connection_is_a_store_error_then_the_next_write_reconnects(
+def test_a_connection_redis_closed_is_made_anew_before_the_next_write(
     redis_server: RedisServer, redis_client: redis.Redis, tenant: str
 ) -> None:
     store = _store(redis_server.url, tenant)
     store.put_call(_record("c1"))
     store.flush()
-    redis_client.client_kill_filter(_type="normal", skipme=True)  # the store's connections
-    store.put_call(_record("c2"))
-    with pytest.raises(StoreError):
+    me = str(redis_client.client_id())
+    for _ in range(3):
+        killed = redis_client.client_kill_filter(_type="normal", skipme=True)
+        assert killed >= 1  # the store's writer among them
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until Redis has closed them
+            if [c["id"] for c in redis_client.client_list(_type="normal")] == [me]:
+                break
+            time.sleep(0.01)
+        store.put_call(_record("c2"))
+        store.send()
         store.flush()
-    store.put_call(_record("c3"))
-    store.flush()
-    assert redis_client.hexists(f"acd:{{{tenant}}}:calls", "c3")
+        assert redis_client.hexists(f"acd:{{{tenant}}}:calls", "c2")
+        redis_client.hdel(f"acd:{{{tenant}}}:calls", "c2")
 
 
 def test_redis_gone_is_a_store_error_not_a_hang(tenant: str) -> None:
@@ -117,6 +126,42 @@ def test_redis_gone_is_a_store_error_not_a_hang(tenant: str) -> None:
     store.put_call(_record("c2"))
     with pytest.raises(StoreError):
         store.flush()
+
+
+def test_what_send_handed_over_is_applied_though_the_process_is_killed_at_once(
+    redis_server: RedisServer, redis_client: redis.Redis, tenant: str
+) -> None:
+    """What the runner relies on before it writes a command to FreeSWITCH: once ``send``
+    returned, a SIGKILL of the engine's process the next instant loses none of it (with
+    Redis's replies on, 443 of these 2,000 were left: the kill reset the connection)."""
+    script = textwrap.dedent(
+        """
+        import os, signal, sys, redis
+        from acd.adapters.redis_pool import connection_pool
+        from acd.adapters.redis_store import RedisCallStore
+        from acd.engine.records import CallRecord
+        url, tenant = sys.argv[1], sys.argv[2]
+        store = RedisCallStore(redis.Redis(connection_pool=connection_pool(url)), tenant)
+        for n in range(2000):
+            store.put_call(CallRecord(contact=f"c{n}", kind="caller", state="queued",
+                                      parked_at=1.0, queue="q"))
+            store.link_leg(f"leg{n}", f"c{n}")
+            if n % 500 == 0:
+                store.send()
+        store.send()
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    command = [sys.executable, "-c", script, redis_server.url, tenant]
+    done = subprocess.run(command, cwd=root, timeout=60, check=False)
+    assert done.returncode == -signal.SIGKILL
+    key = f"acd:{{{tenant}}}:legs"
+    deadline = time.monotonic() + 10
+    while redis_client.hlen(key) < 2000 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert redis_client.hlen(key) == 2000
+    assert redis_client.hlen(f"acd:{{{tenant}}}:calls") == 2000
 
 
 def test_lanes_flushing_at_once_each_get_their_writes_applied_in_the_order_made(

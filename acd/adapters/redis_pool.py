@@ -13,6 +13,7 @@ redis-py's parser unchanged.
 from __future__ import annotations
 
 import select
+from typing import Any
 
 import gevent.monkey
 import redis
@@ -22,16 +23,21 @@ _os_poll = gevent.monkey.get_original("select", "poll")
 _POLLIN: int = select.POLLIN
 
 
+def readable(sock: Any) -> bool:
+    """Whether ``sock`` has bytes, an end or an error to read; never blocks, never yields."""
+    poller = _os_poll()
+    poller.register(sock, _POLLIN)
+    return bool(poller.poll(0))
+
+
 class ReadyCheckParser(_HiredisParser):
     """redis-py's hiredis parser, with the pool's zero-timeout check made without gevent."""
 
     def can_read(self, timeout: float = 0) -> bool:
         reader, sock = self._reader, self._sock
-        if timeout == 0 and reader and sock is not None and not reader.has_data():
-            poller = _os_poll()
-            poller.register(sock, _POLLIN)
-            if not poller.poll(0):
-                return False
+        idle = timeout == 0 and reader and sock is not None and not reader.has_data()
+        if idle and not readable(sock):
+            return False
         return bool(super().can_read(timeout))
 
 

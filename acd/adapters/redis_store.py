@@ -4,9 +4,10 @@ store of the same tenant (same hash tag, so one Cluster slot).
 Reads come from a copy in process memory, loaded from Redis on first use: each call is
 handled on one lane of one engine process, so that copy is authoritative for it, and the
 dispatch path pays no round trip to read. Writes go to the copy at once and to Redis on the
-store's own connection, in order, one round trip per :meth:`RedisCallStore.flush` (which
+store's own connection, in order and without waiting (:meth:`RedisCallStore.send`, which
 the runner calls before an event's commands go to FreeSWITCH), so Redis always holds
-what a restarted engine needs.
+what a restarted engine needs; :meth:`RedisCallStore.flush` also waits until Redis has
+applied them.
 
 Key names (all under ``acd:{tenant}:``): ``calls`` hash contact -> record, ``legs`` hash
 agent leg -> contact, ``phones`` hash agent -> record, ``sticky:<number>`` the last agent
@@ -22,9 +23,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import gevent.lock
+import hiredis
 import msgpack
 import redis
 
+from acd.adapters.redis_pool import readable
 from acd.engine.records import AgentRecord, CallRecord
 from acd.errors import ACDError
 from routing.keys import prefix
@@ -51,6 +54,17 @@ class StoreError(ACDError):
     """Redis failed under the call store."""
 
     slug = "call-store"
+
+
+_packed: Callable[[tuple[Any, ...]], bytes] = hiredis.pack_command
+_REPLY_OFF = _packed(("CLIENT", "REPLY", "OFF"))
+_REPLY_ON = _packed(("CLIENT", "REPLY", "ON"))
+_PING = _packed(("PING",))
+
+
+def _readable(conn: Any) -> bool:
+    """Whether the connection is closed or has bytes to read (never blocks)."""
+    return conn._sock is None or readable(conn._sock)
 
 
 def _pack(data: dict[str, Any]) -> bytes:
@@ -91,10 +105,7 @@ class RedisCallStore:
         self._pending: list[tuple[Any, ...]] = []  # Redis commands, in order
         # Writes go out on a connection of their own, so one connection orders them all.
         self._writer: Any = None  # redis-py's connection class (untyped)
-        self._sent = 0  # writes sent on it so far
-        self._read = 0  # and replies read
         self._send_lock = gevent.lock.Semaphore()
-        self._read_lock = gevent.lock.Semaphore()
 
     def _do(self, name: str, *args: Any) -> Any:
         try:
@@ -126,59 +137,74 @@ class RedisCallStore:
         self._pending.append(command)
 
     def _connection(self) -> Any:
+        """The writer's connection, with Redis's replies off (made anew when Redis closed
+        the old one: nothing else ever makes that socket readable)."""
         conn = self._writer
+        if conn is not None and _readable(conn):
+            conn.disconnect()
+            conn = self._writer = None
         if conn is None:
             pool = self.client.connection_pool
-            conn = self._writer = pool.connection_class(**pool.connection_kwargs)
+            conn = pool.connection_class(**pool.connection_kwargs)
+            conn.connect()
+            conn.send_packed_command([_REPLY_OFF], False)
+            self._writer = conn
         return conn
 
-    def _broken(self, conn: Any, exc: BaseException) -> StoreError:
-        """The writer's connection failed: what was sent and not acknowledged is unknown."""
-        conn.disconnect()
-        if self._writer is conn:
-            self._writer = None
-        lost, self._read = self._sent - self._read, self._sent
-        return StoreError(f"call store: {exc} ({lost} writes not acknowledged)")
-
-    def flush(self) -> None:
-        """Write what changed since the last flush to Redis and wait for its replies: one
-        packed write on the store's own connection, so Redis applies every write in the
-        order made, also when lanes flush at once (each waits for its own writes' replies
-        only). Raises :class:`StoreError` when Redis refused a write (the writes after it
-        are still made: they are independent) or the connection failed (the next flush
-        connects anew).
-
-        redis-py's ``Pipeline`` would do the same with more bookkeeping per call, on
-        whichever pooled connection is free: about a third of a flush's CPU under load."""
-        with self._send_lock:
-            if self._pending:
-                pending, self._pending = self._pending, []
-                conn = self._connection()
-                try:
-                    conn.send_packed_command([b"".join(conn.pack_commands(pending))], False)
-                except (redis.RedisError, OSError) as exc:
-                    raise self._broken(conn, exc) from None
-                self._sent += len(pending)
-            mine = self._sent
-        with self._read_lock:
-            refused: redis.ResponseError | None = None
-            while self._read < mine and self._writer is not None:
-                conn = self._writer
-                try:
-                    conn.read_response()
-                except redis.ResponseError as exc:
-                    refused = refused or exc
-                except (redis.RedisError, OSError) as exc:
-                    raise self._broken(conn, exc) from None
-                self._read += 1
-        if refused is not None:
-            raise StoreError(f"call store: a write was refused: {refused}")
-
-    def close(self) -> None:
-        """Close the writer's connection (what was sent is still applied)."""
+    def _drop(self) -> None:
         if self._writer is not None:
             self._writer.disconnect()
             self._writer = None
+
+    def _send_pending(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        try:
+            self._connection().send_packed_command([b"".join(map(_packed, pending))], False)
+        except (redis.RedisError, OSError) as exc:
+            self._drop()
+            raise StoreError(f"call store: {len(pending)} writes not sent: {exc}") from None
+
+    def send(self) -> None:
+        """Hand what changed since the last send to Redis, in the order made, without
+        waiting: one write on the store's own connection, on which Redis sends no replies.
+        Raises :class:`StoreError` when the connection fails.
+
+        That is durable enough for the runner to send a command to FreeSWITCH right after:
+        the bytes are in the kernel's socket buffer, which delivers them, then the end of
+        the connection, even if this process is killed the next instant, and Redis applies
+        one connection's commands in order. It is so only because no reply ever waits
+        unread on that socket: a process killed with unread bytes resets the connection,
+        and Redis drops what it had not read yet (tried with replies on: 2,000 writes
+        handed over, the process killed at once, 443 applied; ``tests/test_call_store.py``
+        kills it with replies off). The cost: Redis refusing a write (out of memory, a
+        read-only replica) is not seen here; routing's calls, which write too, fail
+        loudly then."""
+        with self._send_lock:
+            self._send_pending()
+
+    def flush(self) -> None:
+        """:meth:`send`, then wait until Redis has applied every write sent so far (one
+        round trip: replies on for a ``PING``, then off again). Raises
+        :class:`StoreError` when the connection fails."""
+        with self._send_lock:
+            self._send_pending()
+            conn = self._writer
+            if conn is None:
+                return  # nothing sent yet
+            try:
+                conn.send_packed_command([_REPLY_ON + _PING], False)
+                conn.read_response()
+                conn.read_response()
+                conn.send_packed_command([_REPLY_OFF], False)
+            except (redis.RedisError, OSError) as exc:
+                self._drop()
+                raise StoreError(f"call store: writes not confirmed: {exc}") from None
+
+    def close(self) -> None:
+        """Close the writer's connection (what was sent is still applied)."""
+        self._drop()
 
     def get_call(self, contact: str) -> CallRecord | None:
         self._load()

@@ -180,7 +180,7 @@ class Runner:
         except Exception:  # noqa: BLE001 - one call's bug must not stop the lane or others
             self.counters["engine_errors"] += 1
             _log.exception("acd.engine_error", event_type=type(event).__name__)
-            self._flush()
+            self._flush(wait=False)
             return
         self.apply(effects)
 
@@ -223,9 +223,12 @@ class Runner:
 
     # ------------------------------------------------------------------ effects
 
-    def _flush(self) -> None:
+    def _flush(self, *, wait: bool = True) -> None:
         try:
-            self.engine.store.flush()
+            if wait:
+                self.engine.store.flush()
+            else:
+                self.engine.store.send()
         except ACDError as exc:
             # The call goes on (its caller is better served than not); a restart would
             # reconcile it from FreeSWITCH's channels.
@@ -233,7 +236,7 @@ class Runner:
             _log.error("acd.store_flush_failed", error=str(exc))
 
     def apply(self, effects: Sequence[Effect]) -> None:
-        """Make the store's writes durable, then carry out ``effects`` in order: a
+        """Hand the store's writes to Redis, then carry out ``effects`` in order: a
         restarted engine finds every call that a command was sent for. The Event Socket
         commands among them go out in one write, in order (replies checked later).
 
@@ -241,21 +244,19 @@ class Runner:
         agent leg rung before its call's record is written would, after a crash in between,
         be a leg no record knows while reconciliation offers the adopted caller again,
         possibly to the same agent (two live legs for one agent; seen in
-        ``test_sigkill_under_load_every_caller_served_no_agent_double_booked``). Nor
-        without waiting for Redis's reply: a process killed with replies unread on its
-        socket resets the connection, and Redis drops what it had not read yet (tried:
-        2,000 writes handed over, the process killed at once, 443 applied).
+        ``test_sigkill_under_load_every_caller_served_no_agent_double_booked``). Handed
+        over is enough; :meth:`RedisCallStore.send` says why.
 
         Effects with no command for FreeSWITCH (a prompt that started, a caller who hung
-        up, timers, facts) do not wait for Redis: their writes go with the next flush, the
+        up, timers, facts) do not even hand over: their writes go with the next send, the
         flush-behind greenlet's (as soon as the lanes ready to run have run, so the writes
-        of several events share one round trip) or an earlier one of a lane about to send
-        a command. The store keeps one ordered list of writes and one connection for them,
+        of several events share one write) or an earlier one of a lane about to send a
+        command. The store keeps one ordered list of writes and one connection for them,
         so Redis applies them in the order they were made. A crash loses at most those of
         the last loop turn, none that a command depends on; reconciliation corrects them
         from FreeSWITCH's channels."""
         if any(isinstance(effect, _COMMANDS) for effect in effects):
-            self._flush()
+            self._flush(wait=False)
         self._carry_out(effects)
         self._flush_wanted.set()  # the rest, and the facts the observers just logged
 
@@ -263,7 +264,7 @@ class Runner:
         while True:
             self._flush_wanted.wait()
             self._flush_wanted.clear()
-            self._flush()
+            self._flush(wait=False)
 
     def _carry_out(self, effects: Sequence[Effect]) -> None:
         batch = self.client.batch()

@@ -122,7 +122,12 @@ class CallStore(Protocol):
 
     def remember_agent(self, caller_number: str, agent_id: str, now: float) -> None: ...
 
-    def flush(self) -> None:
-        """Make the writes so far durable, in the order made (one round trip); the runner
+    def send(self) -> None:
+        """Hand the writes so far to the database in the order made, without waiting: what
+        was handed over is applied even if the engine dies the next instant. The runner
         calls it before an event's commands go to FreeSWITCH."""
+        ...
+
+    def flush(self) -> None:
+        """:meth:`send`, then wait until the database has applied every write."""
         ...
