@@ -31,7 +31,7 @@ from acd.adapters.redis_store import RedisCallStore
 from acd.adapters.reload import reload, reload_blueprint
 from acd.adapters.runner import Observer, Runner
 from acd.adapters.supervision import Supervision
-from acd.adapters.translate import ENGINE_EVENTS, ENGINE_FILTERS
+from acd.adapters.translate import ENGINE_EVENTS, ENGINE_FILTERS, ENGINE_URGENT
 from acd.adapters.wallboard import Sampler, wallboard_parts
 from acd.config import Config
 from acd.config.entries import menu_book
@@ -187,7 +187,11 @@ def build(
     store = RedisCallStore(client_redis, config.tenant)
     settings = engine_settings(config)
     engine = Engine(settings, router, store, queue_load=RedisQueueLoad(client_redis, config.tenant))
-    esl = dataclasses.replace(config.esl.client_settings(ENGINE_EVENTS), filters=ENGINE_FILTERS)
+    esl = dataclasses.replace(
+        config.esl.client_settings(ENGINE_EVENTS),
+        filters=ENGINE_FILTERS,
+        urgent_events=ENGINE_URGENT,
+    )
     client = ESLClient(esl)
 
     def log_fact(fact: Fact) -> None:

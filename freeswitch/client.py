@@ -124,6 +124,7 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
         self._conn: Connection | None = None
         self._jobs = JobRegistry(settings.job_ttl)
         self._dispatcher = Dispatcher(settings.backlog, self._backlog_recovered)
+        self._urgent = frozenset(settings.urgent_events)
         self._reconnected_handlers: list[Callable[[], object]] = []
         self._resync_handlers: list[Callable[[ResyncReason], object]] = []
         self._supervisor: gevent.Greenlet | None = None
@@ -161,10 +162,11 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
         """Events of ``uuid_`` go to its own lane again (the leg is gone)."""
         self._lane_aliases.pop(uuid_, None)
 
-    def post(self, lane: str, message: Any, handler: Handler) -> bool:
+    def post(self, lane: str, message: Any, handler: Handler, *, urgent: bool = False) -> bool:
         """Run ``handler(message)`` on ``lane``, in order with that lane's events: how an
-        engine hands work to another call's lane. False if the backlog dropped it."""
-        return self._dispatcher.submit(lane, message, (handler,))
+        engine hands work to another call's lane. ``urgent`` as for ``urgent_events``
+        (:class:`ClientSettings`). False if the backlog dropped it."""
+        return self._dispatcher.submit(lane, message, (handler,), urgent=urgent)
 
     def on_reconnected(self, handler: Callable[[], object]) -> None:
         """Call ``handler()`` after each reconnect, once subscriptions are replayed."""
@@ -407,7 +409,7 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
             # always receives an Event (notices and log lines have their own names).
             handlers = handlers_by_name.get("*")
         if handlers:
-            self._dispatcher.submit(key, message, tuple(handlers))
+            self._dispatcher.submit(key, message, tuple(handlers), urgent=name in self._urgent)
 
     def _resolve_job(self, job_uuid: str, event: Event) -> None:
         job = self._jobs.pop(job_uuid)

@@ -76,6 +76,8 @@ class ClientSettings:
       expires (measured by ``bench/vs_modcc.py``: a median 9.5 ms between FreeSWITCH
       queueing CHANNEL_PARK and the client reading it); a newline between commands is
       skipped by ``read_packet`` like the leading newlines of any command.
+    * ``urgent_events``: event names whose handling starts first among what one read of
+      the socket brought (see :mod:`freeswitch.dispatch`); each lane's order is kept.
     """
 
     host: str
@@ -97,6 +99,7 @@ class ClientSettings:
     # that long a silence as a dropped connection. 0 turns the watchdog off.
     idle_timeout: float = 0.0
     wakeup_interval: float = 0.0
+    urgent_events: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Config files give lists; the frozen settings keep tuples.
@@ -141,6 +144,11 @@ class ClientSettings:
             raise ConfigError(
                 f"esl wakeup_interval: 0 (off) or 0.0005..1 seconds: {self.wakeup_interval!r}"
             )
+        if isinstance(self.urgent_events, list):
+            object.__setattr__(self, "urgent_events", tuple(self.urgent_events))
+        if not isinstance(self.urgent_events, tuple):
+            raise ConfigError("esl urgent_events: a tuple of event names")
+        check_event_names(self.urgent_events, ConfigError)
         if not isinstance(self.backlog, int) or self.backlog < 1:
             raise ConfigError(f"esl backlog: must be a positive int: {self.backlog!r}")
         for pair in self.filters:

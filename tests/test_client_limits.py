@@ -60,6 +60,46 @@ def test_backlog_overflow_drops_newest_counts_and_asks_for_resync(
     assert client.counters()["events_dropped"] == dropped
 
 
+def test_urgent_events_start_first_and_each_lane_keeps_its_order(
+    fake: FakeFreeSwitch, clients: list[ESLClient]
+) -> None:
+    """What one read brings: the lanes of urgent events (an ACD's caller parked, leg hung
+    up) start before the others opened in that read; a lane's own events stay in order,
+    also when an urgent event follows a non-urgent one of the same call."""
+    client = make_client(clients, fake.port, urgent_events=("CHANNEL_PARK",))
+    started: list[str] = []
+
+    def handle(event: Event) -> None:
+        started.append(f"{event.name}:{event.get('Event-Sequence')}")
+
+    for name in ("CHANNEL_PARK", "CHANNEL_ANSWER", "PLAYBACK_START"):
+        client.register_handle(name, handle)
+    client.connect()
+    calls = [str(uuid.uuid4()) for _ in range(6)]
+    frames = [
+        channel_event("PLAYBACK_START", calls[0], 1),
+        channel_event("CHANNEL_ANSWER", calls[1], 2),
+        channel_event("CHANNEL_PARK", calls[2], 3),
+        channel_event("PLAYBACK_START", calls[3], 4),
+        channel_event("CHANNEL_PARK", calls[4], 5),
+        channel_event("CHANNEL_ANSWER", calls[5], 6),
+        channel_event("CHANNEL_PARK", calls[5], 7),  # after its own call's answer
+    ]
+    fake.push(b"".join(frames))
+    wait_until(lambda: client.events_received == len(frames))
+    assert client.wait_idle(5)
+    assert started[:2] == ["CHANNEL_PARK:3", "CHANNEL_PARK:5"]
+    assert started.index("CHANNEL_ANSWER:6") < started.index("CHANNEL_PARK:7")
+    assert sorted(started) == sorted(
+        f"{name}:{n}"
+        for name, n in [
+            ("PLAYBACK_START", 1), ("CHANNEL_ANSWER", 2), ("CHANNEL_PARK", 3),
+            ("PLAYBACK_START", 4), ("CHANNEL_PARK", 5), ("CHANNEL_ANSWER", 6),
+            ("CHANNEL_PARK", 7),
+        ]
+    )  # fmt: skip
+
+
 # --- timeouts -----------------------------------------------------------------------------
 
 
@@ -232,6 +272,8 @@ def test_connect_while_reconnecting_does_not_open_a_second_connection(
         {"reconnect_min": 1.0, "reconnect_max": 0.5},
         {"backlog": 0},
         {"filters": (("Unique-ID", "a\nb"),)},
+        {"urgent_events": ("channel_park",)},
+        {"urgent_events": "CHANNEL_PARK"},
     ],
 )
 def test_settings_refuse_bad_values(overrides: dict[str, object]) -> None:

@@ -184,8 +184,9 @@ class Runner:
             return
         self.apply(effects)
 
-    def post(self, lane: str, event: EngineEvent) -> None:
-        if not self.client.post(lane, event, self._run_posted):
+    def post(self, lane: str, event: EngineEvent, *, urgent: bool = False) -> None:
+        """Handle ``event`` on ``lane``; ``urgent``: an offer, which rings an agent."""
+        if not self.client.post(lane, event, self._run_posted, urgent=urgent):
             _log.warning("acd.post_dropped", lane=lane, event_type=type(event).__name__)
 
     def _run_posted(self, event: EngineEvent) -> None:
@@ -324,7 +325,7 @@ class Runner:
                 trigger = self._triggers.get(gevent.getcurrent())
                 if trigger is not None:
                     offer = dataclasses.replace(offer, trigger=trigger[0], trigger_kind=trigger[1])
-                self.post(offer.contact, offer)
+                self.post(offer.contact, offer, urgent=True)
             case Fact():
                 self._observe(effect)
 

@@ -49,6 +49,11 @@ ENGINE_EVENTS: tuple[str, ...] = (
     "DTMF",
 )
 
+#: The events that bring a caller or free an agent: their handling starts first among what
+#: one read of the socket brought (``ClientSettings.urgent_events``), so an agent is rung
+#: without waiting behind prompts and answers of other calls.
+ENGINE_URGENT: tuple[str, ...] = ("CHANNEL_PARK", "CHANNEL_HANGUP")
+
 #: Filters that narrow CHANNEL_EXECUTE_COMPLETE (the most frequent event of a call, one per
 #: application run) to the ones the engine reads, while every other subscribed event
 #: passes by its name. mod_event_socket passes an event that matches any filter.
