@@ -378,7 +378,8 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
     # -- the reader's side -------------------------------------------------------------------
 
     def _on_message(self, message: Message) -> None:
-        """Runs in the reader greenlet: must never block."""
+        """Runs in the reader greenlet: must never block (it yields after an urgent
+        event, see :mod:`freeswitch.dispatch`)."""
         handlers_by_name: dict[str, list[Handler]] = self.event_handlers
         if isinstance(message, Event):
             self.events_received += 1
@@ -409,7 +410,12 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
             # always receives an Event (notices and log lines have their own names).
             handlers = handlers_by_name.get("*")
         if handlers:
-            self._dispatcher.submit(key, message, tuple(handlers), urgent=name in self._urgent)
+            urgent = name in self._urgent
+            if self._dispatcher.submit(key, message, tuple(handlers), urgent=urgent) and urgent:
+                # Its lane runs up to its first wait before the rest of this read is
+                # routed: a yield, not a block (the reader is next in line again).
+                self._dispatcher.start_lanes()
+                gevent.sleep(0)
 
     def _resolve_job(self, job_uuid: str, event: Event) -> None:
         job = self._jobs.pop(job_uuid)

@@ -16,12 +16,13 @@ client can raise its resync signal. Resyncing earlier would be useless, since ev
 would still be being dropped.
 
 A lane's greenlet is not started at once: lanes opened while the reader routes what one
-read brought are started together once it has routed it all (a loop callback), the
-*urgent* ones first (``submit(..., urgent=True)``: for an ACD, the events that free an
-agent or bring a caller, which decide how soon an agent is rung). gevent runs greenlets
-in the order started, so an urgent event no longer waits behind every lane opened before
-it in the same read. Only the start order of different lanes changes: each lane's own
-events stay in the order submitted.
+read brought are started together once it yields (a loop callback), the *urgent* ones
+first (``submit(..., urgent=True)``: for an ACD, the events that free an agent or bring a
+caller, which decide how soon an agent is rung). gevent runs greenlets in the order
+started, so an urgent event does not wait behind every lane opened before it in the same
+read; the client also lets an urgent lane run at once (:meth:`Dispatcher.start_lanes`,
+then a yield) before it routes the rest of a large read. Only the start order of
+different lanes changes: each lane's own events stay in the order submitted.
 """
 
 from __future__ import annotations
@@ -114,12 +115,18 @@ class Dispatcher:
         self._idle.clear()
         return True
 
-    def _start_lanes(self) -> None:
+    def start_lanes(self) -> None:
+        """Start the lanes opened since the last start, urgent ones first (they run once
+        the caller yields). Runs by itself once the reader yields; the reader calls it
+        early to let an urgent event's lane run before it routes the rest of a read."""
         workers, self._unstarted = self._unstarted, []
         self._urgent_unstarted = 0
-        self._start_scheduled = False
         for worker in workers:
             worker.start()  # a no-op for one killed by stop() before it started
+
+    def _start_lanes(self) -> None:
+        self._start_scheduled = False
+        self.start_lanes()
 
     def _drain(self, key: str, lane: deque[tuple[Any, Sequence[Handler]]]) -> None:
         try:

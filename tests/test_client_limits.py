@@ -63,9 +63,10 @@ def test_backlog_overflow_drops_newest_counts_and_asks_for_resync(
 def test_urgent_events_start_first_and_each_lane_keeps_its_order(
     fake: FakeFreeSwitch, clients: list[ESLClient]
 ) -> None:
-    """What one read brings: the lanes of urgent events (an ACD's caller parked, leg hung
-    up) start before the others opened in that read; a lane's own events stay in order,
-    also when an urgent event follows a non-urgent one of the same call."""
+    """What one read brings: an urgent event's lane (an ACD's caller parked, leg hung up)
+    runs before the lanes opened ahead of it in that read, and before the reader routes
+    the rest; a lane's own events stay in order, also when an urgent event follows a
+    non-urgent one of the same call."""
     client = make_client(clients, fake.port, urgent_events=("CHANNEL_PARK",))
     started: list[str] = []
 
@@ -88,8 +89,11 @@ def test_urgent_events_start_first_and_each_lane_keeps_its_order(
     fake.push(b"".join(frames))
     wait_until(lambda: client.events_received == len(frames))
     assert client.wait_idle(5)
-    assert started[:2] == ["CHANNEL_PARK:3", "CHANNEL_PARK:5"]
-    assert started.index("CHANNEL_ANSWER:6") < started.index("CHANNEL_PARK:7")
+    first = started.index
+    assert started[0] == "CHANNEL_PARK:3"  # before the two lanes opened ahead of it
+    assert first("CHANNEL_PARK:3") < first("PLAYBACK_START:1") < first("CHANNEL_ANSWER:2")
+    assert first("CHANNEL_PARK:5") < first("PLAYBACK_START:4")
+    assert first("CHANNEL_ANSWER:6") < first("CHANNEL_PARK:7")
     assert sorted(started) == sorted(
         f"{name}:{n}"
         for name, n in [
