@@ -386,7 +386,9 @@ class ESLClient(InboundESL):  # type: ignore[misc]  # greenswitch has no type hi
             try:
                 name = message.dispatch_key or ""
                 uuid_ = message.uuid
-                job_uuid = message.job_uuid
+                # Job-UUID only where it can be: looking for it in every event is a search
+                # of all its headers that finds nothing.
+                job_uuid = message.job_uuid if name == "BACKGROUND_JOB" or uuid_ is None else None
                 if name == "BACKGROUND_JOB" and job_uuid is not None:
                     self._resolve_job(job_uuid, message)
             except ProtocolError as exc:

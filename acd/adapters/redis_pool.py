@@ -24,7 +24,11 @@ _POLLIN: int = select.POLLIN
 
 
 def readable(sock: Any) -> bool:
-    """Whether ``sock`` has bytes, an end or an error to read; never blocks, never yields."""
+    """Whether ``sock`` has bytes, an end or an error to read; never blocks, never yields.
+    A TLS socket may hold decrypted bytes above the operating system's: those count."""
+    pending = getattr(sock, "pending", None)
+    if pending is not None and pending():
+        return True
     poller = _os_poll()
     poller.register(sock, _POLLIN)
     return bool(poller.poll(0))

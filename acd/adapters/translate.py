@@ -244,22 +244,23 @@ def translate(event: Event, now: float) -> EngineEvent | None:
         return PlaybackStarted(uuid, event.get("Playback-File-Path") or "", now)
     if name == "PLAYBACK_STOP":
         return PlaybackStopped(uuid, event.get("Playback-File-Path") or "", now)
-    if name == "CHANNEL_EXECUTE_COMPLETE" and event.get("Application") in _MEDIA_APPS:
+    application = event.get("Application") if name == "CHANNEL_EXECUTE_COMPLETE" else None
+    if application in _MEDIA_APPS:
         # A broadcast ran to its end, whether or not anything played: a missing prompt
         # gives no PLAYBACK_STOP, and the whisper must not wait for one.
         return PlaybackStopped(uuid, event.get("Application-Data") or "", now)
-    if name == "CHANNEL_EXECUTE_COMPLETE" and event.get("Application") == "play_and_get_digits":
+    if application == "play_and_get_digits":
         # The menu's collections name their own variable (8th word of the data).
         words = (event.get("Application-Data") or "").split(" ")
         if len(words) > 7 and words[7] == MENU_DIGITS_VARIABLE:
             keys = event.variables.get(MENU_DIGITS_VARIABLE, "")
-            application = event.get("Application-UUID") or ""
+            run = event.get("Application-UUID") or ""
             return DigitsCollected(
                 uuid,
                 MENU_DIGITS_VARIABLE,
                 keys if _KEYS_RE.match(keys) else "",
                 now,
-                application if _UUID_RE.match(application) else "",
+                run if _UUID_RE.match(run) else "",
             )
         digits = event.variables.get(DIGITS_VARIABLE, "")
         if not _DIGITS_RE.match(digits):
