@@ -165,7 +165,10 @@ class App:
         self.http.stop()
         self.runner.stop()
         self.client.stop()
-        self.store.close()
+        try:
+            self.store.close()  # what lanes wrote while the client stopped
+        except ACDError as exc:
+            _log.error("acd.store_close_failed", error=str(exc))
         self.redis.close()
 
 

@@ -6,12 +6,15 @@ engine finds every call a command was sent for)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import msgpack
@@ -19,7 +22,7 @@ import pytest
 import redis
 
 from acd.adapters.redis_pool import connection_pool
-from acd.adapters.redis_store import RedisCallStore, StoreError
+from acd.adapters.redis_store import UNACKNOWLEDGED_LIMIT, RedisCallStore, StoreError
 from acd.dev.redis_server import RedisServer
 from acd.engine.records import AgentRecord, CallRecord
 
@@ -37,8 +40,25 @@ def _facts(client: redis.Redis, tenant: str) -> list[dict[str, Any]]:
     return [msgpack.unpackb(fields[b"d"]) for _id, fields in events]
 
 
-def _store(url: str, tenant: str) -> RedisCallStore:
-    return RedisCallStore(redis.Redis(connection_pool=connection_pool(url)), tenant)
+_OPEN: list[RedisCallStore] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    """Every store a test made is closed with its client (no socket left to the collector)."""
+    yield
+    while _OPEN:
+        store = _OPEN.pop()
+        with contextlib.suppress(StoreError):
+            store.close()
+        store.client.close()
+
+
+def _store(url: str, tenant: str, **options: int) -> RedisCallStore:
+    client = redis.Redis(connection_pool=connection_pool(url))
+    store = RedisCallStore(client, tenant, **options)
+    _OPEN.append(store)
+    return store
 
 
 def test_flushes_leave_every_write_in_redis_in_the_order_made(
@@ -68,9 +88,7 @@ def test_sticky_agent_written_with_its_expiry(
     redis_server: RedisServer, redis_client: redis.Redis, tenant: str
 ) -> None:
     """R-STICKY: the last agent of a caller number, kept ``sticky_ttl`` seconds."""
-    store = RedisCallStore(
-        redis.Redis(connection_pool=connection_pool(redis_server.url)), tenant, sticky_ttl=600
-    )
+    store = _store(redis_server.url, tenant, sticky_ttl=600)
     store.remember_agent("46701234567", "1002", 5000.0)
     store.flush()
     assert store.last_agent("46701234567", 5010.0, 60.0) == "1002"
@@ -215,3 +233,17 @@ def test_lanes_flushing_at_once_each_get_their_writes_applied_in_the_order_made(
     for n in range(50):
         call = reread.get_call(f"c{n}")
         assert call is not None and call.priority == 19
+
+
+def test_the_writer_gives_up_on_a_redis_host_that_stops_acknowledging(
+    redis_server: RedisServer, tenant: str
+) -> None:
+    """A Redis host gone without a reset: writes stay unacknowledged, and the writer's
+    connection fails after UNACKNOWLEDGED_LIMIT seconds (TCP_USER_TIMEOUT) rather than
+    the kernel's ~15 minutes of retransmissions."""
+    store = _store(redis_server.url, tenant)
+    store.put_call(_record("c1"))
+    store.send()
+    sock = store._writer._sock
+    limit = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+    assert limit == int(UNACKNOWLEDGED_LIMIT * 1000)

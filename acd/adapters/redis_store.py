@@ -17,8 +17,10 @@ stream of the engine's facts (:meth:`RedisCallStore.log_fact`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import operator
+import socket
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -26,6 +28,7 @@ import gevent.lock
 import hiredis
 import msgpack
 import redis
+import structlog
 
 from acd.adapters.redis_pool import readable
 from acd.engine.records import AgentRecord, CallRecord
@@ -48,6 +51,7 @@ _copy_call = _shallow_copier(CallRecord)
 _shallow_agent = _shallow_copier(AgentRecord)
 
 STICKY_TTL = 14 * 86_400
+_log = structlog.get_logger("acd.store")
 
 
 class StoreError(ACDError):
@@ -62,9 +66,46 @@ _REPLY_ON = _packed(("CLIENT", "REPLY", "ON"))
 _PING = _packed(("PING",))
 
 
+#: Seconds a write may stay unacknowledged by Redis's host before the writer's connection
+#: is given up (Linux ``TCP_USER_TIMEOUT``): a host gone without a reset is noticed.
+UNACKNOWLEDGED_LIMIT = 5.0
+
+
 def _readable(conn: Any) -> bool:
     """Whether the connection is closed or has bytes to read (never blocks)."""
     return conn._sock is None or readable(conn._sock)
+
+
+def _limit_unacknowledged(sock: Any) -> None:
+    option = getattr(socket, "TCP_USER_TIMEOUT", None)
+    if option is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, option, int(UNACKNOWLEDGED_LIMIT * 1000))
+
+
+def _read_replies(conn: Any, count: int) -> None:
+    """Read ``count`` replies; a refused write is one of them, not an error here."""
+    for _ in range(count):
+        with contextlib.suppress(redis.ResponseError):
+            conn.read_response()
+
+
+def _turn_replies_off(conn: Any) -> bool:
+    """Ask Redis to send no replies on ``conn``; False (replies stay on) where it refuses.
+    ``OFF`` has no reply when taken and an error when refused; the ``ON`` + ``PING`` after
+    it tell the two apart, and every reply is read before replies go off."""
+    conn.send_packed_command([_REPLY_OFF + _REPLY_ON + _PING], False)
+    refused = False
+    while True:
+        try:
+            if conn.read_response() == b"PONG":
+                break
+        except redis.ResponseError:
+            refused = True
+    if refused:
+        _log.warning("acd.store_replies_on", reason="Redis refuses CLIENT REPLY")
+        return False
+    conn.send_packed_command([_REPLY_OFF], False)
+    return True
 
 
 def _pack(data: dict[str, Any]) -> bytes:
@@ -105,6 +146,7 @@ class RedisCallStore:
         self._pending: list[tuple[Any, ...]] = []  # Redis commands, in order
         # Writes go out on a connection of their own, so one connection orders them all.
         self._writer: Any = None  # redis-py's connection class (untyped)
+        self._replies_off = False
         self._send_lock = gevent.lock.Semaphore()
 
     def _do(self, name: str, *args: Any) -> Any:
@@ -137,18 +179,20 @@ class RedisCallStore:
         self._pending.append(command)
 
     def _connection(self) -> Any:
-        """The writer's connection, with Redis's replies off (made anew when Redis closed
-        the old one: nothing else ever makes that socket readable)."""
+        """The writer's connection, made anew when Redis closed the old one (with replies
+        off nothing else makes its socket readable)."""
         conn = self._writer
         if conn is not None and _readable(conn):
-            conn.disconnect()
-            conn = self._writer = None
+            self._drop()
+            conn = None
         if conn is None:
             pool = self.client.connection_pool
-            conn = pool.connection_class(**pool.connection_kwargs)
+            # RESP2: RESP3 would let Redis push messages even with replies off.
+            conn = pool.connection_class(**{**pool.connection_kwargs, "protocol": 2})
             conn.connect()
-            conn.send_packed_command([_REPLY_OFF], False)
+            _limit_unacknowledged(conn._sock)
             self._writer = conn
+            self._replies_off = _turn_replies_off(conn)
         return conn
 
     def _drop(self) -> None:
@@ -161,10 +205,21 @@ class RedisCallStore:
             return
         pending, self._pending = self._pending, []
         try:
-            self._connection().send_packed_command([b"".join(map(_packed, pending))], False)
-        except (redis.RedisError, OSError) as exc:
+            conn = self._connection()
+            conn.send_packed_command([b"".join(map(_packed, pending))], False)
+            if not self._replies_off:
+                _read_replies(conn, len(pending))
+        except (redis.RedisError, OSError, UnicodeError) as exc:
             self._drop()
             raise StoreError(f"call store: {len(pending)} writes not sent: {exc}") from None
+        except BaseException:
+            # Killed in the middle (a stop): how much reached Redis is unknown. The
+            # connection goes (so nothing half-written is followed by later writes) and the
+            # batch is kept for the next send, ahead of newer writes (a fact may then be
+            # written twice; a record write is the same twice).
+            self._drop()
+            self._pending[:0] = pending
+            raise
 
     def send(self) -> None:
         """Hand what changed since the last send to Redis, in the order made, without
@@ -178,9 +233,12 @@ class RedisCallStore:
         unread on that socket: a process killed with unread bytes resets the connection,
         and Redis drops what it had not read yet (tried with replies on: 2,000 writes
         handed over, the process killed at once, 443 applied; ``tests/test_call_store.py``
-        kills it with replies off). The cost: Redis refusing a write (out of memory, a
+        kills it with replies off). Where Redis refuses ``CLIENT REPLY OFF`` (an ACL
+        without ``client``, a proxy), ``send`` reads the replies itself: one round trip,
+        the same safety. The cost of replies off: a write Redis refuses (out of memory, a
         read-only replica) is not seen here; routing's calls, which write too, fail
-        loudly then."""
+        loudly then. A Redis host that vanishes without a reset is noticed within
+        :data:`UNACKNOWLEDGED_LIMIT` seconds of a write (``TCP_USER_TIMEOUT``)."""
         with self._send_lock:
             self._send_pending()
 
@@ -190,21 +248,27 @@ class RedisCallStore:
         :class:`StoreError` when the connection fails."""
         with self._send_lock:
             self._send_pending()
-            conn = self._writer
-            if conn is None:
+            if self._writer is None:
                 return  # nothing sent yet
             try:
+                conn = self._connection()
+                if not self._replies_off:
+                    return  # send read every reply
                 conn.send_packed_command([_REPLY_ON + _PING], False)
-                conn.read_response()
-                conn.read_response()
+                _read_replies(conn, 2)
                 conn.send_packed_command([_REPLY_OFF], False)
             except (redis.RedisError, OSError) as exc:
                 self._drop()
                 raise StoreError(f"call store: writes not confirmed: {exc}") from None
 
     def close(self) -> None:
-        """Close the writer's connection (what was sent is still applied)."""
-        self._drop()
+        """Write what is left (confirmed), then close the writer's connection. Raises
+        :class:`StoreError` when that last write fails (the connection is closed all the
+        same)."""
+        try:
+            self.flush()
+        finally:
+            self._drop()
 
     def get_call(self, contact: str) -> CallRecord | None:
         self._load()

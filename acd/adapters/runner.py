@@ -124,6 +124,9 @@ class Runner:
     def stop(self) -> None:
         self._stopped = True
         self._reply_checker.kill(block=False)
+        # Not killed in the middle of a write: woken, it sends what is pending and ends.
+        self._flush_wanted.set()
+        self._flusher.join(timeout=2)
         self._flusher.kill(block=False)
         self._flush()  # what command-less events wrote last
         if self._retry is not None:
@@ -262,10 +265,14 @@ class Runner:
         self._flush_wanted.set()  # the rest, and the facts the observers just logged
 
     def _flush_behind(self) -> None:
-        while True:
+        while not self._stopped:
             self._flush_wanted.wait()
             self._flush_wanted.clear()
-            self._flush(wait=False)
+            try:
+                self._flush(wait=False)
+            except Exception:  # noqa: BLE001 - the writes of every lane depend on this loop
+                self.counters["store_errors"] += 1
+                _log.exception("acd.flush_behind_failed")
 
     def _carry_out(self, effects: Sequence[Effect]) -> None:
         batch = self.client.batch()
