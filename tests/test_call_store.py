@@ -146,39 +146,51 @@ def test_redis_gone_is_a_store_error_not_a_hang(tenant: str) -> None:
         store.flush()
 
 
+_SEND_THEN_DIE = textwrap.dedent(
+    """
+    import os, signal, sys, redis
+    from acd.adapters.redis_pool import connection_pool
+    from acd.adapters.redis_store import RedisCallStore
+    from acd.engine.records import CallRecord
+    url, tenant, writes = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    store = RedisCallStore(redis.Redis(connection_pool=connection_pool(url)), tenant)
+    for n in range(writes):
+        store.put_call(CallRecord(contact=f"c{n}", kind="caller", state="queued",
+                                  parked_at=1.0, queue="q"))
+        store.link_leg(f"leg{n}", f"c{n}")
+        if n % 500 == 0:
+            store.send()
+    store.send()
+    os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+
+def legs_after_send_then_sigkill(url: str, tenant: str, writes: int) -> int:
+    """A process writes ``writes`` records and legs, hands them over with ``send`` and is
+    killed at once: how many legs Redis holds once it has read what it was sent."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    command = [sys.executable, "-c", _SEND_THEN_DIE, url, tenant, str(writes)]
+    done = subprocess.run(command, cwd=root, timeout=60, check=False)
+    assert done.returncode == -signal.SIGKILL
+    check = redis.Redis.from_url(url)
+    key = f"acd:{{{tenant}}}:legs"
+    try:
+        deadline = time.monotonic() + 10
+        while check.hlen(key) < writes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return int(check.hlen(key))
+    finally:
+        check.close()
+
+
 def test_what_send_handed_over_is_applied_though_the_process_is_killed_at_once(
     redis_server: RedisServer, redis_client: redis.Redis, tenant: str
 ) -> None:
     """What the runner relies on before it writes a command to FreeSWITCH: once ``send``
     returned, a SIGKILL of the engine's process the next instant loses none of it (with
     Redis's replies on, 443 of these 2,000 were left: the kill reset the connection)."""
-    script = textwrap.dedent(
-        """
-        import os, signal, sys, redis
-        from acd.adapters.redis_pool import connection_pool
-        from acd.adapters.redis_store import RedisCallStore
-        from acd.engine.records import CallRecord
-        url, tenant = sys.argv[1], sys.argv[2]
-        store = RedisCallStore(redis.Redis(connection_pool=connection_pool(url)), tenant)
-        for n in range(2000):
-            store.put_call(CallRecord(contact=f"c{n}", kind="caller", state="queued",
-                                      parked_at=1.0, queue="q"))
-            store.link_leg(f"leg{n}", f"c{n}")
-            if n % 500 == 0:
-                store.send()
-        store.send()
-        os.kill(os.getpid(), signal.SIGKILL)
-        """
-    )
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    command = [sys.executable, "-c", script, redis_server.url, tenant]
-    done = subprocess.run(command, cwd=root, timeout=60, check=False)
-    assert done.returncode == -signal.SIGKILL
-    key = f"acd:{{{tenant}}}:legs"
-    deadline = time.monotonic() + 10
-    while redis_client.hlen(key) < 2000 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert redis_client.hlen(key) == 2000
+    assert legs_after_send_then_sigkill(redis_server.url, tenant, 2000) == 2000
     assert redis_client.hlen(f"acd:{{{tenant}}}:calls") == 2000
 
 

@@ -19,6 +19,7 @@ from acd.adapters.redis_pool import connection_pool, readable
 from acd.adapters.redis_store import RedisCallStore
 from acd.dev.redis_server import RedisServer
 from acd.engine.records import CallRecord
+from tests.test_call_store import legs_after_send_then_sigkill
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -62,31 +63,7 @@ def test_where_redis_refuses_reply_off_a_sigkill_after_send_loses_nothing(
     """The SIGKILL test of tests/test_call_store.py (20,000 writes) with a user that
     may not use CLIENT: replies stay on and are read, and every write arrives (before
     send() read them, 16,000-17,000 did)."""
-    script = textwrap.dedent(
-        """
-        import os, signal, sys, redis
-        from acd.adapters.redis_pool import connection_pool
-        from acd.adapters.redis_store import RedisCallStore
-        from acd.engine.records import CallRecord
-        url, tenant = sys.argv[1], sys.argv[2]
-        store = RedisCallStore(redis.Redis(connection_pool=connection_pool(url)), tenant)
-        for n in range(20000):
-            store.put_call(CallRecord(contact=f"c{n}", kind="caller", state="queued",
-                                      parked_at=1.0, queue="q"))
-            store.link_leg(f"leg{n}", f"c{n}")
-            if n % 5000 == 0:
-                store.send()
-        store.send()
-        os.kill(os.getpid(), signal.SIGKILL)
-        """
-    )
-    command = [sys.executable, "-c", script, acl_url, tenant]
-    subprocess.run(command, cwd=_ROOT, timeout=60, check=False)
-    key = f"acd:{{{tenant}}}:legs"
-    deadline = time.monotonic() + 5
-    while redis_client.hlen(key) < 20000 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert redis_client.hlen(key) == 20000
+    assert legs_after_send_then_sigkill(acl_url, tenant, 20000) == 20000
 
 
 def test_runner_stop_while_the_flusher_writes_loses_nothing(
