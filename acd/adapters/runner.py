@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections import deque
@@ -58,6 +59,9 @@ Clock = Callable[[], float]
 TICK_LANE = "acd:router-tick"
 #: Effects that reach FreeSWITCH: the store's writes go to Redis before they do.
 _COMMANDS = (Originate, Api, Send, StorePrompt)
+#: Longest wait (seconds) of an agent leg's ``uuid_bridge`` for its originate's result
+#: (see :meth:`Runner._await_originates`); normally a few milliseconds.
+ORIGINATE_SETTLE = 2.0
 
 
 class Runner:
@@ -84,6 +88,8 @@ class Runner:
         self._reconciling = gevent.lock.Semaphore()
         self._retry: gevent.Greenlet | None = None
         self._triggers: dict[object, tuple[float, str]] = {}
+        #: Agent leg -> its originate's job, until FreeSWITCH has answered the job.
+        self._originating: dict[str, BackgroundJob] = {}
         #: Dispatch latency in seconds by trigger ("arrival": a caller parked, "freed": an
         #: agent became free): from the moment the triggering event's bytes were read to
         #: the moment the agent leg's originate was written; the latest 100,000 of each.
@@ -300,6 +306,7 @@ class Runner:
                 _log.warning("acd.effect_failed", effect=type(effect).__name__, error=str(exc))
         if not batch.texts:
             return
+        self._await_originates(effects)
         try:
             pending = self.client.submit_batch(batch)
         except ESLError as exc:
@@ -315,6 +322,7 @@ class Runner:
             if trigger is not None:
                 # Dispatch latency: the triggering event read -> the originate written.
                 self.dispatch[trigger[1]].append(time.perf_counter() - trigger[0])
+            self._originating[effect.leg] = job
             gevent.spawn(self._watch_job, effect, job, pending[index])
         for what, index in replies:
             self._replies.put((what, pending[index]))
@@ -336,6 +344,24 @@ class Runner:
             case Fact():
                 self._observe(effect)
 
+    def _await_originates(self, effects: Sequence[Effect]) -> None:
+        """Hold a ``uuid_bridge`` to an agent leg until that leg's ``bgapi originate``
+        has its result (at most :data:`ORIGINATE_SETTLE` seconds; then it goes anyway).
+
+        The leg's CHANNEL_ANSWER comes while FreeSWITCH's originate thread still holds
+        the leg: after the answer it clears the leg's state handlers and sets it to run
+        ``&park()`` (mod_commands ``originate``), and only then answers the job ``+OK``.
+        A ``uuid_bridge`` that lands before that loses its state handlers: the agent leg
+        parks, the caller waits in CS_SOFT_EXECUTE for it, and ~20 s later both are hung
+        up with DESTINATION_OUT_OF_ORDER (seen in bench/vs_modcc.py, ~1 call in 400-1600).
+        After the job's result the bridge takes the leg from its park, as documented."""
+        for effect in effects:
+            if isinstance(effect, Api) and effect.command.name == "uuid_bridge":
+                job = self._originating.get(effect.command.args[-1])
+                if job is not None and not job.ready():
+                    with contextlib.suppress(ESLError):  # no result in time: bridge anyway
+                        job.wait(ORIGINATE_SETTLE)
+
     def _watch_job(self, effect: Originate, job: BackgroundJob, accepted: PendingReply) -> None:
         timeout = float(effect.ring_timeout) + self.job_grace
         try:
@@ -344,10 +370,12 @@ class Runner:
                 raise CommandFailed(reply.reply_text)
             result = parse_originate_result(job.wait(timeout))
         except ESLError as exc:
+            self._originating.pop(effect.leg, None)
             # Connection lost or no answer in time: reconciliation will find the leg (or
             # not) in show channels; tell the call now so it is not stuck ringing.
             cause = f"JOB_FAILED: {exc}"
         else:
+            self._originating.pop(effect.leg, None)
             if result.ok:
                 return
             cause = result.cause or "UNKNOWN"
