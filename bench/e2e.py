@@ -225,9 +225,10 @@ class Probe:
     def _written(self, event: SimEvent, now: float) -> None:
         name, uuid = event.name, event.unique_id or ""
         if name == "CHANNEL_PARK":
-            # Agent legs park too (``&park()``) and were announced by their originate.
+            # Agent legs park too (``&park()``): the engine's originate marks them.
             if (
                 event.get("variable_acd_queue")
+                and event.get("variable_acd_role") != "agent"
                 and uuid not in self.parked
                 and uuid not in self.agent_of_leg
             ):
