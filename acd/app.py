@@ -198,7 +198,7 @@ def build(
     client = ESLClient(esl)
 
     def log_fact(fact: Fact) -> None:
-        # Into the store's next pipeline: no round trip of its own on a call's path.
+        # Into the store's next write: no round trip of its own on a call's path.
         store.log_fact(fact.kind, fact.data, clock())
 
     # Prometheus metrics (wallboard.metrics), GET /metrics on the admin API's port. One
