@@ -21,7 +21,7 @@ from acd.adapters.runner import Runner
 from acd.engine.effects import Api, Originate
 from freeswitch import commands
 from freeswitch.client import CommandBatch
-from freeswitch.jobs import JobRegistry
+from freeswitch.jobs import BackgroundJob, JobRegistry
 
 CALLER = "11111111-1111-4111-8111-111111111111"
 LEG = "22222222-2222-4222-8222-222222222222"
@@ -61,6 +61,15 @@ def _runner(client: _Client) -> Runner:
     return Runner(types.SimpleNamespace(store=store), client)  # type: ignore[arg-type]
 
 
+def _originated(client: _Client, runner: Runner) -> BackgroundJob:
+    """Apply the agent leg's originate; its job, taken out of the client's registry."""
+    originate = commands.originate("user/1001", uuid=LEG, timeout=20)
+    runner.apply([Originate(CALLER, LEG, originate, 20)])
+    job = client._jobs.pop(next(iter(client._jobs._jobs)))
+    assert job is not None
+    return job
+
+
 def _bridges(client: _Client) -> list[str]:
     return [line for line in client.written if "uuid_bridge" in line]
 
@@ -71,10 +80,7 @@ def test_uuid_bridge_waits_for_the_agent_legs_originate_result(
     monkeypatch.setattr(runner_module, "ORIGINATE_SETTLE", 60.0)  # never the cap here
     client = _Client()
     runner = _runner(client)
-    originate = commands.originate("user/1001", uuid=LEG, timeout=20)
-    runner.apply([Originate(CALLER, LEG, originate, 20)])
-    job = client._jobs.pop(next(iter(client._jobs._jobs)))
-    assert job is not None
+    job = _originated(client, runner)
     # The leg's CHANNEL_ANSWER, handled on the caller's lane: bridge at once (no whisper).
     lane = gevent.spawn(runner.apply, [Api(commands.uuid_bridge(CALLER, LEG))])
     for _ in range(20):
@@ -91,10 +97,7 @@ def test_uuid_bridge_goes_at_once_once_the_originate_has_its_result() -> None:
     """The usual case after a restart or with a whisper: no wait at all."""
     client = _Client()
     runner = _runner(client)
-    originate = commands.originate("user/1001", uuid=LEG, timeout=20)
-    runner.apply([Originate(CALLER, LEG, originate, 20)])
-    job = client._jobs.pop(next(iter(client._jobs._jobs)))
-    assert job is not None
+    job = _originated(client, runner)
     job.resolve(f"+OK {LEG}\n")
     runner.apply([Api(commands.uuid_bridge(CALLER, LEG))])  # same greenlet: must not block
     assert _bridges(client) == [f"api uuid_bridge {CALLER} {LEG}"]
