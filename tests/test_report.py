@@ -587,6 +587,16 @@ def test_r_stats_cli_needs_a_source_and_a_known_format(
     assert list(tmp_path.iterdir()) == []
 
 
+def _json_report(config: Path) -> dict[str, Any]:
+    """``acd report --config CONFIG`` for 2026-11-27 as JSON (exit status 0 checked)."""
+    out = config.with_name("r.json")
+    status = main(["report", "--config", str(config), "--from=2026-11-27", "--to=2026-11-27",
+                   "--format=json", "--output", str(out)])  # fmt: skip
+    assert status == 0
+    report: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return report
+
+
 def test_r_stats_reads_redis_and_targets_from_the_configuration(
     redis_server: RedisServer, scenario: str, tmp_path: Path
 ) -> None:
@@ -601,11 +611,7 @@ def test_r_stats_reads_redis_and_targets_from_the_configuration(
         "  sales: {code: '2', service_level: {target_seconds: 30}}\n",
         encoding="utf-8",
     )
-    out = tmp_path / "r.json"
-    status = main(["report", "--config", str(config), "--from=2026-11-27", "--to=2026-11-27",
-                   "--format=json", "--output", str(out)])  # fmt: skip
-    assert status == 0
-    report = json.loads(out.read_text(encoding="utf-8"))
+    report = _json_report(config)
     assert report["queues"]["sales"]["target_seconds"] == 30.0
     assert report["queues"]["sales"]["total"]["service_level"] == 0.25
     assert report["queues"]["support"]["total"]["service_level"] == 0.6
@@ -620,10 +626,7 @@ def test_r_stats_reads_redis_and_targets_from_the_configuration(
         + "wallboard: {time_zone: Europe/Berlin}\n",
         encoding="utf-8",
     )
-    status = main(["report", "--config", str(config), "--from=2026-11-27", "--to=2026-11-27",
-                   "--format=json", "--output", str(out)])  # fmt: skip
-    assert status == 0
-    report = json.loads(out.read_text(encoding="utf-8"))
+    report = _json_report(config)
     assert report["time_zone"] == "Europe/Berlin"
     support = report["queues"]["support"]
     assert support["short_abandon_seconds"] == 0.0
@@ -677,11 +680,7 @@ def test_r_stats_aht_is_talk_plus_the_wrap_up_taken(
         "  empty: {code: '3'}\n",
         encoding="utf-8",
     )
-    out = tmp_path / "r.json"
-    status = main(["report", "--config", str(config), "--from=2026-11-27", "--to=2026-11-27",
-                   "--format=json", "--output", str(out)])  # fmt: skip
-    assert status == 0
-    report = json.loads(out.read_text(encoding="utf-8"))
+    report = _json_report(config)
     # sales: s1 120 + 10, s3 120 + 10, c8 120 + 4 (cut short) -> 384 / 3 = 128
     sales = report["queues"]["sales"]["total"]
     assert (sales["average_talk_seconds"], sales["handle_known"]) == (120.0, 3)

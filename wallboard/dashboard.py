@@ -64,6 +64,27 @@ def _target(expr: str, legend: str, ref: str = "A", **extra: Any) -> dict[str, A
     return {"datasource": DATASOURCE, "refId": ref, "expr": expr, "legendFormat": legend, **extra}
 
 
+def _panel(
+    panel_id: int,
+    kind: str,
+    title: str,
+    grid: tuple[int, int, int, int],
+    targets: list[dict[str, Any]],
+    **rest: Any,
+) -> dict[str, Any]:
+    """A panel of ``kind`` at ``grid`` (x, y, w, h), its keys in Grafana's own order."""
+    x, y, w, h = grid
+    return {
+        "id": panel_id,
+        "type": kind,
+        "title": title,
+        "datasource": DATASOURCE,
+        "gridPos": {"x": x, "y": y, "w": w, "h": h},
+        "targets": targets,
+        **rest,
+    }
+
+
 def _overrides(
     queues: Sequence[QueueLimits], steps: Any, name: str = "{queue}"
 ) -> list[dict[str, Any]]:
@@ -88,16 +109,15 @@ def _stat(
     overrides: list[dict[str, Any]],
     **defaults: Any,
 ) -> dict[str, Any]:
-    return {
-        "id": panel_id,
-        "type": "stat",
-        "title": title,
-        "datasource": DATASOURCE,
-        "gridPos": {"x": x, "y": 0, "w": 6, "h": 5},
-        "targets": [_target(expr, "{{queue}}")],
+    return _panel(
+        panel_id,
+        "stat",
+        title,
+        (x, 0, 6, 5),
+        [_target(expr, "{{queue}}")],
         # One neutral step by default (else Grafana would apply its own, red at 80): a
         # figure is coloured only by its queue's configured thresholds.
-        "fieldConfig": {
+        fieldConfig={
             "defaults": {
                 "unit": unit,
                 "color": {"mode": "thresholds"},
@@ -106,12 +126,12 @@ def _stat(
             },
             "overrides": overrides,
         },
-        "options": {
+        options={
             "reduceOptions": {"calcs": ["lastNotNull"]},
             "colorMode": "background" if overrides else "none",
             "textMode": "value_and_name",
         },
-    }
+    )
 
 
 def _series(
@@ -132,28 +152,26 @@ def _series(
         field["thresholds"] = _steps("text")  # lines only where a queue has its own
     if custom:
         field["custom"] = custom
-    return {
-        "id": panel_id,
-        "type": "timeseries",
-        "title": title,
-        "datasource": DATASOURCE,
-        "gridPos": {"x": grid[0], "y": grid[1], "w": 12, "h": 8},
-        "targets": targets,
-        "fieldConfig": {"defaults": field, "overrides": overrides or []},
-    }
+    return _panel(
+        panel_id,
+        "timeseries",
+        title,
+        (grid[0], grid[1], 12, 8),
+        targets,
+        fieldConfig={"defaults": field, "overrides": overrides or []},
+    )
 
 
 def _heatmap(panel_id: int, title: str, x: int, histogram: str) -> dict[str, Any]:
     expr = f"sum by (le) (increase({histogram}_bucket{SELECTOR}[$__rate_interval]))"
-    return {
-        "id": panel_id,
-        "type": "heatmap",
-        "title": title,
-        "datasource": DATASOURCE,
-        "gridPos": {"x": x, "y": 29, "w": 12, "h": 8},
-        "targets": [_target(expr, "{{le}}", format="heatmap")],
-        "options": {"calculate": False, "yAxis": {"unit": "s"}, "cellGap": 1},
-    }
+    return _panel(
+        panel_id,
+        "heatmap",
+        title,
+        (x, 29, 12, 8),
+        [_target(expr, "{{le}}", format="heatmap")],
+        options={"calculate": False, "yAxis": {"unit": "s"}, "cellGap": 1},
+    )
 
 
 def dashboard(queues: Sequence[QueueLimits], window: str = "1h") -> dict[str, Any]:
