@@ -415,19 +415,28 @@ menus:
 )
 
 
-def test_emergency_before_the_welcome_and_only_once_for_an_entrys_caller_r_timedmsg(
-    start: Start,
-) -> None:
+def _entry_caller_in_emergency(
+    start: Start, config: str, number: str, entry: str
+) -> tuple[Harness, str]:
+    """The emergency message on, then a caller from ``number`` dials ``entry`` and keys 1
+    in its menu: the harness and the caller's uuid once it is queued."""
     settings = replace(
-        default_settings(), menus=menu_book(parse_config(MENU_CONFIG)), hours=hours(ALWAYS)
+        default_settings(), menus=menu_book(parse_config(config)), hours=hours(ALWAYS)
     )
     acd = start(settings=settings)
     acd.runner.post(HOURS_LANE, HoursChanged("emergency", {}, time.time()))
     assert acd.wait(partial(_emergency_is, acd, "emergency"))
-    unhook = acd.key_in("0701111111", ["1"])
-    caller = acd.sim.place_call("0701111111", "7100")
+    unhook = acd.key_in(number, ["1"])
+    caller = acd.sim.place_call(number, entry)
     acd.wait_fact("queued", contact=caller)
     unhook()
+    return acd, caller
+
+
+def test_emergency_before_the_welcome_and_only_once_for_an_entrys_caller_r_timedmsg(
+    start: Start,
+) -> None:
+    acd, caller = _entry_caller_in_emergency(start, MENU_CONFIG, "0701111111", "7100")
     sent = acd.requests_to(caller)
     emergency = [i for i, r in enumerate(sent) if "/emergency.wav" in r]
     welcome = next(i for i, r in enumerate(sent) if "welcome" in r)
@@ -445,16 +454,7 @@ def test_emergency_for_an_entrys_caller_speaks_the_entrys_language_r_timedmsg(
         '  kommun: {number: "7100", language: sv, welcome: welcome, menu: main}\n'
         '  company: {number: "7101", language: en, welcome: welcome, menu: main}',
     )
-    settings = replace(
-        default_settings(), menus=menu_book(parse_config(config)), hours=hours(ALWAYS)
-    )
-    acd = start(settings=settings)
-    acd.runner.post(HOURS_LANE, HoursChanged("emergency", {}, time.time()))
-    assert acd.wait(partial(_emergency_is, acd, "emergency"))
-    unhook = acd.key_in("0701111112", ["1"])
-    caller = acd.sim.place_call("0701111112", "7101")
-    acd.wait_fact("queued", contact=caller)
-    unhook()
+    acd, caller = _entry_caller_in_emergency(start, config, "0701111112", "7101")
     sent = acd.commands("api uuid_")
     mine = [c for c in sent if caller in c]
     language = next(i for i, c in enumerate(mine) if "default_language en" in c)
